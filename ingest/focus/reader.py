@@ -1,0 +1,376 @@
+"""Stream any FOCUS 1.0-1.2 file as validated canonical FOCUS 1.2 record batches.
+
+>>> stream = open_focus("export.csv.gz")          # doctest: +SKIP
+>>> stream.version                                 # header checked already
+'1.0'
+>>> for batch in stream: ...                       # pyarrow.RecordBatch, CANONICAL_SCHEMA
+
+Formats are recognised from the first bytes (``PAR1`` Parquet, ``1f 8b`` gzip, else
+CSV). CSV is parsed block by block with ``pyarrow.csv.open_csv`` (every column read as
+text; the literal ``NULL`` and empty fields are nulls); Parquet with
+``ParquetFile.iter_batches``. Memory stays bounded by a few batches whatever the file
+size. Batches hold exactly ``batch_rows`` rows except the last.
+
+Errors: the header is checked when the stream is opened (every missing mandatory or
+duplicate column at once); bad values raise :class:`FocusValidationError` at the batch
+that holds them, with exact 1-based data row numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import sys
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from ..sources import CountingStream, Source, open_source
+from .errors import MAX_ERRORS_PER_BATCH, FocusError, FocusValidationError, NotFocusError
+from .normalise import BatchNormaliser
+from .schema import CANONICAL_SCHEMA, check_header
+
+CSV_BLOCK_BYTES = 8 * 1024 * 1024
+HEADER_PROBE_BYTES = 1024 * 1024
+
+
+def open_focus(
+    source: str | Path,
+    *,
+    batch_rows: int = 100_000,
+    allow_mixed_currency: bool = False,
+    storage_options: dict[str, Any] | None = None,
+) -> FocusStream:
+    """Open a FOCUS CSV (plain or gzip) or Parquet file, local or ``s3://bucket/key``.
+
+    Raises :class:`FocusValidationError` at once for an empty file, a file that is not
+    FOCUS, unreadable Parquet, duplicate or missing mandatory columns, and Parquet column
+    types that cannot be cast; ``FileNotFoundError`` if the file does not exist.
+    """
+    if batch_rows < 1:
+        raise ValueError("batch_rows must be at least 1")
+    return FocusStream(
+        open_source(source, storage_options),
+        batch_rows=batch_rows,
+        allow_mixed_currency=allow_mixed_currency,
+    )
+
+
+def _file_error(source: str, message: str, expected: str, hint: str | None = None) -> Exception:
+    return FocusValidationError([FocusError(source, None, None, None, expected, message)], hint)
+
+
+class _Prefixed(io.RawIOBase):
+    """Replays already-read bytes, then continues with the underlying stream."""
+
+    def __init__(self, prefix: bytes, rest: Any) -> None:
+        self._prefix, self._rest = prefix, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class FocusStream:
+    """Iterable of canonical FOCUS 1.2 ``pyarrow.RecordBatch`` from one file (single pass).
+
+    Attributes: ``version`` (FOCUS release detected from the header), ``source`` (path or
+    URI), ``format`` (``csv``, ``csv.gz`` or ``parquet``), ``columns`` (header as read),
+    ``rows_read`` (data rows yielded so far), ``warnings`` (complete once iteration
+    ends), ``bytes_total`` (file size in bytes, compressed for gzip; ``None`` if unknown)
+    and ``bytes_read`` (bytes consumed so far, for progress bars).
+    """
+
+    schema = CANONICAL_SCHEMA
+
+    def __init__(self, src: Source, *, batch_rows: int, allow_mixed_currency: bool) -> None:
+        self._src = src
+        self.source = src.name
+        self.batch_rows = batch_rows
+        self.rows_read = 0
+        self.warnings: list[str] = []
+        self.bytes_total = src.size
+        self._counter: CountingStream | None = None
+        self._parquet: pq.ParquetFile | None = None
+        self._csv_reader: Any = None
+        self._started = False
+        if src.size == 0:
+            raise _file_error(
+                self.source, "the file is empty (0 bytes)", "a FOCUS CSV or Parquet file"
+            )
+        magic = src.head(4)
+        if magic == b"PAR1":
+            self.format = "parquet"
+            self._open_parquet()
+        else:
+            self.format = "csv.gz" if magic[:2] == b"\x1f\x8b" else "csv"
+            self._open_csv()
+        self._normaliser = BatchNormaliser(
+            self._input_schema,
+            self.version,
+            self.source,
+            allow_mixed_currency=allow_mixed_currency,
+            null_strings=self.format == "parquet",
+        )
+
+    # -- opening -------------------------------------------------------------------
+    def _open_parquet(self) -> None:
+        try:
+            self._parquet = pq.ParquetFile(self._src.open_random_access())
+            schema = self._parquet.schema_arrow
+        except (pa.ArrowException, OSError) as exc:
+            raise _file_error(
+                self.source,
+                f"not a readable Parquet file ({exc})",
+                "a complete Parquet file",
+                "The file looks damaged or truncated; download or export it again.",
+            ) from exc
+        self.columns = list(schema.names)
+        self.version = check_header(self.columns, self.source)
+        self._input_schema = schema
+
+    def _text_stream(self) -> tuple[Any, CountingStream]:
+        counter = CountingStream(self._src.open_stream())
+        if self.format == "csv.gz":
+            return gzip.GzipFile(fileobj=io.BufferedReader(counter)), counter
+        return io.BufferedReader(counter, buffer_size=1 << 20), counter
+
+    def _open_csv(self) -> None:
+        stream, self._counter = self._text_stream()
+        try:
+            prefix = stream.read(HEADER_PROBE_BYTES)
+            while b"\n" not in prefix and prefix:
+                more = stream.read(HEADER_PROBE_BYTES)
+                if not more:
+                    break
+                prefix += more
+        except (EOFError, OSError, zlib.error) as exc:
+            raise self._gzip_error(exc) from exc
+        if not prefix.strip():
+            raise _file_error(
+                self.source,
+                "the file has no content (no header row)",
+                "a header row of FOCUS column names",
+            )
+        header = self._parse_header(prefix)
+        self.columns = header
+        self.version = check_header(header, self.source)
+        self._input_schema = pa.schema([pa.field(n, pa.string()) for n in header])
+        self._csv_stream = _Prefixed(prefix, stream)
+        try:
+            self._csv_reader = pcsv.open_csv(
+                io.BufferedReader(self._csv_stream, buffer_size=1 << 20),
+                read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={n: pa.string() for n in header},
+                    null_values=["NULL", ""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except (EOFError, OSError, zlib.error) as exc:
+            raise self._gzip_error(exc) from exc
+        except pa.ArrowInvalid as exc:
+            raise self._csv_error(exc) from exc
+
+    def _parse_header(self, prefix: bytes) -> list[str]:
+        text = prefix.decode("utf-8", errors="replace").lstrip("\ufeff")
+        try:
+            row = next(csv.reader(io.StringIO(text)))
+        except (csv.Error, StopIteration) as exc:
+            raise NotFocusError(
+                [
+                    FocusError(
+                        self.source, None, None, None, "a CSV header", f"unreadable header: {exc}"
+                    )
+                ]
+            ) from exc
+        return [c.strip() for c in row]
+
+    # -- errors --------------------------------------------------------------------
+    def _gzip_error(self, exc: BaseException) -> Exception:
+        return _file_error(
+            self.source,
+            f"the gzip data is truncated or corrupt after {self.rows_read} complete rows "
+            f"were read ({exc})",
+            "a complete gzip file",
+            "Download or export the file again; nothing from it was stored.",
+        )
+
+    def _csv_error(self, exc: BaseException) -> Exception:
+        """Find the exact rows behind a CSV parse error by re-scanning the file."""
+        errors = _locate_csv_problems(self._text_stream()[0], self.source, len(self.columns))
+        if not errors:
+            errors = [
+                FocusError(
+                    self.source,
+                    None,
+                    None,
+                    None,
+                    "well-formed CSV",
+                    f"CSV parse error after row {self.rows_read}: {exc}",
+                )
+            ]
+        return FocusValidationError(errors, hint="Repair the CSV rows listed and retry.")
+
+    # -- iteration -------------------------------------------------------------------
+    @property
+    def bytes_read(self) -> int | None:
+        if self._counter is not None:
+            return self._counter.bytes_read
+        if self._parquet is not None and self.bytes_total:
+            total = self._parquet.metadata.num_rows or 1
+            return int(self.bytes_total * min(1.0, self.rows_read / total))
+        return None
+
+    def _raw_csv(self) -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                batch = self._csv_reader.read_next_batch()
+            except StopIteration:
+                return
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                raise self._gzip_error(exc) from exc
+            except pa.ArrowInvalid as exc:
+                raise self._csv_error(exc) from exc
+            yield batch
+
+    def _raw_parquet(self) -> Iterator[pa.RecordBatch]:
+        assert self._parquet is not None
+        it = self._parquet.iter_batches(batch_size=self.batch_rows, use_threads=True)
+        while True:
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            except (pa.ArrowException, OSError) as exc:
+                raise _file_error(
+                    self.source,
+                    f"Parquet data after row {self.rows_read} cannot be read ({exc})",
+                    "a complete Parquet file",
+                    "The file looks damaged or truncated; download or export it again.",
+                ) from exc
+            yield batch
+
+    def _rechunked(self) -> Iterator[pa.RecordBatch]:
+        raw = self._raw_parquet() if self._parquet is not None else self._raw_csv()
+        pending: list[pa.RecordBatch] = []
+        count = 0
+        for batch in raw:
+            if batch.num_rows == 0:
+                continue
+            pending.append(batch)
+            count += batch.num_rows
+            while count >= self.batch_rows:
+                table = pa.Table.from_batches(pending)
+                yield from table.slice(0, self.batch_rows).combine_chunks().to_batches()
+                rest = table.slice(self.batch_rows)
+                pending = [b for b in rest.to_batches() if b.num_rows]
+                count -= self.batch_rows
+        if count:
+            yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self._started:
+            raise RuntimeError("a FocusStream can be iterated only once; open the file again")
+        self._started = True
+        try:
+            for raw in self._rechunked():
+                out = self._normaliser.normalise(raw, self.rows_read + 1)
+                self.rows_read += raw.num_rows
+                yield out
+        finally:
+            self.close()
+        if self.rows_read == 0:
+            raise _file_error(
+                self.source,
+                "the file has a header but no billing rows",
+                "at least one data row",
+            )
+        self.warnings.extend(self._normaliser.finish())
+
+    def close(self) -> None:
+        """Release the underlying file or HTTP stream (iteration does this at the end)."""
+        for obj in (getattr(self, "_csv_stream", None), self._counter):
+            if obj is not None:
+                with contextlib.suppress(Exception):  # closing must not mask the real error
+                    obj.close()
+
+    def __enter__(self) -> FocusStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read_all(self) -> pa.Table:
+        """All batches as one table (convenience for small files and tests)."""
+        return pa.Table.from_batches(list(self), schema=CANONICAL_SCHEMA)
+
+
+def _locate_csv_problems(stream: Any, source: str, n_columns: int) -> list[FocusError]:
+    """Rows with the wrong number of fields or invalid UTF-8, by a plain Python scan."""
+    csv.field_size_limit(sys.maxsize)
+    errors: list[FocusError] = []
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+    reader = csv.reader(text)
+    row = 0
+    header: list[str] = []
+    try:
+        for rec in reader:
+            if not rec:
+                continue
+            if not header:
+                header = rec
+                continue
+            row += 1
+            if len(rec) != n_columns:
+                errors.append(
+                    FocusError(
+                        source,
+                        row,
+                        None,
+                        ",".join(rec)[:120],
+                        f"{n_columns} fields, one per header column",
+                        f"the row has {len(rec)} fields but the header has {n_columns} columns",
+                    )
+                )
+            else:
+                for name, value in zip(header, rec, strict=False):
+                    if any("\udc80" <= ch <= "\udcff" for ch in value):
+                        errors.append(
+                            FocusError(
+                                source,
+                                row,
+                                name.lstrip("\ufeff"),
+                                value.encode("utf-8", "surrogateescape"),
+                                "UTF-8 text",
+                                "the value contains bytes that are not valid UTF-8 "
+                                "(save the file as UTF-8)",
+                            )
+                        )
+            if len(errors) >= MAX_ERRORS_PER_BATCH:
+                break
+    except (csv.Error, EOFError, OSError, zlib.error) as exc:
+        errors.append(
+            FocusError(source, row + 1, None, None, "well-formed CSV", f"CSV error: {exc}")
+        )
+    finally:
+        stream.close()
+    return errors
