@@ -310,8 +310,10 @@ def extensions_json(columns: dict[str, pa.Array], length: int) -> pa.Array:
                     pa.string(),
                 )
         key = "," + json.dumps(name, ensure_ascii=False) + ":"
-        frag = pc.binary_join_element_wise(key, json_string_literal(text), "")
-        parts.append(pc.fill_null(frag, ""))
+        # Escape each distinct value once: extension columns are mostly low-cardinality.
+        enc = pc.dictionary_encode(text)
+        frags = pc.binary_join_element_wise(key, json_string_literal(enc.dictionary), "")
+        parts.append(pc.fill_null(frags.take(enc.indices), ""))
     joined = pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else parts[0]
     body = pc.utf8_slice_codeunits(joined, 1)
     obj = pc.binary_join_element_wise("{", body, "}", "")

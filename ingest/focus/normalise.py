@@ -12,11 +12,13 @@ columns; a batch with problems raises one :class:`FocusValidationError` listing 
 
 from __future__ import annotations
 
+from functools import partial
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import convert
-from .errors import FocusError, FocusValidationError, short_repr
+from .errors import MAX_ERRORS_PER_BATCH, FocusError, FocusValidationError, short_repr
 from .schema import (
     CANONICAL_SCHEMA,
     ESSENTIAL_COLUMNS,
@@ -29,6 +31,17 @@ from .schema import (
 )
 
 CURRENCY_RE = r"^[A-Z]{3}$"
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _not_allowed(value: object, *, column: str, version: str, listing: str) -> str:
+    return f"{short_repr(value)} is not an allowed {column} value in FOCUS {version} (allowed: {listing})"
+
+
+def _empty(value: object, *, column: str) -> str:
+    return f"{column} is empty but FOCUS does not allow nulls here"
+
+
 FIX_HINT = "Correct these values in the file (or re-export it) and load it again."
 
 
@@ -162,10 +175,7 @@ class BatchNormaliser:
                 arr,
                 column,
                 f"one of {listing}",
-                lambda v, c=column, lst=listing: (
-                    f"{short_repr(v)} is not an allowed {c} value in FOCUS {self.version} "
-                    f"(allowed: {lst})"
-                ),
+                partial(_not_allowed, column=column, version=self.version, listing=listing),
             )
 
     def _note_case_fixes(self, column: str, raw: pa.Array, fixed: pa.Array, mask: pa.Array) -> None:
@@ -196,7 +206,7 @@ class BatchNormaliser:
                     given[name],
                     name,
                     spec.expected,
-                    lambda v, nm=name: f"{nm} is empty but FOCUS does not allow nulls here",
+                    partial(_empty, column=name),
                 )
                 continue
             first = pc.indices_nonzero(pc.is_null(arr))[0].as_py()
@@ -210,16 +220,21 @@ class BatchNormaliser:
         bad = pc.less(e, s)
         if not pc.any(pc.fill_null(bad, False)).as_py():
             return
-        text = pc.binary_join_element_wise(
-            pc.strftime(e, "%Y-%m-%dT%H:%M:%SZ"), pc.strftime(s, "%Y-%m-%dT%H:%M:%SZ"), "|"
-        )
-        ctx.add_masked(
-            bad,
-            text,
-            end,
-            f"{end} at or after {start}",
-            lambda v: f"{end} {v.split('|')[0]} is before {start} {v.split('|')[1]}",
-        )
+        room = MAX_ERRORS_PER_BATCH - len(ctx.errors)
+        idx = pc.indices_nonzero(pc.fill_null(bad, False)).slice(0, max(room, 0))
+        ends = pc.strftime(e.take(idx), ISO).to_pylist()
+        starts = pc.strftime(s.take(idx), ISO).to_pylist()
+        for i, end_v, start_v in zip(idx.to_pylist(), ends, starts, strict=True):
+            ctx.errors.append(
+                FocusError(
+                    self.source,
+                    ctx.first_row + i,
+                    end,
+                    end_v,
+                    f"{end} at or after {start}",
+                    f"{end} {end_v} is before {start} {start_v}",
+                )
+            )
 
     def _check_currency(self, cur: pa.Array, ctx: convert.BatchContext) -> None:
         bad = pc.invert(pc.match_substring_regex(cur, CURRENCY_RE))
