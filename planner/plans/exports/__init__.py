@@ -1,0 +1,1 @@
+"""Pure renderers from plan decisions to autoscaler configuration (no Django)."""
