@@ -1,0 +1,141 @@
+"""Cost and usage storage: ingest runs, the per-period load pointer, daily rollups, usage samples.
+
+Line items themselves live as Parquet (see store.py); the database holds the daily rollups the
+UI reads and, per account × billing period, which Parquet version is current. Both are switched
+in one transaction, so a period is replaced atomically or not at all.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from planner.core.models import CloudAccount, Deployment, Service
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class IngestRun(models.Model):
+    """One ingestion of one source (× billing period where known). The row is also the claim that
+    prevents two overlapping runs for the same account and period (see the partial unique index)."""
+
+    account = models.ForeignKey(CloudAccount, on_delete=models.CASCADE, related_name="ingest_runs", null=True)
+    source = models.CharField(max_length=32)
+    source_uri = models.CharField(max_length=1000, blank=True)
+    period_start = models.DateField(null=True, blank=True, help_text="Billing period claimed, if known upfront")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.FloatField(default=0.0, help_text="0..1")
+    progress_message = models.CharField(max_length=300, blank=True)
+    rows_read = models.BigIntegerField(default=0)
+    rows_stored = models.BigIntegerField(default=0)
+    periods = models.JSONField(default=list, blank=True)
+    totals = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "period_start"],
+                condition=Q(status__in=["queued", "running"]) & Q(period_start__isnull=False),
+                name="one_active_run_per_account_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} run #{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class BillingPeriodLoad(models.Model):
+    """Which line-item version is current for an account × billing period."""
+
+    account = models.ForeignKey(CloudAccount, on_delete=models.CASCADE, related_name="period_loads")
+    billing_period_start = models.DateField()
+    version = models.CharField(max_length=64)
+    run = models.ForeignKey(IngestRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    rows = models.BigIntegerField()
+    billed_cost = models.DecimalField(max_digits=20, decimal_places=6)
+    effective_cost = models.DecimalField(max_digits=20, decimal_places=6)
+    list_cost = models.DecimalField(max_digits=20, decimal_places=6)
+    currency = models.CharField(max_length=8)
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account", "-billing_period_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "billing_period_start"], name="uniq_period_load")
+        ]
+
+
+class CostRollup(models.Model):
+    """Daily cost by every dimension the dashboard filters on. `service` is the Headroom service the
+    record is attributed to; null means unallocated (shown, never dropped)."""
+
+    date = models.DateField(db_index=True)
+    account = models.ForeignKey(CloudAccount, on_delete=models.CASCADE, related_name="rollups")
+    billing_period_start = models.DateField()
+    provider = models.CharField(max_length=64)
+    service_name = models.CharField(max_length=200, blank=True, help_text="Cloud service (FOCUS ServiceName)")
+    region = models.CharField(max_length=64, blank=True)
+    resource_id = models.CharField(max_length=500, blank=True)
+    sku = models.CharField(max_length=200, blank=True, help_text="SKU / instance type")
+    pricing_category = models.CharField(max_length=32, blank=True)
+    charge_category = models.CharField(max_length=32, blank=True)
+    service_tag = models.CharField(max_length=200, blank=True, help_text="Raw attribution tag value")
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollups")
+    currency = models.CharField(max_length=8, default="USD")
+    billed_cost = models.DecimalField(max_digits=18, decimal_places=6)
+    effective_cost = models.DecimalField(max_digits=18, decimal_places=6)
+    list_cost = models.DecimalField(max_digits=18, decimal_places=6)
+    consumed_quantity = models.FloatField(default=0.0)
+    line_items = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "billing_period_start"]),
+            models.Index(fields=["service", "date"]),
+            models.Index(fields=["date", "provider"]),
+        ]
+
+
+class UsageSample(models.Model):
+    """GPU and traffic metrics for one deployment over one step (default one minute)."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="usage_samples")
+    ts = models.DateTimeField()
+    step_seconds = models.PositiveIntegerField(default=60)
+    mig_profile = models.CharField(max_length=32, blank=True)
+    replicas = models.FloatField(null=True, blank=True)
+    gpu_util_pct = models.FloatField(null=True, blank=True)
+    gpu_mem_used_gib = models.FloatField(null=True, blank=True)
+    gpu_mem_total_gib = models.FloatField(null=True, blank=True)
+    request_rate_rps = models.FloatField(null=True, blank=True)
+    queue_depth = models.FloatField(null=True, blank=True)
+    p50_latency_ms = models.FloatField(null=True, blank=True)
+    p95_latency_ms = models.FloatField(null=True, blank=True)
+    units_of_work = models.FloatField(null=True, blank=True, help_text="In the service's unit of work")
+
+    class Meta:
+        ordering = ["deployment", "ts"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "ts", "mig_profile"], name="uniq_usage_sample")
+        ]
+        indexes = [models.Index(fields=["ts"])]

@@ -1,0 +1,120 @@
+"""Ingest runs: create, claim, execute, record. Called by views, commands and Celery tasks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from planner.billing.loader import LoadError, load_batches
+from planner.billing.models import IngestRun, RunStatus
+from planner.core.models import CloudAccount
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 1.0
+
+
+class RunAlreadyActive(Exception):
+    """Another run for the same account and billing period is queued or running."""
+
+
+def create_run(account: CloudAccount | None, source: str, source_uri: str = "", *, period_start=None,
+               user=None) -> IngestRun:
+    """Create a queued run. The partial unique index refuses a second active run for the same
+    account × period (a claim in the database, not a process-local lock)."""
+    try:
+        with transaction.atomic():
+            return IngestRun.objects.create(account=account, source=source, source_uri=source_uri,
+                                            period_start=period_start, created_by=user)
+    except IntegrityError:
+        raise RunAlreadyActive(
+            f"an ingest for {account} and period {period_start} is already queued or running"
+        ) from None
+
+
+def claim_run(run_id: int, *, redelivered: bool = False) -> bool:
+    """Move a run from queued to running. A redelivered task (its worker died) may re-claim a run
+    left in 'running'. Returns False when another worker holds it or it already finished."""
+    allowed = Q(status=RunStatus.QUEUED)
+    if redelivered:
+        allowed |= Q(status=RunStatus.RUNNING)
+    return bool(
+        IngestRun.objects.filter(allowed, pk=run_id).update(
+            status=RunStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1,
+            progress=0.0, progress_message="starting",
+        )
+    )
+
+
+def finish_run(run: IngestRun, *, result=None, error: str | None = None, errors: list | None = None,
+               warnings: list | None = None) -> None:
+    now = timezone.now()
+    fields = {"finished_at": now, "duration_s": (now - (run.started_at or now)).total_seconds()}
+    if error or errors:
+        fields.update(status=RunStatus.FAILED, errors=errors or [error], progress_message="failed")
+    else:
+        fields.update(status=RunStatus.SUCCEEDED, progress=1.0, progress_message="done",
+                      rows_read=result.rows_read, rows_stored=result.rows_stored,
+                      periods=result.periods, totals=result.totals)
+    if warnings:
+        fields["warnings"] = warnings[:200]
+    IngestRun.objects.filter(pk=run.pk).update(**fields)
+    if run.account_id and not (error or errors):
+        CloudAccount.objects.filter(pk=run.account_id).update(last_ingest_at=now)
+
+
+def progress_reporter(run: IngestRun, total_bytes: Callable[[], tuple[int, int]] | None = None):
+    """Returns a callback(rows_read) that writes progress to the run at most once a second."""
+    last = [0.0]
+
+    def report(rows_read: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S:
+            return
+        last[0] = now
+        fraction = 0.0
+        if total_bytes:
+            done, total = total_bytes()
+            fraction = min(0.99, done / total) if total else 0.0
+        IngestRun.objects.filter(pk=run.pk).update(
+            rows_read=rows_read, progress=fraction, progress_message=f"{rows_read:,} rows read"
+        )
+
+    return report
+
+
+def execute_focus_run(run_id: int, *, redelivered: bool = False, allow_mixed_currency: bool = False,
+                      progress: Callable[[int], None] | None = None) -> IngestRun:
+    """Stream a FOCUS file (path or s3://) into the store. Errors are recorded on the run and
+    leave previously loaded periods untouched."""
+    from ingest.focus.errors import FocusValidationError
+    from ingest.focus.reader import open_focus
+
+    if not claim_run(run_id, redelivered=redelivered):
+        return IngestRun.objects.get(pk=run_id)
+    run = IngestRun.objects.select_related("account").get(pk=run_id)
+    try:
+        stream = open_focus(run.source_uri, allow_mixed_currency=allow_mixed_currency)
+
+        def byte_progress():
+            return (getattr(stream, "bytes_read", 0) or 0, getattr(stream, "bytes_total", 0) or 0)
+
+        report = progress_reporter(run, byte_progress)
+
+        def on_progress(rows: int) -> None:
+            report(rows)
+            if progress:
+                progress(rows)
+
+        result = load_batches(stream, run.account, run=run, progress=on_progress)
+        finish_run(run, result=result, warnings=list(getattr(stream, "warnings", [])))
+    except FocusValidationError as exc:
+        errors = [str(e) for e in exc.errors] or [str(exc)]
+        finish_run(run, errors=errors)
+    except (LoadError, FileNotFoundError, ValueError, OSError) as exc:
+        finish_run(run, error=f"{type(exc).__name__}: {exc}")
+    return IngestRun.objects.get(pk=run_id)

@@ -1,0 +1,41 @@
+"""Celery tasks: thin, idempotent, take ids. Transient errors retry with backoff and jitter."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError, transaction
+
+from planner.billing import services
+
+
+@shared_task(
+    bind=True,
+    name="planner.billing.tasks.ingest_focus",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, ConnectionError, TimeoutError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+)
+def ingest_focus(self, run_id: int, allow_mixed_currency: bool = False) -> dict:
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered")) or self.request.retries > 0
+    run = services.execute_focus_run(run_id, redelivered=redelivered, allow_mixed_currency=allow_mixed_currency)
+    return {"run": run.pk, "status": run.status, "rows": run.rows_stored}
+
+
+def enqueue_focus_ingest(run_id: int, allow_mixed_currency: bool = False) -> None:
+    """Queue after the run row is committed, so a worker never looks for a row it can't see."""
+    transaction.on_commit(lambda: ingest_focus.delay(run_id, allow_mixed_currency))
+
+
+@shared_task(name="planner.billing.tasks.schedule_due_ingests")
+def schedule_due_ingests() -> int:
+    """Beat entry point: queue each enabled account whose interval has elapsed. Connector-specific
+    scheduling hooks in here (see planner/billing/scheduling.py when present)."""
+    try:
+        from planner.billing.scheduling import queue_due_accounts
+    except ImportError:
+        return 0
+    return queue_due_accounts()

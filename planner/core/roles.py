@@ -1,0 +1,92 @@
+"""Roles: viewer < analyst < admin, held as Django groups with model permissions.
+
+Viewers read everything and change nothing; analysts run ingests and what-ifs, accept or
+dismiss recommendations, acknowledge anomalies and approve plans; admins do all that plus
+accounts, users and applying plans to AWS (and reach the Django admin).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
+
+VIEWER, ANALYST, ADMIN = "viewer", "analyst", "admin"
+ROLES = (VIEWER, ANALYST, ADMIN)
+_RANK = {VIEWER: 1, ANALYST: 2, ADMIN: 3}
+HEADROOM_APP_LABELS = ("core", "billing", "plans", "alerts", "api")
+# Models analysts may change (app_label.model); everything else is admin-only to change.
+ANALYST_CHANGE_MODELS = {
+    "billing.ingestrun",
+    "alerts.anomaly",
+    "alerts.budget",
+    "plans.plan",
+    "plans.plandecision",
+    "plans.scenario",
+    "plans.recommendation",
+    "core.service",
+    "core.deployment",
+}
+
+
+def user_role(user) -> str | None:
+    """The highest role a user holds, or None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if user.is_superuser:
+        return ADMIN
+    names = {g.name for g in user.groups.all()}
+    for role in (ADMIN, ANALYST, VIEWER):
+        if role in names:
+            return role
+    return None
+
+
+def has_role(user, role: str) -> bool:
+    held = user_role(user)
+    return held is not None and _RANK[held] >= _RANK[role]
+
+
+def role_required(role: str):
+    """View decorator: 403 unless the (logged-in) user holds at least `role`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not has_role(request.user, role):
+                raise PermissionDenied(f"This action needs the {role} role.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def ensure_role_groups(sender=None, **kwargs) -> None:
+    """Create/refresh the three groups and their permissions (idempotent; runs after migrate)."""
+    perms = Permission.objects.filter(content_type__app_label__in=HEADROOM_APP_LABELS).select_related(
+        "content_type"
+    )
+    view_perms, analyst_perms = [], []
+    for p in perms:
+        key = f"{p.content_type.app_label}.{p.content_type.model}"
+        if p.codename.startswith("view_"):
+            view_perms.append(p)
+            analyst_perms.append(p)
+        elif key in ANALYST_CHANGE_MODELS:
+            analyst_perms.append(p)
+    groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
+    groups[VIEWER].permissions.set(view_perms)
+    groups[ANALYST].permissions.set(analyst_perms)
+    groups[ADMIN].permissions.set(list(perms))
+
+
+def assign_role(user, role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    ensure_role_groups()
+    user.groups.remove(*Group.objects.filter(name__in=ROLES))
+    user.groups.add(Group.objects.get(name=role))
+    user.is_staff = role == ADMIN
+    user.save(update_fields=["is_staff"])

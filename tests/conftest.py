@@ -1,0 +1,101 @@
+"""Shared fixtures. Tests run against the real database (PostgreSQL in CI via DATABASE_URL),
+the real ORM, templates and loader; only network boundaries are ever faked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Keep every test's files out of the developer's var/ (set before Django reads settings).
+_TMP_VAR = Path(tempfile.mkdtemp(prefix="headroom-test-var-"))
+os.environ.setdefault("HEADROOM_VAR_DIR", str(_TMP_VAR))
+os.environ["LINE_ITEM_STORE"] = str(_TMP_VAR / "lineitems")
+
+DEMO_END = dt.date(2026, 10, 1)  # fixed so that demo-based tests are deterministic
+DEMO_DAYS = 45
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_TMP_VAR, ignore_errors=True)
+
+
+def requires_services() -> bool:
+    """In CI (HEADROOM_REQUIRE_SERVICES=1) a missing service fails the test instead of skipping."""
+    return os.environ.get("HEADROOM_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str):
+    if requires_services():
+        pytest.fail(f"required service unavailable in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    """Unit tests run tasks in-process; system tests start a real worker and turn this off."""
+    from planner.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(scope="session")
+def demo_fleet(django_db_setup, django_db_blocker):
+    """The demo fleet (45 days to 2026-10-01, seed 7), loaded once per test session."""
+    from planner.core.seeding import seed_demo
+
+    with django_db_blocker.unblock():
+        anomalies = seed_demo(days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None)
+    return anomalies
+
+
+def _user(django_user_model, username: str, role: str):
+    from planner.core.roles import assign_role
+
+    user = django_user_model.objects.create_user(username=username, password="pw-" + username + "-123!")
+    assign_role(user, role)
+    return user
+
+
+@pytest.fixture
+def viewer(db, django_user_model):
+    return _user(django_user_model, "t-viewer", "viewer")
+
+
+@pytest.fixture
+def analyst(db, django_user_model):
+    return _user(django_user_model, "t-analyst", "analyst")
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    return _user(django_user_model, "t-admin", "admin")
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def analyst_client(client, analyst):
+    client.force_login(analyst)
+    return client
+
+
+@pytest.fixture
+def admin_client_(client, admin_user):
+    client.force_login(admin_user)
+    return client
