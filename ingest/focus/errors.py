@@ -54,7 +54,7 @@ class FocusError:
 
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}"
-        if self.expected and self.expected not in self.message:
+        if self.value is not None and self.expected and self.expected not in self.message:
             text += f" (expected {self.expected})"
         return text
 

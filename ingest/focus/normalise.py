@@ -35,7 +35,12 @@ ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _not_allowed(value: object, *, column: str, version: str, listing: str) -> str:
-    return f"{short_repr(value)} is not an allowed {column} value in FOCUS {version} (allowed: {listing})"
+    return f"{short_repr(value)} is not an allowed {column} value in FOCUS {version}"
+
+
+def _iso_text(ts: pa.Array) -> list[str]:
+    seconds = pc.cast(ts, pa.timestamp("s", tz="UTC"), safe=False)
+    return pc.strftime(seconds, ISO).to_pylist()  # type: ignore[no-any-return]
 
 
 def _empty(value: object, *, column: str) -> str:
@@ -222,8 +227,8 @@ class BatchNormaliser:
             return
         room = MAX_ERRORS_PER_BATCH - len(ctx.errors)
         idx = pc.indices_nonzero(pc.fill_null(bad, False)).slice(0, max(room, 0))
-        ends = pc.strftime(e.take(idx), ISO).to_pylist()
-        starts = pc.strftime(s.take(idx), ISO).to_pylist()
+        ends = _iso_text(e.take(idx))
+        starts = _iso_text(s.take(idx))
         for i, end_v, start_v in zip(idx.to_pylist(), ends, starts, strict=True):
             ctx.errors.append(
                 FocusError(
@@ -256,11 +261,11 @@ class BatchNormaliser:
             other,
             cur,
             "BillingCurrency",
-            f"{first}, the billing currency of the file's first row",
+            first,
             lambda v: (
                 f"{short_repr(v)} differs from {first!r}, the billing currency of the first "
-                f"row; a file must use one BillingCurrency (use --allow-mixed-currency / "
-                f"allow_mixed_currency=True to load it anyway, reported per currency)"
+                f"row; a file must use one BillingCurrency (or pass --allow-mixed-currency / "
+                f"allow_mixed_currency=True)"
             ),
         )
 

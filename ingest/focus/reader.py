@@ -33,7 +33,13 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from ..sources import CountingStream, Source, open_source
-from .errors import MAX_ERRORS_PER_BATCH, FocusError, FocusValidationError, NotFocusError
+from .errors import (
+    MAX_ERRORS_PER_BATCH,
+    FocusError,
+    FocusValidationError,
+    NotFocusError,
+    short_repr,
+)
 from .normalise import BatchNormaliser
 from .schema import CANONICAL_SCHEMA, check_header
 
@@ -208,10 +214,10 @@ class FocusStream:
     def _gzip_error(self, exc: BaseException) -> Exception:
         return _file_error(
             self.source,
-            f"the gzip data is truncated or corrupt after {self.rows_read} complete rows "
-            f"were read ({exc})",
+            f"the gzip data is truncated or corrupt ({exc}); {self.rows_read} rows had been "
+            "read before it",
             "a complete gzip file",
-            "Download or export the file again; nothing from it was stored.",
+            "Download or export the file again and retry.",
         )
 
     def _csv_error(self, exc: BaseException) -> Exception:
@@ -348,7 +354,8 @@ def _locate_csv_problems(stream: Any, source: str, n_columns: int) -> list[Focus
                         None,
                         ",".join(rec)[:120],
                         f"{n_columns} fields, one per header column",
-                        f"the row has {len(rec)} fields but the header has {n_columns} columns",
+                        f"the row has {len(rec)} fields but the header has {n_columns} "
+                        f"columns: {short_repr(','.join(rec), 60)}",
                     )
                 )
             else:
@@ -361,8 +368,8 @@ def _locate_csv_problems(stream: Any, source: str, n_columns: int) -> list[Focus
                                 name.lstrip("\ufeff"),
                                 value.encode("utf-8", "surrogateescape"),
                                 "UTF-8 text",
-                                "the value contains bytes that are not valid UTF-8 "
-                                "(save the file as UTF-8)",
+                                f"{short_repr(value.encode('utf-8', 'surrogateescape'))} "
+                                "contains bytes that are not valid UTF-8 (save the file as UTF-8)",
                             )
                         )
             if len(errors) >= MAX_ERRORS_PER_BATCH:
