@@ -47,7 +47,7 @@ INSTALLED_APPS = [
     "planner.billing",
 ]
 # Apps added by later work register themselves here when their package exists.
-for _optional_app in ("planner.plans", "planner.alerts", "planner.api"):
+for _optional_app in ("planner.whatif", "planner.plans", "planner.alerts", "planner.api"):
     if (BASE_DIR / _optional_app.replace(".", "/") / "apps.py").exists():
         INSTALLED_APPS.append(_optional_app)
 

@@ -14,6 +14,8 @@ urlpatterns = [
     path("ingest/", include("planner.billing.urls")),
 ]
 # Apps that exist register their routes here.
+if "planner.whatif" in settings.INSTALLED_APPS:
+    urlpatterns.append(path("", include("planner.whatif.urls")))
 if "planner.plans" in settings.INSTALLED_APPS:
     urlpatterns.append(path("", include("planner.plans.urls")))
 if "planner.alerts" in settings.INSTALLED_APPS:

@@ -1,4 +1,32 @@
+from django.urls import NoReverseMatch, reverse
+
 from planner.core.roles import ADMIN, ANALYST, has_role, user_role
+
+# Main navigation: (label, url name). Entries whose app is not installed are left out.
+NAV = [
+    ("Dashboard", "dashboard"),
+    ("Services", "services"),
+    ("Recommendations", "recommendations"),
+    ("What-if", "whatif"),
+    ("Plans", "plans"),
+    ("Anomalies", "anomalies"),
+    ("Budgets", "budgets"),
+    ("Ingestion", "ingest-runs"),
+    ("Accounts", "accounts"),
+    ("API", "api-docs"),
+]
+
+
+def _nav(request):
+    current = getattr(getattr(request, "resolver_match", None), "url_name", None)
+    items = []
+    for label, name in NAV:
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        items.append({"label": label, "url": url, "active": current == name})
+    return items
 
 
 def headroom(request):
@@ -7,4 +35,5 @@ def headroom(request):
         "user_role": user_role(user) if user else None,
         "can_analyse": bool(user) and has_role(user, ANALYST),
         "can_admin": bool(user) and has_role(user, ADMIN),
+        "nav_items": _nav(request) if user is not None and user.is_authenticated else [],
     }

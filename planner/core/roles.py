@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 VIEWER, ANALYST, ADMIN = "viewer", "analyst", "admin"
 ROLES = (VIEWER, ANALYST, ADMIN)
 _RANK = {VIEWER: 1, ANALYST: 2, ADMIN: 3}
-HEADROOM_APP_LABELS = ("core", "billing", "plans", "alerts", "api")
+HEADROOM_APP_LABELS = ("core", "billing", "whatif", "plans", "alerts", "api")
 # Models analysts may change (app_label.model); everything else is admin-only to change.
 ANALYST_CHANGE_MODELS = {
     "billing.ingestrun",
@@ -23,8 +23,8 @@ ANALYST_CHANGE_MODELS = {
     "alerts.budget",
     "plans.plan",
     "plans.plandecision",
-    "plans.scenario",
-    "plans.recommendation",
+    "whatif.scenario",
+    "whatif.recommendation",
     "core.service",
     "core.deployment",
 }
