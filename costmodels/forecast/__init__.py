@@ -1,0 +1,1 @@
+"""Forecasting of cost and demand series (pure Python, no Django)."""
