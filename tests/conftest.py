@@ -56,14 +56,18 @@ def demo_fleet(django_db_setup, django_db_blocker):
     from planner.core.seeding import seed_demo
 
     with django_db_blocker.unblock():
-        anomalies = seed_demo(days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None)
+        anomalies = seed_demo(
+            days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None
+        )
     return anomalies
 
 
 def _user(django_user_model, username: str, role: str):
     from planner.core.roles import assign_role
 
-    user = django_user_model.objects.create_user(username=username, password="pw-" + username + "-123!")
+    user = django_user_model.objects.create_user(
+        username=username, password="pw-" + username + "-123!"
+    )
     assign_role(user, role)
     return user
 

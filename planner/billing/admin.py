@@ -11,4 +11,11 @@ class IngestRunAdmin(admin.ModelAdmin):
 
 @admin.register(BillingPeriodLoad)
 class BillingPeriodLoadAdmin(admin.ModelAdmin):
-    list_display = ("account", "billing_period_start", "rows", "billed_cost", "effective_cost", "loaded_at")
+    list_display = (
+        "account",
+        "billing_period_start",
+        "rows",
+        "billed_cost",
+        "effective_cost",
+        "loaded_at",
+    )

@@ -10,6 +10,7 @@ network error, a crash — leaves the previously loaded data exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -105,7 +106,9 @@ def aggregate_batch(batch: pa.RecordBatch | pa.Table, tag_keys: list[str]) -> pa
     }
     for name, focus in DIMENSIONS.items():
         cols[name] = pc.fill_null(_column(batch, focus, pa.string()), "")
-    cols["service_tag"] = pc.fill_null(service_tag_column(_column(batch, "Tags", pa.string()), tag_keys), "")
+    cols["service_tag"] = pc.fill_null(
+        service_tag_column(_column(batch, "Tags", pa.string()), tag_keys), ""
+    )
     for name, focus in METRICS.items():
         cols[name] = pc.fill_null(_column(batch, focus, pa.float64()), 0.0)
     cols["line_items"] = pa.array([1] * n, pa.int64()) if n else pa.array([], pa.int64())
@@ -119,7 +122,9 @@ def _period_starts(batch: pa.RecordBatch) -> pa.Array:
     col = _column(batch, "BillingPeriodStart", pa.timestamp("us", tz="UTC"))
     if col.null_count:
         first = pc.index(pc.is_null(col), True).as_py()
-        raise LoadError(f"row {first + 1} of the batch has no BillingPeriodStart; every FOCUS row needs one")
+        raise LoadError(
+            f"row {first + 1} of the batch has no BillingPeriodStart; every FOCUS row needs one"
+        )
     return _to_date(col)
 
 
@@ -148,7 +153,9 @@ def load_batches(
                 periods.add(period)
                 writer = writers.get(period)
                 if writer is None:
-                    writer = writers[period] = line_store.staging_writer(result.version, account.pk, period)
+                    writer = writers[period] = line_store.staging_writer(
+                        result.version, account.pk, period
+                    )
                 writer.write(table.filter(pc.equal(starts, pa.scalar(period, pa.date32()))))
             partials.append(aggregate_batch(table, tag_keys))
             result.rows_read += batch.num_rows
@@ -165,10 +172,8 @@ def load_batches(
         _replace_in_database(account, run, sorted(periods), rollup, result, line_store)
     except BaseException:
         for writer in writers.values():
-            try:
+            with contextlib.suppress(Exception):  # already failing; cleanup must go on
                 writer.close()
-            except Exception:  # noqa: BLE001 - already failing; cleanup must go on
-                pass
         line_store.discard(result.version, account.pk, periods)
         raise
     return result
@@ -185,7 +190,9 @@ def _dec(x: float) -> Decimal:
     return Decimal(repr(round(float(x), 6)))
 
 
-def _replace_in_database(account, run, periods, rollup: pa.Table, result: LoadResult, line_store) -> None:
+def _replace_in_database(
+    account, run, periods, rollup: pa.Table, result: LoadResult, line_store
+) -> None:
     services = {}
     for pk, slug, tag in Service.objects.values_list("pk", "slug", "tag_value"):
         services[slug] = pk
@@ -197,7 +204,8 @@ def _replace_in_database(account, run, periods, rollup: pa.Table, result: LoadRe
     for i in range(rollup.num_rows):
         period = data["period"][i]
         t = totals.setdefault(
-            period.isoformat(), {"rows": 0, "billed_cost": 0.0, "effective_cost": 0.0, "list_cost": 0.0}
+            period.isoformat(),
+            {"rows": 0, "billed_cost": 0.0, "effective_cost": 0.0, "list_cost": 0.0},
         )
         t["rows"] += data["line_items"][i]
         for m in ("billed_cost", "effective_cost", "list_cost"):
@@ -233,7 +241,9 @@ def _replace_in_database(account, run, periods, rollup: pa.Table, result: LoadRe
     with transaction.atomic():
         # Lock the period pointers so that two loads of the same period serialise here.
         list(
-            BillingPeriodLoad.objects.select_for_update().filter(account=account, billing_period_start__in=periods)
+            BillingPeriodLoad.objects.select_for_update().filter(
+                account=account, billing_period_start__in=periods
+            )
         )
         CostRollup.objects.filter(account=account, billing_period_start__in=periods).delete()
         CostRollup.objects.bulk_create(objs, batch_size=2000)
@@ -256,6 +266,9 @@ def _replace_in_database(account, run, periods, rollup: pa.Table, result: LoadRe
             lambda: [line_store.drop_other_versions(account.pk, p, result.version) for p in periods]
         )
     result.periods = [p.isoformat() for p in periods]
-    result.totals = {k: {m: (round(v, 6) if isinstance(v, float) else v) for m, v in t.items()} for k, t in totals.items()}
+    result.totals = {
+        k: {m: (round(v, 6) if isinstance(v, float) else v) for m, v in t.items()}
+        for k, t in totals.items()
+    }
     result.rows_stored = int(sum(t["rows"] for t in totals.values()))
     result.rollup_rows = len(objs)

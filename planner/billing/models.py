@@ -25,10 +25,14 @@ class IngestRun(models.Model):
     """One ingestion of one source (× billing period where known). The row is also the claim that
     prevents two overlapping runs for the same account and period (see the partial unique index)."""
 
-    account = models.ForeignKey(CloudAccount, on_delete=models.CASCADE, related_name="ingest_runs", null=True)
+    account = models.ForeignKey(
+        CloudAccount, on_delete=models.CASCADE, related_name="ingest_runs", null=True
+    )
     source = models.CharField(max_length=32)
     source_uri = models.CharField(max_length=1000, blank=True)
-    period_start = models.DateField(null=True, blank=True, help_text="Billing period claimed, if known upfront")
+    period_start = models.DateField(
+        null=True, blank=True, help_text="Billing period claimed, if known upfront"
+    )
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     progress = models.FloatField(default=0.0, help_text="0..1")
     progress_message = models.CharField(max_length=300, blank=True)
@@ -40,7 +44,9 @@ class IngestRun(models.Model):
     errors = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     task_id = models.CharField(max_length=100, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -81,7 +87,9 @@ class BillingPeriodLoad(models.Model):
     class Meta:
         ordering = ["account", "-billing_period_start"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "billing_period_start"], name="uniq_period_load")
+            models.UniqueConstraint(
+                fields=["account", "billing_period_start"], name="uniq_period_load"
+            )
         ]
 
 
@@ -93,14 +101,20 @@ class CostRollup(models.Model):
     account = models.ForeignKey(CloudAccount, on_delete=models.CASCADE, related_name="rollups")
     billing_period_start = models.DateField()
     provider = models.CharField(max_length=64)
-    service_name = models.CharField(max_length=200, blank=True, help_text="Cloud service (FOCUS ServiceName)")
+    service_name = models.CharField(
+        max_length=200, blank=True, help_text="Cloud service (FOCUS ServiceName)"
+    )
     region = models.CharField(max_length=64, blank=True)
     resource_id = models.CharField(max_length=500, blank=True)
     sku = models.CharField(max_length=200, blank=True, help_text="SKU / instance type")
     pricing_category = models.CharField(max_length=32, blank=True)
     charge_category = models.CharField(max_length=32, blank=True)
-    service_tag = models.CharField(max_length=200, blank=True, help_text="Raw attribution tag value")
-    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollups")
+    service_tag = models.CharField(
+        max_length=200, blank=True, help_text="Raw attribution tag value"
+    )
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollups"
+    )
     currency = models.CharField(max_length=8, default="USD")
     billed_cost = models.DecimalField(max_digits=18, decimal_places=6)
     effective_cost = models.DecimalField(max_digits=18, decimal_places=6)
@@ -119,7 +133,9 @@ class CostRollup(models.Model):
 class UsageSample(models.Model):
     """GPU and traffic metrics for one deployment over one step (default one minute)."""
 
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="usage_samples")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="usage_samples"
+    )
     ts = models.DateTimeField()
     step_seconds = models.PositiveIntegerField(default=60)
     mig_profile = models.CharField(max_length=32, blank=True)
@@ -131,11 +147,15 @@ class UsageSample(models.Model):
     queue_depth = models.FloatField(null=True, blank=True)
     p50_latency_ms = models.FloatField(null=True, blank=True)
     p95_latency_ms = models.FloatField(null=True, blank=True)
-    units_of_work = models.FloatField(null=True, blank=True, help_text="In the service's unit of work")
+    units_of_work = models.FloatField(
+        null=True, blank=True, help_text="In the service's unit of work"
+    )
 
     class Meta:
         ordering = ["deployment", "ts"]
         constraints = [
-            models.UniqueConstraint(fields=["deployment", "ts", "mig_profile"], name="uniq_usage_sample")
+            models.UniqueConstraint(
+                fields=["deployment", "ts", "mig_profile"], name="uniq_usage_sample"
+            )
         ]
         indexes = [models.Index(fields=["ts"])]

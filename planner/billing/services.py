@@ -22,14 +22,20 @@ class RunAlreadyActive(Exception):
     """Another run for the same account and billing period is queued or running."""
 
 
-def create_run(account: CloudAccount | None, source: str, source_uri: str = "", *, period_start=None,
-               user=None) -> IngestRun:
+def create_run(
+    account: CloudAccount | None, source: str, source_uri: str = "", *, period_start=None, user=None
+) -> IngestRun:
     """Create a queued run. The partial unique index refuses a second active run for the same
     account × period (a claim in the database, not a process-local lock)."""
     try:
         with transaction.atomic():
-            return IngestRun.objects.create(account=account, source=source, source_uri=source_uri,
-                                            period_start=period_start, created_by=user)
+            return IngestRun.objects.create(
+                account=account,
+                source=source,
+                source_uri=source_uri,
+                period_start=period_start,
+                created_by=user,
+            )
     except IntegrityError:
         raise RunAlreadyActive(
             f"an ingest for {account} and period {period_start} is already queued or running"
@@ -44,22 +50,37 @@ def claim_run(run_id: int, *, redelivered: bool = False) -> bool:
         allowed |= Q(status=RunStatus.RUNNING)
     return bool(
         IngestRun.objects.filter(allowed, pk=run_id).update(
-            status=RunStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1,
-            progress=0.0, progress_message="starting",
+            status=RunStatus.RUNNING,
+            started_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            progress=0.0,
+            progress_message="starting",
         )
     )
 
 
-def finish_run(run: IngestRun, *, result=None, error: str | None = None, errors: list | None = None,
-               warnings: list | None = None) -> None:
+def finish_run(
+    run: IngestRun,
+    *,
+    result=None,
+    error: str | None = None,
+    errors: list | None = None,
+    warnings: list | None = None,
+) -> None:
     now = timezone.now()
     fields = {"finished_at": now, "duration_s": (now - (run.started_at or now)).total_seconds()}
     if error or errors:
         fields.update(status=RunStatus.FAILED, errors=errors or [error], progress_message="failed")
     else:
-        fields.update(status=RunStatus.SUCCEEDED, progress=1.0, progress_message="done",
-                      rows_read=result.rows_read, rows_stored=result.rows_stored,
-                      periods=result.periods, totals=result.totals)
+        fields.update(
+            status=RunStatus.SUCCEEDED,
+            progress=1.0,
+            progress_message="done",
+            rows_read=result.rows_read,
+            rows_stored=result.rows_stored,
+            periods=result.periods,
+            totals=result.totals,
+        )
     if warnings:
         fields["warnings"] = warnings[:200]
     IngestRun.objects.filter(pk=run.pk).update(**fields)
@@ -87,8 +108,13 @@ def progress_reporter(run: IngestRun, total_bytes: Callable[[], tuple[int, int]]
     return report
 
 
-def execute_focus_run(run_id: int, *, redelivered: bool = False, allow_mixed_currency: bool = False,
-                      progress: Callable[[int], None] | None = None) -> IngestRun:
+def execute_focus_run(
+    run_id: int,
+    *,
+    redelivered: bool = False,
+    allow_mixed_currency: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> IngestRun:
     """Stream a FOCUS file (path or s3://) into the store. Errors are recorded on the run and
     leave previously loaded periods untouched."""
     from ingest.focus.errors import FocusValidationError

@@ -42,7 +42,9 @@ class PeriodWriter:
         if self._writer is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self.schema = table.schema
-            self._writer = pq.ParquetWriter(self.directory / "part-0.parquet", table.schema, compression="zstd")
+            self._writer = pq.ParquetWriter(
+                self.directory / "part-0.parquet", table.schema, compression="zstd"
+            )
         elif table.schema != self.schema:
             table = table.cast(self.schema)
         self._writer.write_table(table)
@@ -70,14 +72,18 @@ class LineItemStore:
 
     def staging_writer(self, version: str, account_pk: int, period_start: dt.date) -> PeriodWriter:
         return PeriodWriter(
-            self.staging_dir(version) / f"account={account_pk}" / f"period={period_key(period_start)}"
+            self.staging_dir(version)
+            / f"account={account_pk}"
+            / f"period={period_key(period_start)}"
         )
 
     # the swap ------------------------------------------------------------------------
     def publish(self, version: str, account_pk: int, periods: Iterable[dt.date]) -> None:
         """Move a staged version into place beside the current one (does not make it current)."""
         for period in periods:
-            src = self.staging_dir(version) / f"account={account_pk}" / f"period={period_key(period)}"
+            src = (
+                self.staging_dir(version) / f"account={account_pk}" / f"period={period_key(period)}"
+            )
             dst = self.version_dir(account_pk, period, version)
             dst.parent.mkdir(parents=True, exist_ok=True)
             if src.exists():
@@ -105,10 +111,15 @@ class LineItemStore:
         return sorted(self.version_dir(account_pk, period_start, version).glob("*.parquet"))
 
     def row_count(self, account_pk: int, period_start: dt.date, version: str) -> int:
-        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files(account_pk, period_start, version))
+        return sum(
+            pq.ParquetFile(f).metadata.num_rows
+            for f in self.files(account_pk, period_start, version)
+        )
 
     def read(self, account_pk: int, period_start: dt.date, version: str, columns=None) -> pa.Table:
         files = self.files(account_pk, period_start, version)
         if not files:
             return pa.table({})
-        return pa.concat_tables([pq.read_table(f, columns=columns) for f in files], promote_options="default")
+        return pa.concat_tables(
+            [pq.read_table(f, columns=columns) for f in files], promote_options="default"
+        )

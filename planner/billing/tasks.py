@@ -20,8 +20,12 @@ from planner.billing import services
     max_retries=6,
 )
 def ingest_focus(self, run_id: int, allow_mixed_currency: bool = False) -> dict:
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered")) or self.request.retries > 0
-    run = services.execute_focus_run(run_id, redelivered=redelivered, allow_mixed_currency=allow_mixed_currency)
+    redelivered = (
+        bool((self.request.delivery_info or {}).get("redelivered")) or self.request.retries > 0
+    )
+    run = services.execute_focus_run(
+        run_id, redelivered=redelivered, allow_mixed_currency=allow_mixed_currency
+    )
     return {"run": run.pk, "status": run.status, "rows": run.rows_stored}
 
 

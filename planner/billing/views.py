@@ -18,11 +18,19 @@ from planner.core.roles import ANALYST, role_required
 
 
 def runs(request):
-    page = Paginator(IngestRun.objects.select_related("account"), 50).get_page(request.GET.get("page"))
-    return render(request, "billing/runs.html", {
-        "page": page, "form": FocusUploadForm(), "accounts": CloudAccount.objects.all(),
-        "max_upload_mb": settings.HEADROOM_MAX_UPLOAD_MB,
-    })
+    page = Paginator(IngestRun.objects.select_related("account"), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "billing/runs.html",
+        {
+            "page": page,
+            "form": FocusUploadForm(),
+            "accounts": CloudAccount.objects.all(),
+            "max_upload_mb": settings.HEADROOM_MAX_UPLOAD_MB,
+        },
+    )
 
 
 def run_detail(request, pk: int):
@@ -32,9 +40,16 @@ def run_detail(request, pk: int):
 
 def run_status(request, pk: int):
     run = get_object_or_404(IngestRun, pk=pk)
-    return JsonResponse({"id": run.pk, "status": run.status, "progress": run.progress,
-                         "message": run.progress_message, "rows_read": run.rows_read,
-                         "rows_stored": run.rows_stored})
+    return JsonResponse(
+        {
+            "id": run.pk,
+            "status": run.status,
+            "progress": run.progress,
+            "message": run.progress_message,
+            "rows_read": run.rows_read,
+            "rows_stored": run.rows_stored,
+        }
+    )
 
 
 @require_POST
@@ -48,12 +63,18 @@ def upload(request):
         return redirect("ingest-runs")
     f = form.cleaned_data["file"]
     settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    suffix = ".csv.gz" if f.name.lower().endswith(".gz") else (".parquet" if f.name.lower().endswith(".parquet") else ".csv")
+    suffix = (
+        ".csv.gz"
+        if f.name.lower().endswith(".gz")
+        else (".parquet" if f.name.lower().endswith(".parquet") else ".csv")
+    )
     dest = settings.UPLOAD_DIR / f"{uuid.uuid4().hex}{suffix}"  # never trust the client's file name
     with open(dest, "wb") as out:
         for chunk in f.chunks():
             out.write(chunk)
-    run = services.create_run(form.cleaned_data["account"], "focus_file", str(dest), user=request.user)
+    run = services.create_run(
+        form.cleaned_data["account"], "focus_file", str(dest), user=request.user
+    )
     enqueue_focus_ingest(run.pk, form.cleaned_data["allow_mixed_currency"])
     messages.success(request, f"Uploaded {f.name}; ingest run #{run.pk} queued.")
     return redirect("ingest-run", pk=run.pk)

@@ -17,5 +17,13 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Deployment)
 class DeploymentAdmin(admin.ModelAdmin):
-    list_display = ("name", "service", "provider", "region", "instance_type", "min_replicas", "max_replicas")
+    list_display = (
+        "name",
+        "service",
+        "provider",
+        "region",
+        "instance_type",
+        "min_replicas",
+        "max_replicas",
+    )
     list_filter = ("provider", "region")

@@ -24,7 +24,14 @@ def stacked_daily(series: dict[str, dict], title: str = "", yaxis: str = "USD / 
 
 
 def donut(pairs, title: str = "") -> str:
-    fig = go.Figure(go.Pie(labels=[p[0] for p in pairs], values=[float(p[1]) for p in pairs], hole=0.55,
-                           sort=False, textinfo="label+percent"))
+    fig = go.Figure(
+        go.Pie(
+            labels=[p[0] for p in pairs],
+            values=[float(p[1]) for p in pairs],
+            hole=0.55,
+            sort=False,
+            textinfo="label+percent",
+        )
+    )
     fig.update_layout(title=title, showlegend=False, **LAYOUT)
     return fig.to_json()

@@ -24,7 +24,9 @@ class DateRange:
         return (self.end - self.start).days + 1
 
     def previous(self) -> DateRange:
-        return DateRange(self.start - dt.timedelta(days=self.days), self.start - dt.timedelta(days=1))
+        return DateRange(
+            self.start - dt.timedelta(days=self.days), self.start - dt.timedelta(days=1)
+        )
 
 
 def parse_range(params, default_days: int = 30) -> DateRange:

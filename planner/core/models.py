@@ -37,11 +37,17 @@ class CloudAccount(models.Model):
     the provider SDK's default chain or the *name* of an environment variable."""
 
     provider = models.CharField(max_length=16, choices=Provider.choices)
-    account_id = models.CharField(max_length=128, help_text="Billing account / subscription / project id")
+    account_id = models.CharField(
+        max_length=128, help_text="Billing account / subscription / project id"
+    )
     name = models.CharField(max_length=200)
-    source = models.CharField(max_length=32, choices=IngestSource.choices, default=IngestSource.FOCUS_FILE)
+    source = models.CharField(
+        max_length=32, choices=IngestSource.choices, default=IngestSource.FOCUS_FILE
+    )
     source_uri = models.CharField(
-        max_length=500, blank=True, help_text="e.g. s3://bucket/prefix, a storage path or a BigQuery table"
+        max_length=500,
+        blank=True,
+        help_text="e.g. s3://bucket/prefix, a storage path or a BigQuery table",
     )
     credential_ref = models.CharField(
         max_length=200,
@@ -49,14 +55,18 @@ class CloudAccount(models.Model):
         help_text="'default-chain' (instance role / managed identity / workload identity) or the NAME of "
         "an environment variable holding a profile; never a secret",
     )
-    ingest_interval_hours = models.PositiveIntegerField(default=6, validators=[MinValueValidator(1)])
+    ingest_interval_hours = models.PositiveIntegerField(
+        default=6, validators=[MinValueValidator(1)]
+    )
     enabled = models.BooleanField(default=True)
     last_ingest_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["provider", "name"]
-        constraints = [models.UniqueConstraint(fields=["provider", "account_id"], name="uniq_account")]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "account_id"], name="uniq_account")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} · {self.name} ({self.account_id})"
@@ -68,14 +78,21 @@ class Service(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200)
     modality = models.CharField(max_length=32, choices=Modality.choices)
-    unit_of_work = models.CharField(max_length=40, help_text="e.g. '1k tokens', '1k images', 'audio-hour'")
-    units_per_request = models.FloatField(
-        default=1.0, help_text="Units of work one request represents (e.g. 1.2 for 1,200 tokens per request)"
+    unit_of_work = models.CharField(
+        max_length=40, help_text="e.g. '1k tokens', '1k images', 'audio-hour'"
     )
-    latency_slo_p95_ms = models.PositiveIntegerField(help_text="p95 latency objective, milliseconds")
+    units_per_request = models.FloatField(
+        default=1.0,
+        help_text="Units of work one request represents (e.g. 1.2 for 1,200 tokens per request)",
+    )
+    latency_slo_p95_ms = models.PositiveIntegerField(
+        help_text="p95 latency objective, milliseconds"
+    )
     team = models.CharField(max_length=100, blank=True)
     tag_value = models.CharField(
-        max_length=120, blank=True, help_text="Tag value that attributes cost to this service (default: slug)"
+        max_length=120,
+        blank=True,
+        help_text="Tag value that attributes cost to this service (default: slug)",
     )
     description = models.TextField(blank=True)
 
@@ -95,7 +112,9 @@ class Deployment(models.Model):
     """A service on one GPU type (or MIG profile) in one region, with replica bounds."""
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="deployments")
-    account = models.ForeignKey(CloudAccount, on_delete=models.PROTECT, related_name="deployments", null=True)
+    account = models.ForeignKey(
+        CloudAccount, on_delete=models.PROTECT, related_name="deployments", null=True
+    )
     name = models.SlugField(max_length=120, unique=True)
     provider = models.CharField(max_length=16, choices=Provider.choices)
     region = models.CharField(max_length=64)

@@ -65,9 +65,9 @@ def role_required(role: str):
 
 def ensure_role_groups(sender=None, **kwargs) -> None:
     """Create/refresh the three groups and their permissions (idempotent; runs after migrate)."""
-    perms = Permission.objects.filter(content_type__app_label__in=HEADROOM_APP_LABELS).select_related(
-        "content_type"
-    )
+    perms = Permission.objects.filter(
+        content_type__app_label__in=HEADROOM_APP_LABELS
+    ).select_related("content_type")
     view_perms, analyst_perms = [], []
     for p in perms:
         key = f"{p.content_type.app_label}.{p.content_type.model}"

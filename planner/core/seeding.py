@@ -24,54 +24,99 @@ def ensure_fleet() -> dict[str, Deployment]:
     accounts = {}
     for provider, (acct_id, name) in demo.ACCOUNTS.items():
         accounts[provider], _ = CloudAccount.objects.update_or_create(
-            provider=provider, account_id=acct_id,
-            defaults={"name": name, "source": IngestSource.FOCUS_FILE, "credential_ref": "default-chain"},
+            provider=provider,
+            account_id=acct_id,
+            defaults={
+                "name": name,
+                "source": IngestSource.FOCUS_FILE,
+                "credential_ref": "default-chain",
+            },
         )
     deployments = {}
     for svc in demo.SERVICES:
         service, _ = Service.objects.update_or_create(
             slug=svc.slug,
-            defaults={"name": svc.name, "modality": svc.modality, "unit_of_work": svc.unit_of_work,
-                      "units_per_request": svc.units_per_request, "latency_slo_p95_ms": svc.slo_p95_ms,
-                      "team": "ml-platform", "tag_value": svc.slug},
+            defaults={
+                "name": svc.name,
+                "modality": svc.modality,
+                "unit_of_work": svc.unit_of_work,
+                "units_per_request": svc.units_per_request,
+                "latency_slo_p95_ms": svc.slo_p95_ms,
+                "team": "ml-platform",
+                "tag_value": svc.slug,
+            },
         )
         offer = catalog[(svc.provider, svc.instance_type, svc.region)]
         deployments[svc.slug], _ = Deployment.objects.update_or_create(
             name=f"{svc.slug}-{svc.region}",
-            defaults={"service": service, "account": accounts[svc.provider], "provider": svc.provider,
-                      "region": svc.region, "instance_type": svc.instance_type, "gpu_model": offer["gpu_model"],
-                      "gpu_count": offer["gpu_count"], "min_replicas": svc.min_replicas,
-                      "max_replicas": svc.max_replicas, "throughput_rps_per_replica": svc.throughput_rps,
-                      "cluster": f"{svc.provider}-prod", "namespace": "inference"},
+            defaults={
+                "service": service,
+                "account": accounts[svc.provider],
+                "provider": svc.provider,
+                "region": svc.region,
+                "instance_type": svc.instance_type,
+                "gpu_model": offer["gpu_model"],
+                "gpu_count": offer["gpu_count"],
+                "min_replicas": svc.min_replicas,
+                "max_replicas": svc.max_replicas,
+                "throughput_rps_per_replica": svc.throughput_rps,
+                "cluster": f"{svc.provider}-prod",
+                "namespace": "inference",
+            },
         )
     return deployments
 
 
-def seed_demo(days: int = 90, seed: int = 7, end: dt.date | None = None, usage_step_min: int = 5, log=print):
+def seed_demo(
+    days: int = 90, seed: int = 7, end: dt.date | None = None, usage_step_min: int = 5, log=print
+):
     """Create (or replace) the demo fleet. Idempotent: a second run with the same arguments gives
     the same totals, because each billing period is replaced, not appended."""
     deployments = ensure_fleet()
-    billing, usage, anomalies = demo.generate(days=days, seed=seed, end=end, usage_step_min=usage_step_min)
+    billing, usage, anomalies = demo.generate(
+        days=days, seed=seed, end=end, usage_step_min=usage_step_min
+    )
     for provider, (acct_id, _name) in demo.ACCOUNTS.items():
         account = CloudAccount.objects.get(provider=provider, account_id=acct_id)
         rows = billing[billing["BillingAccountId"] == acct_id]
-        run = IngestRun.objects.create(account=account, source="demo", source_uri=f"demo://seed={seed}",
-                                       status=RunStatus.RUNNING, started_at=timezone.now())
+        run = IngestRun.objects.create(
+            account=account,
+            source="demo",
+            source_uri=f"demo://seed={seed}",
+            status=RunStatus.RUNNING,
+            started_at=timezone.now(),
+        )
         result = load_batches(demo.to_focus_batches(rows), account, run=run)
         IngestRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.SUCCEEDED, progress=1.0, rows_read=result.rows_read, rows_stored=result.rows_stored,
-            periods=result.periods, totals=result.totals, finished_at=timezone.now(),
+            status=RunStatus.SUCCEEDED,
+            progress=1.0,
+            rows_read=result.rows_read,
+            rows_stored=result.rows_stored,
+            periods=result.periods,
+            totals=result.totals,
+            finished_at=timezone.now(),
             duration_s=(timezone.now() - run.started_at).total_seconds(),
         )
-        log(f"  {account.name}: {result.rows_read:,} billing records in {len(result.periods)} periods")
+        log(
+            f"  {account.name}: {result.rows_read:,} billing records in {len(result.periods)} periods"
+        )
     _write_usage(usage, deployments)
     log(f"  usage: {len(usage):,} samples for {len(deployments)} deployments")
     return anomalies
 
 
 def _write_usage(usage, deployments) -> None:
-    cols = ["replicas", "gpu_util_pct", "gpu_mem_used_gib", "gpu_mem_total_gib", "request_rate_rps",
-            "queue_depth", "p50_latency_ms", "p95_latency_ms", "units_of_work"]
+    cols = [
+        "replicas",
+        "gpu_util_pct",
+        "gpu_mem_used_gib",
+        "gpu_mem_total_gib",
+        "request_rate_rps",
+        "queue_depth",
+        "p50_latency_ms",
+        "p95_latency_ms",
+        "units_of_work",
+    ]
     with transaction.atomic():
         UsageSample.objects.filter(deployment__in=list(deployments.values())).delete()
         for slug, frame in usage.groupby("service", sort=False):
@@ -87,7 +132,9 @@ def _write_usage(usage, deployments) -> None:
 
 
 def demo_is_loaded() -> bool:
-    return Service.objects.filter(slug=demo.SERVICES[0].slug).exists() and UsageSample.objects.exists()
+    return (
+        Service.objects.filter(slug=demo.SERVICES[0].slug).exists() and UsageSample.objects.exists()
+    )
 
 
 def ensure_demo_logins() -> dict[str, str]:
@@ -103,7 +150,9 @@ def ensure_demo_logins() -> dict[str, str]:
     for username, role in (("demo", ADMIN), ("analyst", ANALYST), ("viewer", VIEWER)):
         password = creds.get(username) or secrets.token_urlsafe(12)
         creds[username] = password
-        user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
+        user, _ = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com"}
+        )
         user.set_password(password)
         user.save()
         assign_role(user, role)

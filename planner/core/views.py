@@ -9,7 +9,11 @@ from planner.core import charts
 from planner.core.dashboard import by_dimension, daily_by, filtered, parse_range, total
 from planner.core.models import CloudAccount, Service
 
-GROUPINGS = {"service": "service__slug", "provider": "provider", "pricing_category": "pricing_category"}
+GROUPINGS = {
+    "service": "service__slug",
+    "provider": "provider",
+    "pricing_category": "pricing_category",
+}
 
 
 def dashboard(request):
@@ -69,4 +73,6 @@ def healthz(request):
         except Exception as exc:  # noqa: BLE001
             checks["broker"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" or v.startswith("eager") for v in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
+    )

@@ -12,7 +12,8 @@ def test_dashboard_total_matches_a_direct_query(viewer_client, demo_fleet):
     resp = viewer_client.get("/?start=2026-09-01&end=2026-09-30")
     assert resp.status_code == 200
     expected = CostRollup.objects.filter(date__range=("2026-09-01", "2026-09-30")).aggregate(
-        v=Sum("effective_cost"))["v"]
+        v=Sum("effective_cost")
+    )["v"]
     assert resp.context["spend"] == expected
     assert f'data-value="{expected.quantize(Decimal("0.01"))}"' in resp.content.decode()
 
@@ -21,8 +22,9 @@ def test_dashboard_total_matches_a_direct_query(viewer_client, demo_fleet):
 def test_provider_filter_changes_the_numbers(viewer_client, demo_fleet):
     everything = viewer_client.get("/?start=2026-09-01&end=2026-09-30").context["spend"]
     aws = viewer_client.get("/?start=2026-09-01&end=2026-09-30&provider=AWS").context["spend"]
-    expected = CostRollup.objects.filter(date__range=("2026-09-01", "2026-09-30"), provider="AWS").aggregate(
-        v=Sum("effective_cost"))["v"]
+    expected = CostRollup.objects.filter(
+        date__range=("2026-09-01", "2026-09-30"), provider="AWS"
+    ).aggregate(v=Sum("effective_cost"))["v"]
     assert aws == expected and 0 < aws < everything
 
 

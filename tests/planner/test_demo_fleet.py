@@ -24,7 +24,9 @@ def test_generator_is_deterministic_for_a_seed(generated):
     billing, usage, _ = generated
     again_billing, again_usage, _ = demo.generate(days=35, seed=3, end=END, usage_step_min=15)
     assert billing["BilledCost"].sum() == again_billing["BilledCost"].sum()
-    assert np.array_equal(usage["request_rate_rps"].to_numpy(), again_usage["request_rate_rps"].to_numpy())
+    assert np.array_equal(
+        usage["request_rate_rps"].to_numpy(), again_usage["request_rate_rps"].to_numpy()
+    )
     other, _, _ = demo.generate(days=35, seed=4, end=END, usage_step_min=15)
     assert other["BilledCost"].sum() != billing["BilledCost"].sum()
 
@@ -47,8 +49,12 @@ def test_committed_hours_cost_the_commitment_price_and_list_cost_is_on_demand(ge
     assert set(committed["CommitmentDiscountStatus"]) <= {"Used", "Unused"}
     for sku, rows in committed.groupby("SkuId"):
         offer = next(v for k, v in catalog.items() if k[1] == sku)
-        np.testing.assert_allclose(rows["BilledCost"] / rows["PricingQuantity"], offer["commit_1y_usd_per_hour"])
-        np.testing.assert_allclose(rows["ListCost"] / rows["PricingQuantity"], offer["ondemand_usd_per_hour"])
+        np.testing.assert_allclose(
+            rows["BilledCost"] / rows["PricingQuantity"], offer["commit_1y_usd_per_hour"]
+        )
+        np.testing.assert_allclose(
+            rows["ListCost"] / rows["PricingQuantity"], offer["ondemand_usd_per_hour"]
+        )
 
 
 def test_no_negative_usage_and_utilisation_in_range(generated):
@@ -86,14 +92,19 @@ def test_daily_totals_reconcile_between_line_items_and_rollups(demo_fleet):
             mask = pc.equal(days, day)
             file_total = pc.sum(pc.filter(table.column("BilledCost"), mask)).as_py()
             db_total = CostRollup.objects.filter(account_id=load.account_id, date=day).aggregate(
-                v=Sum("billed_cost"))["v"]
+                v=Sum("billed_cost")
+            )["v"]
             assert abs(float(db_total) - file_total) < 0.01, (load.account_id, day)
 
 
 @pytest.mark.django_db
 def test_demo_attributes_gpu_cost_to_services_and_keeps_unallocated(demo_fleet):
-    allocated = CostRollup.objects.filter(service__isnull=False).aggregate(v=Sum("billed_cost"))["v"]
-    unallocated = CostRollup.objects.filter(service__isnull=True).aggregate(v=Sum("billed_cost"))["v"]
+    allocated = CostRollup.objects.filter(service__isnull=False).aggregate(v=Sum("billed_cost"))[
+        "v"
+    ]
+    unallocated = CostRollup.objects.filter(service__isnull=True).aggregate(v=Sum("billed_cost"))[
+        "v"
+    ]
     assert allocated > Decimal("1000")
     assert unallocated != 0  # storage, credits and the stray instance are shown, not dropped
     assert UsageSample.objects.filter(deployment__service__slug="embeddings").count() == 45 * 96

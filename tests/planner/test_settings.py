@@ -10,7 +10,14 @@ from tests.conftest import REPO
 
 
 def test_envbool_accepts_common_spellings(monkeypatch):
-    for raw, expected in [("1", True), ("yes", True), ("On", True), ("0", False), ("false", False), ("", False)]:
+    for raw, expected in [
+        ("1", True),
+        ("yes", True),
+        ("On", True),
+        ("0", False),
+        ("false", False),
+        ("", False),
+    ]:
         monkeypatch.setenv("X_FLAG", raw)
         assert env.envbool("X_FLAG") is expected
 
@@ -35,8 +42,14 @@ def test_envint_and_envlist(monkeypatch):
 def _manage(*args, **extra_env):
     e = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")}
     e.update(extra_env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=e, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_refuses_the_development_secret_key():
@@ -46,17 +59,32 @@ def test_production_refuses_the_development_secret_key():
 
 
 def test_check_deploy_is_clean_in_production_settings():
-    proc = _manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="0",
-                   SECRET_KEY="x7-" + "Qz9#kLm2$vB8nR4tW6yP1sD3fG5hJ0aE-" * 2, ALLOWED_HOSTS="headroom.example.com")
+    proc = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="x7-" + "Qz9#kLm2$vB8nR4tW6yP1sD3fG5hJ0aE-" * 2,
+        ALLOWED_HOSTS="headroom.example.com",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no issues" in proc.stdout
 
 
 def test_database_url_is_honoured():
     proc = subprocess.run(
-        [sys.executable, "-c", "import django,os;os.environ['DJANGO_SETTINGS_MODULE']='planner.settings';"
-         "from django.conf import settings;print(settings.DATABASES['default']['ENGINE'],"
-         "settings.DATABASES['default']['NAME'])"],
-        cwd=REPO, env={**os.environ, "DATABASE_URL": "postgres://u@db.example:5433/headroom"},
-        capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            "import django,os;os.environ['DJANGO_SETTINGS_MODULE']='planner.settings';"
+            "from django.conf import settings;print(settings.DATABASES['default']['ENGINE'],"
+            "settings.DATABASES['default']['NAME'])",
+        ],
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": "postgres://u@db.example:5433/headroom"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.stdout.split() == ["django.db.backends.postgresql", "headroom"], proc.stderr
