@@ -1,3 +1,5 @@
+from importlib.util import find_spec
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -13,12 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("ingest/", include("planner.billing.urls")),
 ]
-# Apps that exist register their routes here.
-if "planner.whatif" in settings.INSTALLED_APPS:
-    urlpatterns.append(path("", include("planner.whatif.urls")))
-if "planner.plans" in settings.INSTALLED_APPS:
-    urlpatterns.append(path("", include("planner.plans.urls")))
-if "planner.alerts" in settings.INSTALLED_APPS:
-    urlpatterns.append(path("", include("planner.alerts.urls")))
-if "planner.api" in settings.INSTALLED_APPS:
-    urlpatterns.append(path("", include("planner.api.urls")))
+# Feature apps that are installed register their routes at the root.
+for _app in ("planner.whatif", "planner.plans", "planner.alerts", "planner.api"):
+    if _app in settings.INSTALLED_APPS and find_spec(f"{_app}.urls") is not None:
+        urlpatterns.append(path("", include(f"{_app}.urls")))
