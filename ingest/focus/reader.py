@@ -182,7 +182,10 @@ class FocusStream:
         try:
             self._csv_reader = pcsv.open_csv(
                 io.BufferedReader(self._csv_stream, buffer_size=1 << 20),
-                read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                # Our own (trimmed, BOM-free) names; skip the header row itself.
+                read_options=pcsv.ReadOptions(
+                    block_size=CSV_BLOCK_BYTES, column_names=header, skip_rows=1
+                ),
                 parse_options=pcsv.ParseOptions(newlines_in_values=True),
                 convert_options=pcsv.ConvertOptions(
                     column_types={n: pa.string() for n in header},

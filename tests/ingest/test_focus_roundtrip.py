@@ -214,3 +214,18 @@ def test_extension_values_are_escaped_json(tmp_path, base_rows):
         obj = json.loads(text)
         assert obj["x_Note"] == 'say "hi"\\\n\tok'
         assert "Id" not in obj  # empty -> null -> omitted
+
+
+def test_header_names_are_trimmed_and_all_null_columns_work(tmp_path, base_rows):
+    from focus_helpers import write_rows
+
+    rows = [list(r) for r in base_rows[:6]]
+    rows[0] = [f" {c} " if c in ("BilledCost", "ServiceName") else c for c in rows[0]]
+    t = rows[0].index("Tags")
+    for r in rows[1:]:
+        r[t] = "NULL"
+    table = open_focus(write_rows(tmp_path / "sp.csv", rows)).read_all()
+    b = rows[0].index(" BilledCost ")
+    assert table["BilledCost"].to_pylist() == [float(r[b]) for r in rows[1:]]
+    assert table["ServiceName"].null_count == 0
+    assert table["Tags"].null_count == 5
