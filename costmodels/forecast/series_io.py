@@ -165,7 +165,7 @@ def read_series_csv(
 
 def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The series' sampling step: the most common gap between consecutive timestamps."""
-    gaps = pd.Series(np.diff(index.asi8))
+    gaps = pd.Series(np.diff(index.as_unit("ns").asi8))
     if gaps.empty:
         raise SeriesInputError("need at least two timestamps to infer the sampling step")
     return pd.Timedelta(int(gaps.mode().iloc[0]), unit="ns")
