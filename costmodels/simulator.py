@@ -27,197 +27,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from costmodels.capacity import CapacityModel
 from costmodels.catalog import InstanceOffer
-from costmodels.results import METRICS, AutoscalingPolicy, PurchaseMix, SimulationResult
+from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
+from costmodels.simulation_rows import (
+    NOTICE_MIN,
+    _account,
+    _latency_tables,
+    _prepare,
+    _recommend,
+    _results,
+    _window_sources,
+    raw_recommendations,
+    spot_events,
+)
 
 __all__ = ["AutoscalingPolicy", "PurchaseMix", "SimulationResult", "simulate", "simulate_scenarios"]
-
-NOTICE_MIN = 2  # spot interruption notice, minutes
 CHUNK_MIN = 1440
-
-
-def _steps(seconds: float) -> int:
-    return max(1, math.ceil(seconds / 60.0 - 1e-9))
-
-
-@dataclass
-class _Rows:
-    """Per-row (policy x mix x service) parameters as arrays of length P."""
-
-    demands: np.ndarray  # (D, T) requests per minute
-    d_idx: np.ndarray
-    caps: list[CapacityModel]
-    c_idx: np.ndarray
-    policies: list[AutoscalingPolicy]
-    mixes: list[PurchaseMix]
-    gpu_factor: np.ndarray  # 1 - cache hit rate
-    k: np.ndarray  # replicas recommended per request/min of demand
-    is_queue: np.ndarray
-    target: np.ndarray
-    min_r: np.ndarray
-    max_r: np.ndarray
-    lag: np.ndarray
-    w_up: np.ndarray
-    w_dn: np.ndarray
-    cooldown: np.ndarray
-    max_up: np.ndarray
-    warm_size: np.ndarray
-    tol: np.ndarray
-    cold: np.ndarray
-    warm_steps: np.ndarray
-    mu_pm: np.ndarray  # requests per minute per ready replica
-    committed: np.ndarray
-    share: np.ndarray
-    price_od: np.ndarray
-    price_spot: np.ndarray
-    price_commit: np.ndarray
-    warm_frac: np.ndarray
-    p_int: np.ndarray  # interruption probability per spot replica-minute
-    slo: np.ndarray
-    timeout_s: np.ndarray
-
-
-def _prepare(demands, policies, mixes, offers, caps, slos, timeouts) -> _Rows:
-    dem_ids: dict[int, int] = {}
-    dem_list: list[np.ndarray] = []
-    d_idx = []
-    for i, d in enumerate(demands):
-        if id(d) not in dem_ids:
-            arr = np.asarray(d, dtype=float)
-            if arr.ndim != 1 or arr.size == 0:
-                raise ValueError(f"scenario {i}: demand_per_min must be a non-empty 1-D array")
-            bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
-            if bad.size:
-                raise ValueError(
-                    f"scenario {i}: demand_per_min[{bad[0]}] = {arr[bad[0]]!r} is not >= 0"
-                )
-            if dem_list and arr.size != dem_list[0].size:
-                raise ValueError("all demand traces in one simulation must have the same length")
-            dem_ids[id(d)] = len(dem_list)
-            dem_list.append(arr)
-        d_idx.append(dem_ids[id(d)])
-    cap_ids: dict[int, int] = {}
-    cap_list: list[CapacityModel] = []
-    for c in caps:
-        if id(c) not in cap_ids:
-            if not hasattr(c, "throughput_rps_"):
-                raise ValueError(
-                    "capacity model is not fitted: call CapacityModel(...).fit() first"
-                )
-            cap_ids[id(c)] = len(cap_list)
-            cap_list.append(c)
-    c_idx = np.array([cap_ids[id(c)] for c in caps])
-    f = lambda xs: np.array(xs, dtype=float)  # noqa: E731
-    for i, (m, o) in enumerate(zip(mixes, offers, strict=True)):
-        if m.spot_share > 0 and o.spot_usd_per_hour is None:
-            raise ValueError(
-                f"scenario {i}: spot_share > 0 but {o.instance_type} has no spot price"
-            )
-        if m.committed_replicas > 0 and o.commit_usd_per_hour(m.commitment_term) is None:
-            raise ValueError(
-                f"scenario {i}: {o.instance_type} has no {m.commitment_term} commitment price"
-            )
-    gpu_factor = f([1.0 - c.cache_hit_rate for c in caps])
-    mu = f([c.throughput_rps_ for c in caps])
-    per_metric = {
-        "requests_per_replica": lambda c, p: 1.0 / 60.0 / p.target,
-        "gpu_utilisation": lambda c, p: 1.0 / 60.0 / (c.throughput_rps_ * p.target / 100.0),
-        "concurrency": lambda c, p: c.batch_time_ms_ / 1000.0 / 60.0 / p.target,
-        "queue_length": lambda c, p: c.batch_time_ms_ / 1000.0 / 60.0 / p.target,
-    }
-    k = f([per_metric[p.metric](c, p) for c, p in zip(caps, policies, strict=True)]) * gpu_factor
-    i32 = lambda xs: np.array(xs, dtype=np.int64)  # noqa: E731
-    return _Rows(
-        demands=np.vstack(dem_list), d_idx=np.array(d_idx), caps=cap_list, c_idx=c_idx,
-        policies=list(policies), mixes=list(mixes), gpu_factor=gpu_factor, k=k,
-        is_queue=np.array([p.metric == METRICS[3] for p in policies]),
-        target=f([p.target for p in policies]),
-        min_r=i32([p.min_replicas for p in policies]), max_r=i32([p.max_replicas for p in policies]),
-        lag=i32([_steps(p.polling_interval_s) for p in policies]),
-        w_up=i32([math.ceil(p.scale_up_stabilisation_s / 60 - 1e-9) for p in policies]),
-        w_dn=i32([math.ceil(p.scale_down_stabilisation_s / 60 - 1e-9) for p in policies]),
-        cooldown=i32([math.ceil(p.cooldown_s / 60 - 1e-9) for p in policies]),
-        max_up=i32([p.max_scale_up_replicas_per_min for p in policies]),
-        warm_size=i32([p.warm_pool for p in policies]), tol=f([p.tolerance for p in policies]),
-        cold=i32([_steps(c.cold_start_s_) for c in caps]),
-        warm_steps=i32([_steps(c.warm_start_s_) for c in caps]),
-        mu_pm=mu * 60.0,
-        committed=i32([m.committed_replicas for m in mixes]), share=f([m.spot_share for m in mixes]),
-        price_od=f([o.ondemand_usd_per_hour for o in offers]),
-        price_spot=f([o.spot_usd_per_hour or 0.0 for o in offers]),
-        price_commit=f([o.commit_usd_per_hour(m.commitment_term) or 0.0 for o, m in zip(offers, mixes, strict=True)]),
-        warm_frac=f([p.warm_pool_cost_fraction for p in policies]),
-        p_int=f([o.spot_interruption_rate_per_hour() / 60.0 for o in offers]),
-        slo=f(slos), timeout_s=f(timeouts),
-    )  # fmt: skip
-
-
-def spot_events(rows: _Rows, T: int, random_state: int | None) -> dict[int, list[tuple[int, int]]]:
-    """Candidate interruption notices {minute: [(row, replica slot), ...]}.
-
-    Each row draws from its own stream (``SeedSequence(random_state).spawn``), a Poisson
-    process per replica slot up to ``max_replicas + 2``; a notice hits a spot replica at
-    minute ``t`` only if its slot is below the number of spot replicas then running.
-    """
-    P = len(rows.policies)
-    streams = np.random.SeedSequence(random_state).spawn(P)
-    events: dict[int, list[tuple[int, int]]] = {}
-    for r in range(P):
-        if rows.share[r] <= 0 or rows.p_int[r] <= 0:
-            continue
-        rng = np.random.default_rng(streams[r])
-        slots = int(rows.max_r[r]) + 2
-        n = rng.poisson(rows.p_int[r] * slots * T)
-        ts = rng.integers(0, T, n)
-        ks = rng.integers(0, slots, n)
-        for t, kk in sorted(zip(ts.tolist(), ks.tolist(), strict=True)):
-            events.setdefault(t, []).append((r, kk))
-    for lst in events.values():
-        lst.sort()
-    return events
-
-
-def raw_recommendations(rows: _Rows, t0: int, t1: int) -> np.ndarray:
-    """Replica recommendations (time x rows) for minutes [t0, t1) from lagged demand."""
-    t = np.arange(t0, t1)[:, None] - rows.lag[None, :]
-    d = rows.demands[rows.d_idx[None, :], np.clip(t, 0, None)]
-    raw = np.ceil(d * rows.k[None, :] - 1e-9).astype(np.int64)
-    return np.clip(raw, rows.min_r, rows.max_r)
-
-
-def _stabilised(rows: _Rows, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray]:
-    wmax = int(max(rows.w_up.max(), rows.w_dn.max()))
-    raw = raw_recommendations(rows, t0 - wmax, t1)
-    up = np.empty((t1 - t0, raw.shape[1]), np.int64)
-    dn = np.empty_like(up)
-    for win, out, filt in ((rows.w_up, up, minimum_filter1d), (rows.w_dn, dn, maximum_filter1d)):
-        for w in np.unique(win):
-            cols = np.flatnonzero(win == w)
-            sub = raw[:, cols]
-            if w > 0:
-                sub = filt(sub, int(w) + 1, axis=0, origin=int(w) // 2, mode="nearest")
-            out[:, cols] = sub[wmax:]
-    return up, dn
-
-
-def _latency_tables(rows: _Rows, T: int) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
-    """p95 and no-queue latency (ms) per (demand row, capacity) for every minute x replicas."""
-    tables = {}
-    for key in sorted(set(zip(rows.d_idx.tolist(), rows.c_idx.tolist(), strict=True))):
-        d, c = key
-        cols = np.flatnonzero((rows.d_idx == d) & (rows.c_idx == c))
-        cap = rows.caps[c]
-        maxc = int(rows.max_r[cols].max() + rows.warm_size[cols].max() + 2)
-        lam = cap.gpu_arrival_rps(rows.demands[d] / 60.0)[:, None]
-        reps = np.arange(maxc + 1)[None, :]
-        tables[key] = (cap.p95_latency_ms(lam, reps), cap.service_latency_ms(lam, reps))
-    return tables
 
 
 def simulate_scenarios(
@@ -245,20 +74,26 @@ def simulate_scenarios(
     T = rows.demands.shape[1]
     events = spot_events(rows, T, random_state)
     tables = _latency_tables(rows, T)
+    win_lo, win_hi = _window_sources(rows)
     ar = np.arange(P)
     H = int(max(rows.cold.max(), rows.warm_steps.max(), NOTICE_MIN) + 1)
-    pend = np.zeros((H, P), np.int64)
-    wref = np.zeros((H, P), np.int64)
-    term = np.zeros((H, P), np.int64)
-    init = raw_recommendations(rows, 0, 1)[0]  # start in steady state for demand[0]
-    ready, npend, doomed = init.copy(), np.zeros(P, np.int64), np.zeros(P, np.int64)
+    pend = np.zeros((H, P), np.int64)  # replicas becoming ready at minute t (ring, t % H)
+    wref = np.zeros((H, P), np.int64)  # warm-pool instances available again at minute t
+    term = np.zeros((H, P), np.int64)  # interrupted spot replicas terminated at minute t
+    pend_used, wref_used, term_used = [False] * H, [False] * H, [False] * H
+    start_delays = sorted(set(rows.cold.tolist()) | set(rows.warm_steps.tolist()))
+    cold_delays = sorted(set(rows.cold.tolist()))
+    ready = raw_recommendations(rows, 0, 1)[0].copy()  # start in steady state for demand[0]
+    npend, doomed = np.zeros(P, np.int64), np.zeros(P, np.int64)
+    n_doomed = 0
     warm = rows.warm_size.copy()
-    backlog = np.zeros(P)
-    last_evt = np.full(P, -(10**9), np.int64)
+    any_warm = bool(rows.warm_size.any())
+    backlog, tot, tmp, cap = np.zeros(P), np.empty(P), np.empty(P), np.empty(P)
+    next_dn = np.full(P, -(10**9), np.int64)  # first minute a scale-down is allowed
     HQ = int(rows.lag.max() + 1)
     qhist = np.zeros((HQ, P))  # backlog ring for queue-length metrics
     any_queue = bool(rows.is_queue.any())
-    tfrac = rows.timeout_s / 60.0
+    tfrac, tol_up, tol_dn = rows.timeout_s / 60.0, 1.0 + rows.tol, 1.0 - rows.tol
     cold_starts = np.zeros(P, np.int64)
     interruptions = np.zeros(P, np.int64)
     sums = {k: np.zeros(P) for k in ("spot_n", "od_n", "run", "drop", "queued", "req", "ok")}
@@ -268,136 +103,122 @@ def simulate_scenarios(
     for c0 in range(0, T, CHUNK_MIN):
         c1 = min(T, c0 + CHUNK_MIN)
         n = c1 - c0
-        up_c, dn_c = _stabilised(rows, c0, c1)
-        dem_c = rows.demands[rows.d_idx, c0:c1].T * rows.gpu_factor  # (n, P) GPU-bound requests/min
-        ready_h = np.empty((n, P), np.int64)
-        run_h = np.empty((n, P), np.int64)
+        up_c = _recommend(rows, c0, c1, win_lo, rows.w_up)
+        dn_c = _recommend(rows, c0, c1, win_hi, rows.w_dn)
+        dem_c = rows.demands[rows.d_idx, c0:c1].T * rows.gpu_factor  # (n, P) GPU requests/min
+        ready_h = np.empty((n, P), np.int32)
+        npend_h = np.empty((n, P), np.int32)
         back_h = np.empty((n, P))
         drop_h = np.empty((n, P))
         for j in range(n):
             t = c0 + j
             s = t % H
-            ready += pend[s]
-            npend -= pend[s]
-            pend[s] = 0
-            warm = np.minimum(warm + wref[s], rows.warm_size)  # the pool never exceeds its size
-            wref[s] = 0
-            ready -= term[s]
-            doomed -= term[s]
-            term[s] = 0
+            if pend_used[s]:
+                ps = pend[s]
+                ready += ps
+                npend -= ps
+                ps.fill(0)
+                pend_used[s] = False
+            if wref_used[s]:
+                warm += wref[s]
+                np.minimum(warm, rows.warm_size, out=warm)  # the pool never exceeds its size
+                wref[s].fill(0)
+                wref_used[s] = False
+            if term_used[s]:
+                ready -= term[s]
+                doomed -= term[s]
+                n_doomed -= int(term[s].sum())
+                term[s].fill(0)
+                term_used[s] = False
+            # serve this minute's demand and the backlog; drop what exceeds the timeout
             a = dem_c[j]
-            cap = ready * rows.mu_pm
-            tot = backlog + a
-            backlog = tot - np.minimum(tot, cap)
-            drop = np.maximum(backlog - np.maximum(a, cap) * tfrac, 0.0)
+            np.multiply(ready, rows.mu_pm, out=cap)
+            np.add(backlog, a, out=tot)
+            np.minimum(tot, cap, out=tmp)
+            np.subtract(tot, tmp, out=backlog)
+            np.maximum(a, cap, out=tmp)
+            tmp *= tfrac
+            np.subtract(backlog, tmp, out=tmp)
+            drop = drop_h[j]
+            np.maximum(tmp, 0.0, out=drop)
             backlog -= drop
             ready_h[j] = ready
-            run_h[j] = ready + npend
+            npend_h[j] = npend
             back_h[j] = backlog
-            drop_h[j] = drop
             if t in events:
                 for r, slot in events[t]:
                     running = ready[r] + npend[r]
                     spot_n = math.floor(rows.share[r] * max(running - rows.committed[r], 0) + 0.5)
                     if slot < spot_n - doomed[r]:
                         doomed[r] += 1
+                        n_doomed += 1
                         interruptions[r] += 1
                         term[(t + NOTICE_MIN) % H, r] += 1
+                        term_used[(t + NOTICE_MIN) % H] = True
                         use_warm = warm[r] > 0
                         delay = rows.warm_steps[r] if use_warm else rows.cold[r]
                         if use_warm:
                             warm[r] -= 1
                             wref[(t + rows.cold[r]) % H, r] += 1
+                            wref_used[(t + rows.cold[r]) % H] = True
                         else:
                             cold_starts[r] += 1
                         pend[(t + delay) % H, r] += 1
+                        pend_used[(t + delay) % H] = True
                         npend[r] += 1
-            cur = ready + npend - doomed
+            # autoscaler
+            cur = ready + npend
+            if n_doomed:
+                cur -= doomed
             up = up_c[j]
             if any_queue:
                 qhist[t % HQ] = backlog
                 lagged = qhist[(t - rows.lag) % HQ, ar]
                 extra = np.ceil(lagged / rows.target - 1e-9).astype(np.int64) * rows.is_queue
                 up = np.minimum(up + extra, rows.max_r)
-            want_up = (up > cur) & (up > cur * (1.0 + rows.tol))
+            np.multiply(cur, tol_up, out=tmp)
+            want_up = up > tmp  # implies up > cur, as cur >= 0 and tol >= 0
             if want_up.any():
-                n_add = np.where(want_up, np.minimum(up - cur, rows.max_up), 0)
-                k_warm = np.minimum(n_add, warm)
-                n_cold = n_add - k_warm
-                warm -= k_warm
-                pend[(t + rows.warm_steps) % H, ar] += k_warm
+                n_add = np.minimum(up - cur, rows.max_up)
+                n_add *= want_up
+                if any_warm:
+                    k_warm = np.minimum(n_add, warm)
+                    warm -= k_warm
+                    pend[(t + rows.warm_steps) % H, ar] += k_warm
+                    wref[(t + rows.cold) % H, ar] += k_warm
+                    for dly in cold_delays:
+                        wref_used[(t + dly) % H] = True
+                    n_cold = n_add - k_warm
+                else:
+                    n_cold = n_add
                 pend[(t + rows.cold) % H, ar] += n_cold
-                wref[(t + rows.cold) % H, ar] += k_warm
+                for dly in start_delays:
+                    pend_used[(t + dly) % H] = True
                 npend += n_add
                 cold_starts += n_cold
-                last_evt[want_up] = t
+                np.copyto(next_dn, t + rows.cooldown, where=want_up)
             dn = dn_c[j]
-            want_dn = ~want_up & (dn < cur * (1.0 - rows.tol)) & (t - last_evt >= rows.cooldown)
+            np.multiply(cur, tol_dn, out=tmp)
+            want_dn = (dn < tmp) & (next_dn <= t)
+            if any_queue:
+                want_dn &= ~want_up
             if want_dn.any():
-                n_rm = np.where(want_dn, np.clip(np.minimum(cur - dn, ready - doomed), 0, None), 0)
+                n_rm = np.minimum(cur - dn, ready - doomed)
+                np.maximum(n_rm, 0, out=n_rm)
+                n_rm *= want_dn
                 ready -= n_rm
-                warm = np.minimum(warm + n_rm, rows.warm_size)
-                last_evt[n_rm > 0] = t
-        # -- per-chunk accounting, vectorised over (minutes x rows) ------------------------
-        over = np.maximum(run_h - rows.committed, 0)
-        spot_n = np.floor(rows.share * over + 0.5)
-        sums["spot_n"] += spot_n.sum(0)
-        sums["od_n"] += (over - spot_n).sum(0)
-        sums["run"] += run_h.sum(0)
-        sums["drop"] += drop_h.sum(0)
-        sums["queued"] += back_h.sum(0)
-        sums["req"] += dem_c.sum(0)
-        p95 = np.empty((n, P))
-        tt = np.arange(c0, c1)[:, None]
-        for (d, c), (tab_p95, tab_svc) in tables.items():
-            cols = np.flatnonzero((rows.d_idx == d) & (rows.c_idx == c))
-            reps = np.minimum(ready_h[:, cols], tab_p95.shape[1] - 1)
-            p95[:, cols] = tab_p95[tt, reps]
-            back_prev = np.vstack([prev_backlog[None, cols], back_h[:-1, cols]])
-            worst = np.maximum(back_prev, back_h[:, cols])
-            capm = ready_h[:, cols] * rows.mu_pm[cols]
-            drain = tab_svc[tt, np.maximum(reps, 1)] + 60000.0 * worst / np.maximum(capm, 1e-9)
-            over_q = (worst > 0) | ~np.isfinite(p95[:, cols])
-            p95[:, cols] = np.where(
-                over_q, np.minimum(drain, rows.timeout_s[cols] * 1000.0), p95[:, cols]
-            )
-        p95 = np.where(drop_h > 0, rows.timeout_s * 1000.0, p95)
-        p95 = np.where((dem_c <= 0) & (back_h <= 0), 0.0, p95)
+                if any_warm:
+                    warm += n_rm
+                    np.minimum(warm, rows.warm_size, out=warm)
+                np.copyto(next_dn, t + rows.cooldown, where=n_rm > 0)
+        p95 = _account(
+            rows, tables, sums, c0, c1, dem_c, ready_h, npend_h, back_h, drop_h, prev_backlog
+        )
         prev_backlog = back_h[-1].copy()
-        sums["ok"] += (p95 <= rows.slo).sum(0)
         if keep_series:
             series_r[c0:c1] = ready_h  # type: ignore[index]
             series_l[c0:c1] = p95  # type: ignore[index]
     return _results(rows, T, sums, cold_starts, interruptions, series_r, series_l)
-
-
-def _results(
-    rows, T, sums, cold_starts, interruptions, series_r, series_l
-) -> list[SimulationResult]:
-    out = []
-    empty = np.empty(0)
-    for i, (pol, mix) in enumerate(zip(rows.policies, rows.mixes, strict=True)):
-        cost = {
-            "committed": rows.committed[i] * rows.price_commit[i] * T / 60.0,
-            "ondemand": sums["od_n"][i] * rows.price_od[i] / 60.0,
-            "spot": sums["spot_n"][i] * rows.price_spot[i] / 60.0,
-            "warm_pool": rows.warm_size[i] * rows.warm_frac[i] * rows.price_od[i] * T / 60.0,
-        }
-        cost = {k: float(v) for k, v in cost.items()}
-        out.append(
-            SimulationResult(
-                policy=pol, mix=mix, minutes=T, cost_usd_by_category=cost,
-                total_cost_usd=float(sum(cost.values())), slo_p95_ms=float(rows.slo[i]),
-                slo_attainment=float(sums["ok"][i] / T), requests=float(sums["req"][i]),
-                dropped_requests=float(sums["drop"][i]), queued_requests=float(sums["queued"][i]),
-                replica_minutes=float(sums["run"][i]), cold_starts=int(cold_starts[i]),
-                spot_interruptions=int(interruptions[i]),
-                replicas=series_r[:, i] if series_r is not None else empty,
-                p95_latency_ms=series_l[:, i] if series_l is not None else empty,
-                demand_per_min=rows.demands[rows.d_idx[i]],
-            )
-        )  # fmt: skip
-    return out
 
 
 def simulate(

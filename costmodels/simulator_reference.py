@@ -17,7 +17,7 @@ import numpy as np
 from costmodels.capacity import CapacityModel
 from costmodels.catalog import InstanceOffer
 from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
-from costmodels.simulator import NOTICE_MIN, _prepare, _Rows, spot_events
+from costmodels.simulation_rows import NOTICE_MIN, _prepare, _Rows, spot_events
 
 
 def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]]) -> SimulationResult:
