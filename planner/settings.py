@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 for _optional_app in ("planner.whatif", "planner.plans", "planner.alerts", "planner.api"):
     if (BASE_DIR / _optional_app.replace(".", "/") / "apps.py").exists():
         INSTALLED_APPS.append(_optional_app)
+# Swagger UI's assets come from the drf-spectacular-sidecar package (served as static, no CDN).
+INSTALLED_APPS.append("drf_spectacular_sidecar")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
