@@ -1,0 +1,1 @@
+"""Anomalies, budgets and the alerts (emails, webhooks) they send."""

@@ -1,0 +1,52 @@
+from django import forms
+
+from planner.alerts.models import AnomalyStatus, Budget
+
+
+class ThresholdsField(forms.CharField):
+    """Whole percentages as text: '50, 80, 100'."""
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        out = []
+        for part in text.replace(";", ",").split(","):
+            part = part.strip().rstrip("%").strip()
+            if not part:
+                continue
+            try:
+                number = int(part)
+            except ValueError:
+                raise forms.ValidationError(
+                    f"{part!r} is not a whole percentage; write e.g. 50, 80, 100."
+                ) from None
+            if not 1 <= number <= 1000:
+                raise forms.ValidationError(f"{number}% is outside 1–1000 %.")
+            out.append(number)
+        return sorted(set(out))
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        return value
+
+
+class BudgetForm(forms.ModelForm):
+    actual_thresholds = ThresholdsField(
+        required=False, initial="50, 80, 100", help_text="Percent of the budget spent so far"
+    )
+    forecast_thresholds = ThresholdsField(
+        required=False, initial="100", help_text="Percent of the budget forecast at period end"
+    )
+
+    class Meta:
+        model = Budget
+        fields = [
+            "name", "scope", "account", "service", "tag_value", "period", "amount_usd",
+            "actual_thresholds", "forecast_thresholds", "recipients", "webhook_url", "active",
+        ]  # fmt: skip
+        widgets = {"recipients": forms.Textarea(attrs={"rows": 2})}
+
+
+class AnomalyStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=AnomalyStatus.choices)
+    note = forms.CharField(required=False, max_length=2000)
