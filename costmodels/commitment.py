@@ -67,11 +67,17 @@ def optimal_commitment_level(
         raise ValueError("commitment: need commit_price >= 0 and ondemand_price > 0")
     if method == "quantile":
         if overflow_price is not None:
-            raise ValueError("commitment: the quantile rule needs one overflow price; use method='exact'")
+            raise ValueError(
+                "commitment: the quantile rule needs one overflow price; use method='exact'"
+            )
         level = _quantile_rule(d, commit_price, ondemand_price)
         p = np.full(d.shape, float(ondemand_price))
     elif method == "exact":
-        p = np.full(d.shape, float(ondemand_price)) if overflow_price is None else np.asarray(overflow_price, float)
+        p = (
+            np.full(d.shape, float(ondemand_price))
+            if overflow_price is None
+            else np.asarray(overflow_price, float)
+        )
         if p.shape != d.shape or np.any(~np.isfinite(p) | (p < 0)):
             raise ValueError("commitment: overflow_price must be finite, >= 0 and one per period")
         level = _exact(d, commit_price, p)

@@ -70,7 +70,9 @@ def max_spot_share(offer: InstanceOffer) -> float:
     return MAX_SPOT_SHARE_BY_BUCKET[2 if bucket is None else bucket]
 
 
-def default_policy_grid(capacity: CapacityModel, demand_per_min: np.ndarray) -> tuple[AutoscalingPolicy, ...]:
+def default_policy_grid(
+    capacity: CapacityModel, demand_per_min: np.ndarray
+) -> tuple[AutoscalingPolicy, ...]:
     """40 request-rate policies: targets at 50-90 % of a replica's throughput, min 1-2
     replicas, scale-up window 0/60 s, warm pool 0/1, max replicas sized for the peak."""
     mu = capacity.throughput_rps_
@@ -97,10 +99,14 @@ def _window(demand: np.ndarray | pd.Series) -> tuple[tuple[str, str], np.ndarray
 
 
 def _meets(r, target: float) -> bool:
-    return r.slo_attainment >= target and r.dropped_requests <= MAX_DROPPED_SHARE * max(r.requests, 1.0)
+    return r.slo_attainment >= target and r.dropped_requests <= MAX_DROPPED_SHARE * max(
+        r.requests, 1.0
+    )
 
 
-def optimise_fleet(specs: Sequence[ServiceSpec], *, random_state: int | None = 0, candidates: int = 3) -> list[ServicePlan]:
+def optimise_fleet(
+    specs: Sequence[ServiceSpec], *, random_state: int | None = 0, candidates: int = 3
+) -> list[ServicePlan]:
     """Plan every service; services with equal-length evidence are simulated together."""
     plans: dict[int, ServicePlan] = {}
     by_len: dict[int, list[int]] = {}
@@ -108,7 +114,13 @@ def optimise_fleet(specs: Sequence[ServiceSpec], *, random_state: int | None = 0
     for i, (_, d) in enumerate(prepared):
         by_len.setdefault(d.size, []).append(i)
     for idx in by_len.values():
-        for i, plan in zip(idx, _optimise_group([specs[i] for i in idx], [prepared[i] for i in idx], random_state, candidates), strict=True):
+        for i, plan in zip(
+            idx,
+            _optimise_group(
+                [specs[i] for i in idx], [prepared[i] for i in idx], random_state, candidates
+            ),
+            strict=True,
+        ):
             plans[i] = plan
     return [plans[i] for i in range(len(specs))]
 
@@ -126,13 +138,16 @@ def _optimise_group(specs, prepared, random_state, candidates) -> list[ServicePl
     rows2: list[tuple[int, AutoscalingPolicy, PurchaseMix, bool]] = []
     best_phase1: dict[int, list] = {}
     current: dict[int, object] = {}
-    for (i, pol, _mix, is_current), r in zip(rows, res1, strict=True):
+    for (i, _pol, _mix, is_current), r in zip(rows, res1, strict=True):
         if is_current:
             current[i] = r
         else:
             best_phase1.setdefault(i, []).append(r)
     for i, s in enumerate(specs):
-        feasible = sorted((r for r in best_phase1.get(i, []) if _meets(r, s.slo_target)), key=lambda r: r.total_cost_usd)
+        feasible = sorted(
+            (r for r in best_phase1.get(i, []) if _meets(r, s.slo_target)),
+            key=lambda r: r.total_cost_usd,
+        )
         for r in feasible[:candidates]:
             for share in (x for x in SPOT_SHARES if x <= max_spot_share(s.offer) + 1e-9):
                 rows2.append((i, r.policy, _commitment_mix(s, r.replicas, share), False))
@@ -140,7 +155,10 @@ def _optimise_group(specs, prepared, random_state, candidates) -> list[ServicePl
     chosen: dict[int, list] = {}
     for (i, *_), r in zip(rows2, res2, strict=True):
         chosen.setdefault(i, []).append(r)
-    return [_plan(s, prepared[i][0], chosen.get(i, []), best_phase1.get(i, []), current.get(i)) for i, s in enumerate(specs)]
+    return [
+        _plan(s, prepared[i][0], chosen.get(i, []), best_phase1.get(i, []), current.get(i))
+        for i, s in enumerate(specs)
+    ]
 
 
 def _commitment_mix(s: ServiceSpec, replicas: np.ndarray, share: float) -> PurchaseMix:
@@ -210,8 +228,12 @@ def _risk(s: ServiceSpec, r, ints: float) -> str:
         )
     if m.committed_replicas:
         used = float(np.mean(r.replicas >= m.committed_replicas))
-        parts.append(f"{m.committed_replicas} replicas committed for {m.commitment_term} (fully used {used:.0%} of minutes)")
-    parts.append(f"SLO met in {r.slo_attainment:.2%} of minutes (target {s.slo_target:.2%}); {r.cold_starts} cold starts")
+        parts.append(
+            f"{m.committed_replicas} replicas committed for {m.commitment_term} (fully used {used:.0%} of minutes)"
+        )
+    parts.append(
+        f"SLO met in {r.slo_attainment:.2%} of minutes (target {s.slo_target:.2%}); {r.cold_starts} cold starts"
+    )
     return "; ".join(parts)
 
 
@@ -235,10 +257,17 @@ def _why_infeasible(s: ServiceSpec, phase1) -> str:
 
 
 def optimise_service(
-    service: str, demand_per_min: np.ndarray | pd.Series, capacity: CapacityModel,
-    offer: InstanceOffer, *, slo_p95_ms: float, slo_target: float = 0.99,
-    current_policy: AutoscalingPolicy | None = None, current_mix: PurchaseMix | None = None,
-    policy_grid: Sequence[AutoscalingPolicy] | None = None, commitment_term: str = "1y",
+    service: str,
+    demand_per_min: np.ndarray | pd.Series,
+    capacity: CapacityModel,
+    offer: InstanceOffer,
+    *,
+    slo_p95_ms: float,
+    slo_target: float = 0.99,
+    current_policy: AutoscalingPolicy | None = None,
+    current_mix: PurchaseMix | None = None,
+    policy_grid: Sequence[AutoscalingPolicy] | None = None,
+    commitment_term: str = "1y",
     random_state: int | None = 0,
 ) -> ServicePlan:
     """Cheapest (policy, purchase mix) for one service that meets its SLO; see the module doc."""  # fmt: skip

@@ -33,7 +33,9 @@ class RightsizingRefused(ValueError):
 def _evidence(samples: pd.DataFrame, lookback_days: float) -> pd.DataFrame:
     missing = [c for c in REQUIRED if c not in samples.columns]
     if missing:
-        raise ValueError(f"usage samples: missing column(s) {missing}; expected {REQUIRED} per minute")
+        raise ValueError(
+            f"usage samples: missing column(s) {missing}; expected {REQUIRED} per minute"
+        )
     if isinstance(samples.index, pd.DatetimeIndex):
         ts = samples.index
     elif "timestamp" in samples.columns:
@@ -45,14 +47,18 @@ def _evidence(samples: pd.DataFrame, lookback_days: float) -> pd.DataFrame:
         vals = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
         bad = np.flatnonzero(~np.isfinite(vals) | (vals < 0))
         if bad.size:
-            raise ValueError(f"usage samples row {bad[0]} ({df.index[bad[0]]}), column {col!r}: not a number >= 0")
+            raise ValueError(
+                f"usage samples row {bad[0]} ({df.index[bad[0]]}), column {col!r}: not a number >= 0"
+            )
     if len(df) == 0:
         return df
     return df[df.index > df.index[-1] - pd.Timedelta(days=lookback_days)]
 
 
 def _candidates(catalog: PriceCatalog, current: InstanceOffer, same_region: bool):
-    offers = catalog.offers(provider=current.provider, region=current.region if same_region else None)
+    offers = catalog.offers(
+        provider=current.provider, region=current.region if same_region else None
+    )
     for o in offers:
         try:
             gpu_speed_factor(o.gpu_model)
@@ -62,13 +68,26 @@ def _candidates(catalog: PriceCatalog, current: InstanceOffer, same_region: bool
         if o.gpu_count >= 1:
             per_gpu_price = o.ondemand_usd_per_hour / o.gpu_count
             for mig in o.mig_profiles:
-                yield o, mig.name, mig.gpu_fraction, mig.memory_gib, per_gpu_price * mig.gpu_fraction
+                yield (
+                    o,
+                    mig.name,
+                    mig.gpu_fraction,
+                    mig.memory_gib,
+                    per_gpu_price * mig.gpu_fraction,
+                )
 
 
 def recommend_rightsizing(
-    samples: pd.DataFrame, *, current_offer: InstanceOffer, capacity: CapacityModel,
-    catalog: PriceCatalog, slo_p95_ms: float, lookback_days: float = 14.0, headroom: float = 0.2,
-    same_region: bool = True, raise_on_refusal: bool = False,
+    samples: pd.DataFrame,
+    *,
+    current_offer: InstanceOffer,
+    capacity: CapacityModel,
+    catalog: PriceCatalog,
+    slo_p95_ms: float,
+    lookback_days: float = 14.0,
+    headroom: float = 0.2,
+    same_region: bool = True,
+    raise_on_refusal: bool = False,
 ) -> RightsizingRecommendation:
     """Recommend GPU type / MIG profile / replica bounds for one deployment.
 
@@ -86,7 +105,11 @@ def recommend_rightsizing(
     hours = len(df) / 60.0
     window = (df.index[0].isoformat(), df.index[-1].isoformat()) if len(df) else ("", "")
     reps = df["replicas"].to_numpy(float) if "replicas" in df else np.ones(len(df))
-    current_monthly = float(np.mean(reps)) * current_offer.ondemand_usd_per_hour * HOURS_PER_MONTH if len(df) else 0.0
+    current_monthly = (
+        float(np.mean(reps)) * current_offer.ondemand_usd_per_hour * HOURS_PER_MONTH
+        if len(df)
+        else 0.0
+    )
     base = dict(current_instance_type=current_offer.instance_type, evidence_window=window, evidence_hours=round(hours, 2),
                 current_monthly_cost_usd=round(current_monthly, 2))  # fmt: skip
     if hours < MIN_EVIDENCE_HOURS:
@@ -107,8 +130,12 @@ def recommend_rightsizing(
         "gpu_memory_used_gib_p95": float(np.percentile(mem, 95)),
     }
     if "p95_latency_ms" in df:
-        pct["p95_latency_ms_p95"] = float(np.nanpercentile(df["p95_latency_ms"].to_numpy(float), 95))
-    fitted = clone(capacity).set_params(gpu_model=current_offer.gpu_model, gpu_count=max(current_offer.gpu_count, 1e-9))
+        pct["p95_latency_ms_p95"] = float(
+            np.nanpercentile(df["p95_latency_ms"].to_numpy(float), 95)
+        )
+    fitted = clone(capacity).set_params(
+        gpu_model=current_offer.gpu_model, gpu_count=max(current_offer.gpu_count, 1e-9)
+    )
     try:
         fitted.fit(df.assign(replicas=reps))
     except ValueError:
@@ -120,12 +147,19 @@ def recommend_rightsizing(
     for offer, mig, gpus, mem_gib, price in _candidates(catalog, current_offer, same_region):
         if mem_gib < need_mem:
             continue
-        cand = clone(fitted).set_params(service_time_ms=t1_ref, gpu_model=offer.gpu_model, gpu_count=gpus).fit()
+        cand = (
+            clone(fitted)
+            .set_params(service_time_ms=t1_ref, gpu_model=offer.gpu_model, gpu_count=gpus)
+            .fit()
+        )
         mu = cand.throughput_rps_
         need = np.clip(np.ceil(demand / mu - 1e-9), 1, None)
         lo, hi = int(max(1, np.percentile(need, 5))), int(need.max()) + 1
         r95 = int(np.ceil(pct["request_rate_rps_p95"] * (1 + headroom) / mu - 1e-9)) or 1
-        if cand.p95_latency_ms(np.array([pct["request_rate_rps_p95"]]), np.array([r95]))[0] > slo_p95_ms:
+        if (
+            cand.p95_latency_ms(np.array([pct["request_rate_rps_p95"]]), np.array([r95]))[0]
+            > slo_p95_ms
+        ):
             continue
         monthly = float(np.mean(need)) * price * HOURS_PER_MONTH
         if best is None or monthly < best[0] - 1e-9:
@@ -137,7 +171,9 @@ def recommend_rightsizing(
         )  # fmt: skip
     monthly, offer, mig, lo, hi = best
     savings = max(current_monthly - monthly, 0.0)
-    conf = min(1.0, hours / (lookback_days * 24.0)) ** 0.5 * (0.9 if fitted.fitted_from_samples_ else 0.6)
+    conf = min(1.0, hours / (lookback_days * 24.0)) ** 0.5 * (
+        0.9 if fitted.fitted_from_samples_ else 0.6
+    )
     what = offer.instance_type + (f" ({mig} MIG slice)" if mig else "")
     return RightsizingRecommendation(
         refused=False, reason=(

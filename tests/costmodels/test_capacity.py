@@ -27,7 +27,9 @@ def test_batched_throughput_by_hand():
 def test_batching_raises_throughput_and_batch_latency():
     b1 = CapacityModel("image_generation", batch_size=1).fit()
     b8 = CapacityModel("image_generation", batch_size=8).fit()
-    assert b8.throughput_rps_ / b1.throughput_rps_ == pytest.approx(8 / 3.1)  # ~2.6x, 30 %->75 % GPU use
+    assert b8.throughput_rps_ / b1.throughput_rps_ == pytest.approx(
+        8 / 3.1
+    )  # ~2.6x, 30 %->75 % GPU use
     one, lam = np.array([1]), np.array([10.0])
     assert b8.service_latency_ms(lam, one)[0] > b1.service_latency_ms(lam, one)[0]
 
@@ -68,7 +70,10 @@ def test_mm1_wait_quantile_is_exact():
     m = CapacityModel("embeddings", batch_size=1, service_time_cv=1.0).fit()
     mu = m.throughput_rps_
     lam = 0.8 * mu
-    wait_ms = m.p95_latency_ms(np.array([lam]), np.array([1]))[0] - m.service_latency_ms(np.array([lam]), np.array([1]))[0]
+    wait_ms = (
+        m.p95_latency_ms(np.array([lam]), np.array([1]))[0]
+        - m.service_latency_ms(np.array([lam]), np.array([1]))[0]
+    )
     assert wait_ms == pytest.approx(1000 * math.log(0.8 / 0.05) / (mu - lam))
 
 

@@ -54,12 +54,17 @@ def test_gcp_list_prices_and_filled_cud_gaps_are_flagged(catalog):
     gap = raw[raw.cud_1y_usd_per_hour.isna()].iloc[0]
     filled = catalog.offer("gcp", gap.machine_type, gap.region)
     assert filled.commit_price_source == "assumed_gcp_family_median_cud_ratio"
-    assert filled.commit_1y_usd_per_hour is None or filled.commit_1y_usd_per_hour < filled.ondemand_usd_per_hour
+    assert (
+        filled.commit_1y_usd_per_hour is None
+        or filled.commit_1y_usd_per_hour < filled.ondemand_usd_per_hour
+    )
 
 
 def test_azure_spot_is_an_assumption_never_silent(catalog):
     o = catalog.offer("azure", "Standard_NC24ads_A100_v4", "eastus")
-    assert o.spot_usd_per_hour == pytest.approx(o.ondemand_usd_per_hour * ASSUMED_AZURE_SPOT_FACTOR, abs=1e-6)
+    assert o.spot_usd_per_hour == pytest.approx(
+        o.ondemand_usd_per_hour * ASSUMED_AZURE_SPOT_FACTOR, abs=1e-6
+    )
     assert o.spot_price_source == "assumed_azure_spot_factor"
     assert o.spot_interruption_bucket is None  # no bucket published; the rate uses the assumed one
 
@@ -99,8 +104,18 @@ def test_update_prices_records_source_and_reports_unknown():
     cat = PriceCatalog.load_default()
     rep = cat.update_prices(
         [
-            {"provider": "aws", "instance_type": "g5.xlarge", "region": "us-east-1", "spot_usd_per_hour": 0.39},
-            {"provider": "aws", "instance_type": "g5.xlarge", "region": "eu-west-1", "spot_usd_per_hour": 0.4},
+            {
+                "provider": "aws",
+                "instance_type": "g5.xlarge",
+                "region": "us-east-1",
+                "spot_usd_per_hour": 0.39,
+            },
+            {
+                "provider": "aws",
+                "instance_type": "g5.xlarge",
+                "region": "eu-west-1",
+                "spot_usd_per_hour": 0.4,
+            },
         ],
         source="ec2_spot_price_history",
     )
