@@ -138,7 +138,11 @@ class FocusStream:
     # -- opening -------------------------------------------------------------------
     def _open_parquet(self) -> None:
         try:
-            self._parquet = pq.ParquetFile(self._src.open_random_access())
+            # No pre-buffering: column chunks stream through a 4 MiB buffer, which halves
+            # peak memory on large row groups (and is no slower on local disks).
+            self._parquet = pq.ParquetFile(
+                self._src.open_random_access(), pre_buffer=False, buffer_size=4 << 20
+            )
             schema = self._parquet.schema_arrow
         except (pa.ArrowException, OSError) as exc:
             raise _file_error(
