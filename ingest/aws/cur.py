@@ -1,0 +1,229 @@
+"""AWS Cost and Usage Report (CUR 2.0 Data Export, also legacy CUR) rows -> FOCUS columns.
+
+Pure: takes a pyarrow batch of CUR columns, returns FOCUS-named columns for
+:class:`ingest.canonical.CanonicalBatcher`. The mapping follows AWS's own FOCUS 1.0 export:
+
+==========================  ===============================================================
+FOCUS                       CUR 2.0
+==========================  ===============================================================
+BilledCost                  line_item_unblended_cost
+EffectiveCost               Usage: unblended; DiscountedUsage (RI): reservation_effective_cost;
+                            SavingsPlanCoveredUsage: savings_plan_savings_plan_effective_cost;
+                            SavingsPlanNegation and upfront fees: 0 (already amortised);
+                            RIFee: unused amortised upfront + unused recurring fee;
+                            SavingsPlanRecurringFee: total commitment - used commitment
+ListCost / ListUnitPrice    pricing_public_on_demand_cost / _rate
+ChargeCategory              line_item_line_item_type (Usage, Purchase, Credit, Tax, Adjustment)
+PricingCategory             Committed for RI/SP-covered rows, Dynamic for spot
+                            (pricing_term / pricing_purchase_option "Spot", or a SpotUsage
+                            usage type), Standard for OnDemand, else Other
+CommitmentDiscountId/Type   reservation_reservation_a_r_n / savings_plan_savings_plan_a_r_n
+Tags                        resource_tags map (CUR 2.0) or resource_tags_* columns (legacy);
+                            the ``user_`` prefix of user-defined tags is dropped
+==========================  ===============================================================
+
+Costs are in ``line_item_currency_code``; quantities in the usage type's unit (hours for
+instances).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..canonical import tags_json
+
+CUR_MARKER_COLUMNS = ("line_item_unblended_cost", "line_item_line_item_type")
+
+CHARGE_CATEGORY = {
+    "Usage": "Usage",
+    "DiscountedUsage": "Usage",
+    "SavingsPlanCoveredUsage": "Usage",
+    "SavingsPlanNegation": "Usage",
+    "RIFee": "Purchase",
+    "SavingsPlanRecurringFee": "Purchase",
+    "SavingsPlanUpfrontFee": "Purchase",
+    "Fee": "Purchase",
+    "Credit": "Credit",
+    "Refund": "Credit",
+    "BundledDiscount": "Credit",
+    "EdpDiscount": "Credit",
+    "PrivateRateDiscount": "Credit",
+    "Discount": "Credit",
+    "Tax": "Tax",
+}
+CHARGE_FREQUENCY = {
+    "RIFee": "Recurring",
+    "SavingsPlanRecurringFee": "Recurring",
+    "SavingsPlanUpfrontFee": "One-Time",
+    "Fee": "One-Time",
+    "Tax": "One-Time",
+    "Credit": "One-Time",
+    "Refund": "One-Time",
+}
+
+
+def is_cur(columns: list[str]) -> bool:
+    return all(c in columns for c in CUR_MARKER_COLUMNS)
+
+
+def _col(df: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
+    if name in df.columns:
+        return df[name]
+    return pd.Series(
+        [default] * len(df),
+        index=df.index,
+        dtype=object if not isinstance(default, float) else float,
+    )
+
+
+def _num(df: pd.DataFrame, name: str) -> pd.Series:
+    return pd.to_numeric(_col(df, name, np.nan), errors="coerce")
+
+
+def _text(df: pd.DataFrame, name: str) -> pd.Series:
+    s = _col(df, name)
+    return s.where(s.notna() & (s.astype(str) != ""), None)
+
+
+def _tags(df: pd.DataFrame) -> list[str | None]:
+    def key(k: str) -> str:
+        return k[5:] if k.startswith("user_") else k
+
+    if "resource_tags" in df.columns:
+        out = []
+        for v in df["resource_tags"]:
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                out.append(None)
+                continue
+            pairs = v.items() if isinstance(v, dict) else v  # pyarrow map -> list of tuples
+            out.append(tags_json({key(str(k)): val for k, val in pairs if val not in (None, "")}))
+        return out
+    legacy = [c for c in df.columns if c.startswith("resource_tags_")]
+    if not legacy:
+        return [None] * len(df)
+    records = df[legacy].to_dict("records")
+    return [
+        tags_json(
+            {
+                key(c[len("resource_tags_") :]): v
+                for c, v in r.items()
+                if v not in (None, "") and v == v
+            }
+        )
+        for r in records
+    ]
+
+
+def cur_to_focus(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
+    """FOCUS-named columns (plus ``x_*`` extras) for one batch of CUR 2.0 / legacy CUR rows."""
+    df = (
+        batch.to_pandas(maps_as_pydicts="strict")
+        if "resource_tags" in batch.schema.names
+        else batch.to_pandas()
+    )
+    lit = _col(df, "line_item_line_item_type").fillna("Usage").astype(str)
+    unblended = _num(df, "line_item_unblended_cost")
+    usage_type = _col(df, "line_item_usage_type").fillna("").astype(str)
+    term = _col(df, "pricing_term").fillna("").astype(str)
+    purchase = _col(df, "pricing_purchase_option").fillna("").astype(str)
+
+    ri_effective = _num(df, "reservation_effective_cost").fillna(0.0)
+    sp_effective = _num(df, "savings_plan_savings_plan_effective_cost").fillna(0.0)
+    ri_unused = _num(df, "reservation_unused_amortized_upfront_fee_for_billing_period").fillna(
+        0.0
+    ) + _num(df, "reservation_unused_recurring_fee").fillna(0.0)
+    sp_unused = _num(df, "savings_plan_total_commitment_to_date").fillna(0.0) - _num(
+        df, "savings_plan_used_commitment"
+    ).fillna(0.0)
+    effective = np.select(
+        [
+            lit == "DiscountedUsage",
+            lit == "SavingsPlanCoveredUsage",
+            lit.isin(["SavingsPlanNegation", "SavingsPlanUpfrontFee"]),
+            lit == "RIFee",
+            lit == "SavingsPlanRecurringFee",
+        ],
+        [ri_effective, sp_effective, 0.0, ri_unused, sp_unused],
+        default=unblended.fillna(0.0),
+    )
+
+    ri_arn = _text(df, "reservation_reservation_a_r_n")
+    sp_arn = _text(df, "savings_plan_savings_plan_a_r_n")
+    commitment_id = sp_arn.where(sp_arn.notna(), ri_arn)
+    commitment_type = np.where(
+        sp_arn.notna(), "Savings Plan", np.where(ri_arn.notna(), "Reserved Instance", None)
+    )
+    commitment_category = np.where(sp_arn.notna(), "Spend", np.where(ri_arn.notna(), "Usage", None))
+    covered = lit.isin(["DiscountedUsage", "SavingsPlanCoveredUsage"])
+    commitment_status = np.where(
+        covered & commitment_id.notna(),
+        "Used",
+        np.where(
+            lit.isin(["RIFee", "SavingsPlanRecurringFee"]) & commitment_id.notna(), "Unused", None
+        ),
+    )
+    spot = (
+        (term.str.lower() == "spot")
+        | (purchase.str.lower() == "spot")
+        | usage_type.str.contains("SpotUsage", regex=False)
+    )
+    pricing = np.select(
+        [covered | (term == "Reserved"), spot, (term == "OnDemand") | (lit == "Usage")],
+        ["Committed", "Dynamic", "Standard"],
+        default="Other",
+    )
+    pricing = np.where(lit.isin(["Tax", "Credit", "Refund"]), None, pricing)
+    is_usage = lit.isin(["Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"])
+    quantity = _num(df, "line_item_usage_amount")
+
+    service = _text(df, "product_product_name")
+    service = service.where(service.notna(), _text(df, "product_servicecode"))
+    service = service.where(service.notna(), _text(df, "line_item_product_code"))
+    region = _text(df, "product_region_code")
+    region = region.where(region.notna(), _text(df, "product_region"))
+    currency = _text(df, "line_item_currency_code").fillna("USD")
+    return {
+        "ProviderName": ["AWS"] * len(df),
+        "PublisherName": _text(df, "bill_invoicing_entity").fillna("Amazon Web Services, Inc."),
+        "InvoiceIssuerName": _text(df, "bill_invoicing_entity").fillna("Amazon Web Services, Inc."),
+        "BillingAccountId": _text(df, "bill_payer_account_id"),
+        "SubAccountId": _text(df, "line_item_usage_account_id"),
+        "InvoiceId": _text(df, "bill_invoice_id"),
+        "BillingCurrency": currency,
+        "BillingPeriodStart": _col(df, "bill_billing_period_start_date"),
+        "BillingPeriodEnd": _col(df, "bill_billing_period_end_date"),
+        "ChargePeriodStart": _col(df, "line_item_usage_start_date"),
+        "ChargePeriodEnd": _col(df, "line_item_usage_end_date"),
+        "ChargeCategory": lit.map(CHARGE_CATEGORY).fillna("Adjustment"),
+        "ChargeFrequency": lit.map(CHARGE_FREQUENCY).fillna("Usage-Based"),
+        "ChargeDescription": _text(df, "line_item_line_item_description"),
+        "BilledCost": unblended,
+        "EffectiveCost": effective,
+        "ContractedCost": unblended,
+        "ListCost": _num(df, "pricing_public_on_demand_cost"),
+        "ListUnitPrice": _num(df, "pricing_public_on_demand_rate"),
+        "ContractedUnitPrice": _num(df, "line_item_unblended_rate"),
+        "PricingCategory": pricing,
+        "PricingQuantity": quantity,
+        "PricingUnit": _text(df, "pricing_unit"),
+        "ConsumedQuantity": quantity.where(is_usage, np.nan),
+        "ConsumedUnit": _text(df, "pricing_unit").where(is_usage, None),
+        "CommitmentDiscountId": commitment_id,
+        "CommitmentDiscountType": commitment_type,
+        "CommitmentDiscountCategory": commitment_category,
+        "CommitmentDiscountStatus": commitment_status,
+        "ResourceId": _text(df, "line_item_resource_id"),
+        "RegionId": region,
+        "AvailabilityZone": _text(df, "line_item_availability_zone"),
+        "ServiceName": service,
+        "SkuId": _text(df, "product_sku"),
+        "Tags": _tags(df),
+        "x_UsageType": usage_type.where(usage_type != "", None),
+        "x_Operation": _text(df, "line_item_operation"),
+        "x_InstanceType": _text(df, "product_instance_type"),
+        "x_LineItemType": lit,
+    }
