@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+import boto3
 import pytest
+import requests
+from moto.server import ThreadedMotoServer
 
 from planner.plans.exports.decision import (
     AwsScalingTarget,
@@ -118,3 +123,58 @@ def make_known_plan() -> list[PlanDecision]:
 @pytest.fixture
 def known_plan() -> list[PlanDecision]:
     return make_known_plan()
+
+
+AWS_REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    """moto in server mode on a random local port; boto3 talks to it over HTTP, unpatched."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_url, monkeypatch):
+    """Fresh moto state, fake credentials, AWS_ENDPOINT_URL -> moto, and the ECS service
+    the known plan's image-gen decision scales."""
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": AWS_REGION,
+        "AWS_ENDPOINT_URL": moto_url,
+    }.items():
+        monkeypatch.setenv(k, v)
+    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
+    ecs = boto3.client("ecs", region_name=AWS_REGION, endpoint_url=moto_url)
+    ecs.create_cluster(clusterName="media")
+    ecs.register_task_definition(
+        family="sdxl", containerDefinitions=[{"name": "sdxl", "image": "sdxl:1", "memory": 512}]
+    )
+    ecs.create_service(
+        cluster="media", serviceName="sdxl-worker", taskDefinition="sdxl", desiredCount=1
+    )
+    return boto3.client("application-autoscaling", region_name=AWS_REGION, endpoint_url=moto_url)
+
+
+@pytest.fixture
+def fleet_services(db):
+    """core.Service rows for the known plan's three services."""
+    from planner.core.models import Modality, Service
+
+    specs = [
+        ("chat-llm", Modality.LLM_CHAT, "1k tokens", 800),
+        ("embeddings", Modality.EMBEDDINGS, "1k tokens", 150),
+        ("image-gen", Modality.IMAGE_GENERATION, "1k images", 9000),
+    ]
+    return {
+        slug: Service.objects.create(
+            slug=slug, name=slug, modality=mod, unit_of_work=unit, latency_slo_p95_ms=slo
+        )
+        for slug, mod, unit, slo in specs
+    }

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 
 from planner.plans.aws_apply import (
     AwsApplyError,
@@ -22,34 +19,11 @@ from planner.plans.exports.decision import ScheduleWindow
 REGION = "us-east-1"
 
 
-@pytest.fixture(scope="module")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def aws(moto_url, monkeypatch):
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(k, v)
-    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
-    ecs = boto3.client("ecs", region_name=REGION, endpoint_url=moto_url)
-    ecs.create_cluster(clusterName="media")
-    ecs.register_task_definition(
-        family="sdxl", containerDefinitions=[{"name": "sdxl", "image": "sdxl:1", "memory": 512}]
-    )
-    ecs.create_service(
-        cluster="media", serviceName="sdxl-worker", taskDefinition="sdxl", desiredCount=1
-    )
-    raw = boto3.client("application-autoscaling", region_name=REGION, endpoint_url=moto_url)
-    return ApplicationAutoScalingClient(REGION, endpoint_url=moto_url), raw
+def aws(aws_env):
+    """Our client (endpoint from AWS_ENDPOINT_URL, like production's default chain) and a raw
+    boto3 client to check independently what AWS (moto) now reports."""
+    return ApplicationAutoScalingClient(REGION), aws_env
 
 
 def described(raw, namespace, rid):
