@@ -4,7 +4,7 @@ browser page and keeps the login redirect."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
@@ -57,5 +57,6 @@ def _token_friendly(patterns):
 urlpatterns = [
     path("api/v1/", include(_token_friendly(router.urls))),
     path("api/v1/schema/", login_not_required(SchemaView.as_view()), name="api-schema"),
-    path("api/v1/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    # a browser page: anonymous visitors are sent to the login page like every other page
+    path("api/v1/docs/", login_required(DocsView.as_view(url_name="api-schema")), name="api-docs"),
 ]
