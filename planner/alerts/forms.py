@@ -31,6 +31,10 @@ class ThresholdsField(forms.CharField):
 
 
 class BudgetForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        required=False, max_length=500, assume_scheme="https",
+        help_text="Optional Slack-compatible incoming webhook (kept out of logs)",
+    )  # fmt: skip
     actual_thresholds = ThresholdsField(
         required=False, initial="50, 80, 100", help_text="Percent of the budget spent so far"
     )

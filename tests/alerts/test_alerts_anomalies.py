@@ -1,0 +1,97 @@
+"""Anomaly detection on the demo fleet: the three injected anomalies are found, stored once,
+and explained by the right service / SKU."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from planner.alerts.detection import detect_cost_anomalies
+from planner.alerts.models import Anomaly
+
+pytestmark = pytest.mark.django_db
+
+
+def _series_key(injected) -> str:
+    return f"cost:service={injected.service or 'unallocated'}"
+
+
+def _covering(injected):
+    day = injected.start.date()
+    return Anomaly.objects.filter(series_key=_series_key(injected), start__lte=day, end__gte=day)
+
+
+@pytest.fixture
+def detected(demo_fleet):
+    ids = detect_cost_anomalies()
+    return demo_fleet, ids
+
+
+def test_injected_anomalies_are_found_once_each(detected):
+    injected, ids = detected
+    assert len(ids) == Anomaly.objects.count() > 0
+    for a in injected:
+        found = list(_covering(a))
+        assert len(found) == 1, f"{a.kind}: expected one anomaly on {_series_key(a)}, got {found}"
+        anomaly = found[0]
+        assert anomaly.direction == "up"
+        assert anomaly.actual_usd > anomaly.expected_usd
+        assert 0 < anomaly.score <= 1
+    # the untagged p4d ran 54 hours from midnight: the episode covers at least its two full days
+    stray = next(a for a in injected if a.kind == "untagged-gpu-instance")
+    episode = _covering(stray).get()
+    assert episode.start == stray.start.date()
+    assert episode.end >= stray.start.date() + dt.timedelta(days=1)
+
+
+def test_running_detection_twice_creates_no_duplicates(detected):
+    before = list(
+        Anomaly.objects.order_by("pk").values_list("series_key", "start", "end", "impact_usd")
+    )
+    assert detect_cost_anomalies() == []
+    after = list(
+        Anomaly.objects.order_by("pk").values_list("series_key", "start", "end", "impact_usd")
+    )
+    assert after == before
+
+
+def test_impact_matches_the_injected_cost(detected):
+    """The egress spike multiplies one $55±3/day line twenty-fold for a day: about +$1,045."""
+    injected, _ = detected
+    egress = next(a for a in injected if a.kind == "egress-spike")
+    anomaly = _covering(egress).get()
+    assert anomaly.start == egress.start.date()
+    assert 800 < float(anomaly.impact_usd) < 1300
+
+
+@pytest.mark.parametrize(
+    ("kind", "sku"),
+    [
+        ("runaway-scale-out", "g5.2xlarge"),
+        ("untagged-gpu-instance", "p4d.24xlarge"),
+        ("egress-spike", "DataTransfer-Out-Bytes"),
+    ],
+)
+def test_root_cause_ranks_the_right_sku_first(detected, kind, sku):
+    injected, _ = detected
+    anomaly = _covering(next(a for a in injected if a.kind == kind)).get()
+    cause = anomaly.root_cause
+    skus = [r for r in cause["ranking"] if r["dimension"] == "sku"]
+    assert skus[0]["member"] == sku
+    assert cause["primary"] == skus[0]
+    assert skus[0]["delta_usd"] > 0.5 * float(anomaly.impact_usd)
+
+
+def test_total_spend_anomaly_names_the_service(detected):
+    """The egress spike is big enough to show on total spend; its root cause ranks
+    chat-assistant first among services and the egress SKU first among SKUs."""
+    injected, _ = detected
+    egress = next(a for a in injected if a.kind == "egress-spike")
+    day = egress.start.date()
+    total = Anomaly.objects.get(series_key="cost:total", start__lte=day, end__gte=day)
+    ranking = total.root_cause["ranking"]
+    assert [r for r in ranking if r["dimension"] == "service"][0]["member"] == "chat-assistant"
+    assert total.root_cause["primary"]["member"] == "DataTransfer-Out-Bytes"
+    shares = [r["share_of_deviation"] for r in ranking if r["dimension"] == "service"]
+    assert shares[0] > 0.7
