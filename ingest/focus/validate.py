@@ -31,7 +31,12 @@ class PeriodTotals:
 
 @dataclass(frozen=True)
 class ValidationSummary:
-    """What a valid FOCUS file holds: release, size, periods, currency and cost totals."""
+    """What a valid FOCUS file holds: release, size, periods, currency and cost totals.
+
+    Amounts are in the billing currency. ``billing_periods`` has one entry per
+    (period, currency); the ``*_total`` fields add every row, so they are only meaningful
+    when :attr:`currency` is not ``None`` (a single-currency file).
+    """
 
     source: str
     version: str

@@ -256,3 +256,28 @@ def test_gzip_of_garbage_is_reported(tmp_path):
     path.write_bytes(gzip.compress(b"x" * 10)[:12] + b"garbage" * 5)
     with pytest.raises(FocusValidationError, match="gzip data is truncated or corrupt"):
         open_focus(path).read_all()
+
+
+def test_at_most_50_errors_are_collected_per_batch(corrupt):
+    cells = {(r, col): "bad" for r in range(1, 41) for col in ("BilledCost", "ListCost")}
+    with pytest.raises(FocusValidationError) as info:
+        open_focus(corrupt(cells), batch_rows=100).read_all()
+    assert len(info.value.errors) == 50
+    assert info.value.first_row == 1
+
+
+def test_unknown_service_subcategory_only_warns(corrupt):
+    stream = open_focus(corrupt({(4, "ServiceSubcategory"): "GPU Farms"}))
+    assert stream.read_all()["ServiceSubcategory"][3].as_py() == "GPU Farms"
+    assert any("ServiceSubcategory" in w and "'GPU Farms' (1 rows)" in w for w in stream.warnings)
+
+
+def test_literal_null_strings_in_parquet_are_nulls(tmp_path):
+    src = tmp_path / "g.parquet"
+    write_focus_file(src, version="1.2", rows=10, seed=1)
+    t = pq.read_table(src)
+    i = t.schema.get_field_index("ResourceName")
+    t = t.set_column(i, "ResourceName", pa.array(["NULL", ""] + ["n"] * 8))
+    pq.write_table(t, tmp_path / "n.parquet")
+    got = open_focus(tmp_path / "n.parquet").read_all()["ResourceName"].to_pylist()
+    assert got == [None, None] + ["n"] * 8
