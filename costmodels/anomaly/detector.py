@@ -34,9 +34,10 @@ The expected band drawn by the UI is ``expected +/- band_z * scale``.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 import pandas as pd
-from pandas.api.indexers import BaseIndexer
 
 MIN_POINTS = 10
 _NEEDS_ONE_DAY = pd.Timedelta(hours=6)
@@ -73,20 +74,40 @@ def _rolling(a: np.ndarray, window: int, how: str, min_periods: int) -> np.ndarr
     return getattr(r, how)().to_numpy()
 
 
-class _GrowingWindow(BaseIndexer):
-    """Trailing window ending at t (exclusive of t+1) of length max(floor, fraction * (t+1))."""
+def capped_record_ratio(
+    stat: np.ndarray, floor: int, fraction: float, cap: float, min_history: int
+) -> np.ndarray:
+    """stat_t divided by the largest earlier value in the trailing window of
+    ``max(floor, fraction * t)`` steps, where each value enters the window capped at
+    ``cap`` x the record it was compared with -- so one huge event (a 20-fold spike, a
+    monthly credit) raises the bar by at most ``cap`` and cannot mask later anomalies.
 
-    def __init__(self, floor: int, fraction: float):
-        super().__init__()
-        self.floor = floor
-        self.fraction = fraction
-
-    def get_window_bounds(
-        self, num_values=0, min_periods=None, center=None, closed=None, step=None
-    ):
-        end = np.arange(1, num_values + 1, dtype=np.int64)
-        width = np.maximum(self.floor, (self.fraction * end).astype(np.int64))
-        return np.maximum(0, end - width), end
+    Values before ``min_history`` (the warm-up, while the baseline is still learning the
+    season) never enter the reference.  Sequential (a monotonic deque), so online; NaN
+    for the first ``min_history`` steps.
+    """
+    n = len(stat)
+    ratio = np.full(n, np.nan)
+    kept = np.empty(n)
+    window: deque[int] = deque()  # indices with decreasing kept values
+    for t in range(n):
+        start = t - max(floor, int(fraction * t))
+        while window and window[0] < start:
+            window.popleft()
+        record = kept[window[0]] if window else np.nan
+        value = stat[t]
+        if t >= min_history and record > 0:
+            ratio[t] = value / record
+            value = min(value, cap * record)
+        elif t >= min_history:
+            ratio[t] = np.inf if value > 0 else 0.0
+        kept[t] = value
+        if t < min_history:
+            continue
+        while window and kept[window[-1]] <= value:
+            window.pop()
+        window.append(t)
+    return ratio
 
 
 def expected_values(
@@ -96,18 +117,25 @@ def expected_values(
     level = _lag(_rolling(x, level_window, "median", 1), 1)
     if not period or period < 2:
         return level
-    lags = np.vstack([_lag(x, c * period) for c in range(1, seasonal_cycles + 1)])
+    # each past cycle's value, shifted by the change of the one-period mean since then
+    # (a full-period mean carries no seasonality, so this follows level shifts and trend)
+    cycle_mean = _lag(_rolling(x, period, "mean", max(2, period // 2)), 1)
+    lags = np.vstack(
+        [
+            _lag(x, c * period) + (cycle_mean - _lag(cycle_mean, c * period))
+            for c in range(1, seasonal_cycles + 1)
+        ]
+    )
     have = np.isfinite(lags)
-    lags_filled = np.where(have, lags, 0.0)
-    # median of the available seasonal lags (NaN where none is available yet)
-    sorted_lags = np.sort(np.where(have, lags_filled, np.inf), axis=0)
+    # median of the available adjusted lags (NaN where none is available yet)
+    sorted_lags = np.sort(np.where(have, lags, np.inf), axis=0)
     count = have.sum(axis=0)
     idx_lo = np.clip((count - 1) // 2, 0, None)
     idx_hi = np.clip(count // 2, 0, None)
     cols = np.arange(len(x))
-    seasonal = 0.5 * (sorted_lags[idx_lo, cols] + sorted_lags[idx_hi, cols])
+    with np.errstate(invalid="ignore"):
+        seasonal = 0.5 * (sorted_lags[idx_lo, cols] + sorted_lags[idx_hi, cols])
     seasonal = np.where(count > 0, seasonal, np.nan)
-    seasonal = seasonal + (level - _lag(level, period))
     err_level = _lag(_rolling(np.abs(x - level), period, "mean", max(2, period // 2)), 1)
     err_seasonal = _lag(_rolling(np.abs(x - seasonal), period, "mean", max(2, period // 2)), 1)
     use_seasonal = np.isfinite(seasonal) & (err_seasonal < 0.9 * err_level)
@@ -146,6 +174,8 @@ def score_series(
     shift_windows: tuple[int, ...],
     record_window: int,
     record_fraction: float,
+    record_cap: float,
+    warmup_periods: float,
     min_z: float,
     extreme_z: float,
     suppress_steps: int,
@@ -156,20 +186,21 @@ def score_series(
     expected = expected_values(x, period, level_window, seasonal_cycles)
     expected = np.where(np.isfinite(expected), expected, x)  # first point: no history
     residual = x - expected
+    warmup = max(MIN_POINTS, int(warmup_periods * period) if period else 0)
     scale = robust_scale(residual, x, scale_window)
     z = np.nan_to_num(residual / scale, nan=0.0, posinf=0.0, neginf=0.0)
     z = np.clip(z, -1e6, 1e6)
-    statistics = [np.abs(z)]
+    # Statistics see z winsorised at extreme_z (beyond it a point alarms anyway), so one
+    # huge point cannot dominate the mean-shift statistics or the records for long.
+    z_clip = np.clip(z, -extreme_z, extreme_z)
+    statistics = [np.abs(z_clip)]
     for k in shift_windows:
-        mean_z = _rolling(z, k, "mean", k)
+        mean_z = _rolling(z_clip, k, "mean", k)
         statistics.append(np.abs(np.nan_to_num(mean_z)) * np.sqrt(k))
-    indexer = _GrowingWindow(record_window, record_fraction)
     ratio = np.zeros(len(x))
     for stat in statistics:
-        record = pd.Series(stat).rolling(indexer, min_periods=MIN_POINTS).max().to_numpy()
-        record = _lag(record, 1)
-        r = np.where(stat >= min_z, stat / np.fmax(np.nan_to_num(record, nan=np.inf), 1e-12), 0)
-        ratio = np.fmax(ratio, r)
+        r = capped_record_ratio(stat, record_window, record_fraction, record_cap, warmup)
+        ratio = np.fmax(ratio, np.where(stat >= min_z, np.nan_to_num(r, nan=0.0), 0.0))
     ratio = np.where(np.abs(z) >= extreme_z, np.fmax(ratio, 1.0), ratio)
     ratio[:MIN_POINTS] = 0.0
     is_anomaly = first_alerts(ratio >= 1.0, suppress_steps)

@@ -29,16 +29,26 @@ class OnlineAnomalyDetector:
     record_window, record_fraction
         An alarm must beat the largest statistic over the last
         ``max(record_window, record_fraction * t)`` steps.
+    record_cap
+        A record-breaking value raises that bar by at most this factor, so one huge
+        event cannot mask later anomalies.
+    warmup_periods
+        Seasonal periods at the start (while the seasonal baseline is learning) that
+        raise no alert and never enter the record reference.
     min_z
         Minimum statistic (robust standard deviations) for an alarm.
     extreme_z
         A point this many robust standard deviations off always alarms.
-    suppress_steps
-        Steps after an alert during which no new alert is raised (one alert per episode).
+    suppress_periods, suppress_steps
+        After an alert no new alert is raised for ``suppress_periods`` seasonal periods
+        (half a day for sub-daily data, 3.5 days for daily data), or for
+        ``suppress_steps`` steps when the series has no seasonal period: one alert per
+        episode.
     band_z
         Half-width of the expected band in robust standard deviations (display only).
 
-    After :meth:`fit`: ``period_`` (int or None) and ``result_`` (DataFrame with columns
+    After :meth:`fit`: ``period_`` (int or None), ``suppress_steps_`` and ``result_``
+    (DataFrame with columns
     value, expected, lower, upper, anomaly_score, is_anomaly indexed like the input).
 
     >>> import numpy as np, pandas as pd
@@ -58,8 +68,11 @@ class OnlineAnomalyDetector:
         shift_windows: tuple[int, ...] = (3, 12),
         record_window: int = 1000,
         record_fraction: float = 0.3,
+        record_cap: float = 3.0,
+        warmup_periods: float = 1.0,
         min_z: float = 6.0,
         extreme_z: float = 15.0,
+        suppress_periods: float = 0.5,
         suppress_steps: int = 100,
         band_z: float = 3.0,
     ):
@@ -70,8 +83,11 @@ class OnlineAnomalyDetector:
         self.shift_windows = shift_windows
         self.record_window = record_window
         self.record_fraction = record_fraction
+        self.record_cap = record_cap
+        self.warmup_periods = warmup_periods
         self.min_z = min_z
         self.extreme_z = extreme_z
+        self.suppress_periods = suppress_periods
         self.suppress_steps = suppress_steps
         self.band_z = band_z
 
@@ -90,7 +106,7 @@ class OnlineAnomalyDetector:
     def _param_names() -> list[str]:
         return [
             "period", "level_window", "seasonal_cycles", "scale_window", "shift_windows",
-            "record_window", "record_fraction", "min_z", "extreme_z", "suppress_steps",
+            "record_window", "record_fraction", "record_cap", "warmup_periods", "min_z", "extreme_z", "suppress_periods", "suppress_steps",
             "band_z",
         ]  # fmt: skip
 
@@ -105,12 +121,16 @@ class OnlineAnomalyDetector:
             raise ValueError(f"period must be None or a non-negative integer, got {self.period!r}")
         if not self.shift_windows or any(int(k) < 2 for k in self.shift_windows):
             raise ValueError(f"shift_windows must be integers >= 2, got {self.shift_windows!r}")
-        if not 0 <= self.record_fraction <= 1:
-            raise ValueError(f"record_fraction must be in [0, 1], got {self.record_fraction!r}")
+        if self.warmup_periods < 0:
+            raise ValueError(f"warmup_periods must be >= 0, got {self.warmup_periods!r}")
+        if self.record_cap < 1:
+            raise ValueError(f"record_cap must be >= 1, got {self.record_cap!r}")
+        if not 0 <= self.record_fraction < 1:
+            raise ValueError(f"record_fraction must be in [0, 1), got {self.record_fraction!r}")
         if self.min_z <= 0 or self.extreme_z < self.min_z:
             raise ValueError("need 0 < min_z <= extreme_z")
-        if self.suppress_steps < 1 or self.band_z <= 0:
-            raise ValueError("suppress_steps must be >= 1 and band_z > 0")
+        if self.suppress_steps < 1 or self.suppress_periods < 0 or self.band_z <= 0:
+            raise ValueError("need suppress_steps >= 1, suppress_periods >= 0 and band_z > 0")
 
     def fit(self, values: pd.Series) -> OnlineAnomalyDetector:
         """Score every step of ``values`` (time order, numeric, no NaN)."""
@@ -127,6 +147,11 @@ class OnlineAnomalyDetector:
         if isinstance(series.index, pd.DatetimeIndex) and not series.index.is_monotonic_increasing:
             raise ValueError("the index must be in increasing time order")
         self.period_ = infer_period(series.index) if self.period is None else (self.period or None)
+        self.suppress_steps_ = (
+            max(1, int(round(self.suppress_periods * self.period_)))
+            if self.period_
+            else int(self.suppress_steps)
+        )
         out = score_series(
             x,
             period=self.period_,
@@ -136,9 +161,11 @@ class OnlineAnomalyDetector:
             shift_windows=tuple(int(k) for k in self.shift_windows),
             record_window=int(self.record_window),
             record_fraction=float(self.record_fraction),
+            record_cap=float(self.record_cap),
+            warmup_periods=float(self.warmup_periods),
             min_z=float(self.min_z),
             extreme_z=float(self.extreme_z),
-            suppress_steps=int(self.suppress_steps),
+            suppress_steps=self.suppress_steps_,
             band_z=float(self.band_z),
         )
         self.result_ = pd.DataFrame(
