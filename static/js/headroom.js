@@ -77,10 +77,20 @@
     tools.appendChild(btn);
     table.parentNode.insertBefore(tools, table);
   }
+  function csrfToken() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (m) return decodeURIComponent(m[1]);
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+  // data-progress-drive="post": no worker (Celery eager, development) -- each POST runs one step.
   function pollProgress(el) {
     var url = el.dataset.progressUrl;
+    var drive = el.dataset.progressDrive === "post";
     function tick() {
-      fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (s) {
+      var opts = { credentials: "same-origin" };
+      if (drive) opts = { credentials: "same-origin", method: "POST", headers: { "X-CSRFToken": csrfToken() } };
+      fetch(url, opts).then(function (r) { return r.json(); }).then(function (s) {
         var bar = el.querySelector("progress");
         if (bar) bar.value = s.progress || 0;
         var msg = el.querySelector(".progress-message");
@@ -89,7 +99,7 @@
           if (el.dataset.reload !== "no") window.location.reload();
           return;
         }
-        setTimeout(tick, 1000);
+        setTimeout(tick, drive ? 150 : 1000);
       }).catch(function () { setTimeout(tick, 3000); });
     }
     tick();

@@ -1,0 +1,279 @@
+"""Services, recommendations and what-if pages. Thin: permission check, one service call, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Sum
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from planner.core import charts as core_charts
+from planner.core.dashboard import daily_by, filtered, parse_range, total
+from planner.core.models import Service
+from planner.core.roles import ANALYST, has_role, role_required
+from planner.whatif import charts, fleet
+from planner.whatif.forms import PARAMETER_FIELDS, DecisionForm, ScenarioForm
+from planner.whatif.models import (
+    Recommendation,
+    RecommendationKind,
+    RecommendationStatus,
+    Scenario,
+    ScenarioStatus,
+    SloRisk,
+)
+
+
+def services(request):
+    rng = parse_range(request.GET)
+    page = Paginator(Service.objects.order_by("name"), 50).get_page(request.GET.get("page"))
+    rows = fleet.service_rows(list(page.object_list), rng)
+    return render(request, "core/services.html", {"range": rng, "rows": rows, "page": page})
+
+
+def service_detail(request, slug):
+    service = get_object_or_404(Service, slug=slug)
+    rng = parse_range(request.GET)
+    row = fleet.service_rows([service], rng)[0]
+    hourly = fleet.hourly_usage(service, rng)
+    x = [h["hour"] for h in hourly]
+    qs = filtered(rng, {"service": slug})
+    context = {
+        "service": service, "range": rng, "row": row, "has_usage": bool(hourly),
+        "deployments": service.deployments.select_related("account"),
+        "cost": total(qs), "chart_cost": core_charts.stacked_daily(daily_by(qs, "pricing_category")),
+        "recommendations": service.recommendations.filter(status=RecommendationStatus.OPEN),
+    }  # fmt: skip
+    if hourly:
+        context["chart_demand"] = charts.lines(
+            x, {"demand (req/s)": [h["demand_rps"] for h in hourly], "capacity (req/s)": [h["capacity_rps"] for h in hourly]},
+            "requests / s")  # fmt: skip
+        context["chart_gpu"] = charts.lines(
+            x, {"GPU utilisation (%)": [h["util"] for h in hourly],
+                "GPU memory used (% of total)": [100.0 * h["mem_used"] / h["mem_total"] if h["mem_total"] else None for h in hourly]},
+            "percent")  # fmt: skip
+        context["chart_latency"] = charts.lines(
+            x, {"p95 latency, hourly mean (ms)": [h["p95"] for h in hourly], "p95 latency, hourly max (ms)": [h["p95_max"] for h in hourly]},
+            "ms", hline=service.latency_slo_p95_ms, hline_name="SLO")  # fmt: skip
+    return render(request, "core/service_detail.html", context)
+
+
+def recommendations(request):
+    status = request.GET.get("status", RecommendationStatus.OPEN)
+    qs = Recommendation.objects.select_related("service", "decided_by")
+    if status in RecommendationStatus.values:
+        qs = qs.filter(status=status)
+    for key in ("kind", "slo_risk"):
+        if request.GET.get(key):
+            qs = qs.filter(**{key: request.GET[key]})
+    if request.GET.get("service"):
+        qs = qs.filter(service__slug=request.GET["service"])
+    summary = qs.aggregate(savings=Sum("monthly_savings_usd"), n=Count("pk"))
+    page = Paginator(qs.order_by("-monthly_savings_usd", "pk"), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "whatif/recommendations.html", {
+        "page": page, "summary": summary, "status": status, "statuses": RecommendationStatus.choices,
+        "kinds": RecommendationKind.choices, "risks": SloRisk.choices, "services": Service.objects.all(),
+        "decision_form": DecisionForm(), "query": request.GET.urlencode(),
+    })  # fmt: skip
+
+
+@require_POST
+@role_required(ANALYST)
+def recommendation_decide(request, pk):
+    rec = get_object_or_404(Recommendation, pk=pk)
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        rec.decide(form.cleaned_data["status"], request.user, form.cleaned_data["reason"])
+        messages.success(
+            request,
+            f"{rec.get_kind_display()} for {rec.service} {rec.get_status_display().lower()}.",
+        )
+    else:
+        messages.error(
+            request, "Give a reason (at least 3 characters) to accept or dismiss a recommendation."
+        )
+    return redirect(request.POST.get("next") or reverse("recommendations"))
+
+
+@require_POST
+@role_required(ANALYST)
+def recommendations_refresh(request):
+    from planner.whatif.tasks import refresh_recommendations
+
+    refresh_recommendations.delay()
+    messages.success(
+        request, "Recommendations are being recomputed from the latest usage and bills."
+    )
+    return redirect("recommendations")
+
+
+def whatif(request):
+    initial = {"window_days": 7, "batch_size": 1, "quantisation": "fp16", "cache_hit_rate": 0.0, "warm_pool": 0,
+               "commitment_term": "1y"}  # fmt: skip
+    rec = None
+    if request.GET.get("recommendation"):
+        rec = get_object_or_404(Recommendation, pk=request.GET["recommendation"])
+        initial.update({k: v for k, v in rec.proposal.items() if k in PARAMETER_FIELDS})
+        initial["services"] = Service.objects.filter(slug__in=rec.proposal.get("services", []))
+        initial["name"] = f"Recommendation #{rec.pk}: {rec.title}"[:200]
+    elif request.GET.get("service"):
+        initial["services"] = Service.objects.filter(slug__in=request.GET.getlist("service"))
+    scenarios = Scenario.objects.select_related("created_by").prefetch_related("services")
+    if request.GET.get("saved"):
+        scenarios = scenarios.filter(saved=True)
+    page = Paginator(scenarios, 20).get_page(request.GET.get("page"))
+    offers = _offer_choices()
+    return render(request, "whatif/whatif.html", {"form": ScenarioForm(initial=initial), "page": page,
+                                                 "recommendation": rec, "offers": offers})  # fmt: skip
+
+
+def _offer_choices() -> list[str]:
+    from planner.core.models import Deployment
+    from planner.whatif.engine import catalog
+
+    places = set(Deployment.objects.values_list("provider", "region"))
+    return sorted(
+        {o.instance_type for p, r in places for o in catalog().offers(provider=p, region=r)}
+    )
+
+
+@require_POST
+@role_required(ANALYST)
+def whatif_run(request):
+    from planner.whatif.services import scenario_name
+    from planner.whatif.tasks import enqueue_scenario
+
+    form = ScenarioForm(request.POST)
+    if not form.is_valid():
+        page = Paginator(Scenario.objects.all(), 20).get_page(1)
+        return render(
+            request,
+            "whatif/whatif.html",
+            {"form": form, "page": page, "offers": _offer_choices()},
+            status=400,
+        )
+    params = form.parameters()
+    rec_id = request.POST.get("recommendation")
+    s = Scenario.objects.create(
+        name=form.cleaned_data["name"] or scenario_name(params), parameters=params, created_by=request.user,
+        recommendation=Recommendation.objects.filter(pk=rec_id).first() if rec_id and rec_id.isdigit() else None,
+        progress_message="Queued",
+    )  # fmt: skip
+    s.services.set(form.cleaned_data["services"])
+    if not _eager():
+        enqueue_scenario(s.pk)
+    return redirect("scenario-detail", pk=s.pk)
+
+
+def _eager() -> bool:
+    """Development runs Celery eagerly; then the open page drives the run step by step."""
+    from planner.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+def scenario_detail(request, pk):
+    s = get_object_or_404(Scenario.objects.prefetch_related("services"), pk=pk)
+    context = {"scenario": s, "drive": _eager() and has_role(request.user, ANALYST)}
+    if s.status == ScenarioStatus.SUCCEEDED:
+        results = s.result.get("services", {})
+        slug = (
+            request.GET.get("service")
+            if request.GET.get("service") in results
+            else next(iter(results), None)
+        )
+        totals = s.result["totals"]
+        cats = sorted(
+            set(totals["baseline"]["monthly_cost_usd_by_category"])
+            | set(totals["scenario"]["monthly_cost_usd_by_category"])
+        )
+        context.update({"results": results, "totals": totals, "slug": slug,
+                        "chart_categories": charts.grouped_bars(cats, {k: totals[k]["monthly_cost_usd_by_category"] for k in ("baseline", "scenario")})})  # fmt: skip
+        if slug:
+            r = results[slug]
+            context["chart_replicas"] = charts.per_minute(
+                r["start"],
+                {k: r["series"][k]["replicas"] for k in ("baseline", "scenario")},
+                "ready replicas",
+            )
+            context["chart_latency"] = charts.per_minute(
+                r["start"], {k: r["series"][k]["p95_latency_ms"] for k in ("baseline", "scenario")}, "p95 latency (ms)",
+                hline=r["slo_p95_ms"], hline_name="SLO")  # fmt: skip
+    return render(request, "whatif/scenario_detail.html", context)
+
+
+def scenario_progress(request, pk):
+    """GET: status JSON. POST (analysts, eager mode): run the next step first, then report."""
+    s = get_object_or_404(Scenario, pk=pk)
+    if request.method == "POST":
+        if not has_role(request.user, ANALYST):
+            return JsonResponse({"error": "running a scenario needs the analyst role"}, status=403)
+        if _eager() and s.is_active:
+            from planner.whatif.tasks import run_scenario
+
+            run_scenario.apply(args=(s.pk,), kwargs={"max_steps": 1})
+            s.refresh_from_db()
+    return JsonResponse({"status": s.status, "progress": s.progress, "message": s.progress_message or s.status,
+                         "error": s.error})  # fmt: skip
+
+
+@require_POST
+@role_required(ANALYST)
+def scenario_save(request, pk):
+    s = get_object_or_404(Scenario, pk=pk)
+    s.saved = True
+    if request.POST.get("name"):
+        s.name = request.POST["name"][:200]
+    s.save(update_fields=["saved", "name"])
+    messages.success(request, f"Scenario “{s.name}” saved.")
+    return redirect("scenario-detail", pk=s.pk)
+
+
+@require_POST
+@role_required(ANALYST)
+def scenario_promote(request, pk):
+    from planner.whatif.services import promote_to_plan
+
+    s = get_object_or_404(Scenario, pk=pk)
+    try:
+        plan = promote_to_plan(s, request.user)
+    except ValueError as exc:  # PlanError is a ValueError
+        messages.error(request, f"Could not promote: {exc}")
+        return redirect("scenario-detail", pk=s.pk)
+    messages.success(request, f"Draft plan v{plan.version} created from this scenario.")
+    try:
+        return redirect("plan-detail", pk=plan.pk)
+    except Exception:  # noqa: BLE001 - plans pages not installed
+        return redirect("scenario-detail", pk=s.pk)
+
+
+def scenario_compare(request):
+    ids = [int(i) for i in request.GET.getlist("ids") if i.isdigit()][:6]
+    scenarios = list(
+        Scenario.objects.filter(pk__in=ids, status=ScenarioStatus.SUCCEEDED).order_by("pk")
+    )
+    cats = sorted(
+        {
+            c
+            for s in scenarios
+            for c in s.result["totals"]["scenario"]["monthly_cost_usd_by_category"]
+        }
+    )
+    chart = (
+        charts.grouped_bars(
+            cats,
+            {
+                f"#{s.pk}": s.result["totals"]["scenario"]["monthly_cost_usd_by_category"]
+                for s in scenarios
+            },
+        )
+        if scenarios
+        else None
+    )
+    return render(
+        request, "whatif/compare.html", {"scenarios": scenarios, "categories": cats, "chart": chart}
+    )
