@@ -25,6 +25,14 @@ class SettingChange:
     old: Any
     new: Any
 
+    @property
+    def old_display(self) -> str:
+        return _fmt(self.old)
+
+    @property
+    def new_display(self) -> str:
+        return _fmt(self.new)
+
 
 @dataclass(frozen=True)
 class ServiceDiff:
@@ -103,11 +111,19 @@ def diff_plans(old: Iterable[PlanDecision], new: Iterable[PlanDecision]) -> Plan
 
 
 def _fmt(value: Any) -> str:
+    """Readable setting value: lists joined, policies as "2 Pods/60s", windows as cron ranges."""
     if value is None or value == "":
         return "—"
     if isinstance(value, list):
-        return ", ".join(_fmt(v) for v in value) if value else "—"
+        return "; ".join(_fmt(v) for v in value) if value else "—"
     if isinstance(value, dict):
+        if {"type", "value", "period_seconds"} <= set(value):
+            return f"{value['value']} {value['type']}/{value['period_seconds']}s"
+        if {"start_cron", "end_cron", "desired_replicas"} <= set(value):
+            return (
+                f"{value.get('name', '')} {value['start_cron']}..{value['end_cron']} "
+                f"{value.get('timezone', '')} >= {value['desired_replicas']}"
+            ).strip()
         return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
     return str(value)
 
