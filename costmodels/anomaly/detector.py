@@ -7,24 +7,33 @@ appending future points never changes past scores or decisions.
 Method (per step ``t``):
 
 1. **Expected value** ``b_t`` from values before ``t``: the median of the last
-   ``level_window`` values (level baseline) or, when a seasonal period is known, the median
-   of the values one, two and three periods ago shifted by the level change since then
-   (seasonal baseline).  Whichever baseline had the smaller mean absolute error over the
-   last period is used, so trend, level shifts and daily/weekly cycles are followed.
+   ``level_window`` values (level baseline) or, when a seasonal period ``P`` is known, the
+   median over the last ``seasonal_cycles`` cycles of ``x_{t-cP}`` shifted by the change
+   of the one-period mean since then (seasonal baseline; a full-period mean carries no
+   seasonality, so this follows level shifts and trend).  Whichever baseline had the
+   smaller mean absolute error over the last period is used.
 2. **Robust residual z-score** ``z_t = (x_t - b_t) / s_t`` where ``s_t`` is a robust scale
    (1.4826 x median absolute residual, at least 1.2533 x mean absolute residual) over the
    previous ``scale_window`` residuals.
-3. **Evidence statistics**: the point statistic ``|z_t|`` and, for each ``k`` in
-   ``shift_windows``, the mean-shift statistic ``sqrt(k) |mean(z_{t-k+1..t})|`` (level shifts
-   and bursts show up here before any single point is extreme).
+3. **Evidence statistics** on ``z`` winsorised at ``extreme_z``: the point statistic
+   ``|z_t|`` and, for each ``k`` in ``shift_windows``, the mean-shift statistic
+   ``sqrt(k) |mean(z_{t-k+1..t})|`` (level shifts and bursts show up here before any
+   single point is extreme).
 4. **Adaptive threshold**: a statistic alarms when it is both significant in absolute terms
    (``>= min_z`` robust standard deviations) and a *record*: larger than every value of the
    same statistic over the trailing ``max(record_window, record_fraction * t)`` steps.
    Because the reference grows with the history, the false-alarm rate on a stationary
    series falls like ``1 / t`` -- a flat noisy series raises (almost surely) nothing.
-   A point beyond ``extreme_z`` robust standard deviations always alarms.
+   The first ``warmup_periods`` periods (baseline still learning) never enter the
+   reference, and a record-breaker raises it by at most ``record_cap`` x, so one huge
+   event (a credit, a 20-fold spike) cannot mask later anomalies.  A point beyond
+   ``extreme_z`` robust standard deviations always alarms.
 5. **One alert per episode**: after an alert, further alerts are suppressed for
-   ``suppress_steps`` steps.
+   ``suppress_steps`` steps (the estimator uses half a seasonal period).
+
+Tuned on the labelled NAB development series in ``shared/data/anomaly`` (see
+``bench/anomaly.py``); the parameters are few and stated in units of the series' own
+variability, not fitted per series.
 
 ``anomaly_score`` is ``r / (1 + r)`` in ``[0, 1)`` where ``r`` is the ratio of the strongest
 significant statistic to its trailing record (0 when nothing is significant); a score of
