@@ -114,7 +114,7 @@ def recommend_rightsizing(
                 current_monthly_cost_usd=round(current_monthly, 2))  # fmt: skip
     if hours < MIN_EVIDENCE_HOURS:
         reason = (
-            f"only {hours:.1f} hours of usage samples in the {lookback_days:g}-day lookback; "
+            f"only {hours:.2f} hours of usage samples in the {lookback_days:g}-day lookback; "
             f"right-sizing needs at least {MIN_EVIDENCE_HOURS:g} hours"
         )
         if raise_on_refusal:
