@@ -4,6 +4,7 @@ browser page and keeps the login redirect."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -14,19 +15,34 @@ from planner.api import views
 from planner.api.optional import register_optional
 
 router = SimpleRouter(trailing_slash=True)
-router.register("accounts", views.CloudAccountViewSet, basename="account")
-router.register("services", views.ServiceViewSet, basename="service")
-router.register("deployments", views.DeploymentViewSet, basename="deployment")
-router.register("costs", views.CostRollupViewSet, basename="cost")
-router.register("period-loads", views.BillingPeriodLoadViewSet, basename="period-load")
-router.register("ingest-runs", views.IngestRunViewSet, basename="ingest-run")
+router.register("accounts", views.CloudAccountViewSet, basename="api-account")
+router.register("services", views.ServiceViewSet, basename="api-service")
+router.register("deployments", views.DeploymentViewSet, basename="api-deployment")
+router.register("costs", views.CostRollupViewSet, basename="api-cost")
+router.register("period-loads", views.BillingPeriodLoadViewSet, basename="api-period-load")
+router.register("ingest-runs", views.IngestRunViewSet, basename="api-ingest-run")
 register_optional(router)
+
+
+# Several models have a `status` with different choices; give each enum its own clear name.
+_ENUMS = {
+    "IngestRunStatusEnum": ("planner.billing", "planner.billing.models.RunStatus"),
+    "AnomalyStatusEnum": ("planner.alerts", "planner.alerts.models.AnomalyStatus"),
+    "PlanStatusEnum": ("planner.plans", "planner.plans.models.PlanStatus"),
+    "RecommendationStatusEnum": ("planner.whatif", "planner.whatif.models.RecommendationStatus"),
+}
 
 
 class SchemaView(SpectacularAPIView):
     """OpenAPI 3 schema; authenticated users only (it describes the whole API surface)."""
 
     permission_classes = [IsAuthenticated]
+    custom_settings = {
+        "ENUM_NAME_OVERRIDES": {
+            k: path for k, (app, path) in _ENUMS.items() if app in settings.INSTALLED_APPS
+        },
+        "COMPONENT_SPLIT_REQUEST": True,
+    }
 
 
 class DocsView(SpectacularSwaggerView):
