@@ -31,6 +31,10 @@ def plan_detail(request, pk: int):
     applied = Plan.current_applied()
     diff = services.plan_diff(plan)
     drift_event = plan.events.filter(kind=PlanEvent.Kind.DRIFT_CHECK).first()
+    try:
+        manifest_paths, export_error = services.bundle_for(plan).manifest_paths(), ""
+    except (ManifestValidationError, services.PlanError, ValueError) as exc:
+        manifest_paths, export_error = [], str(exc)
     return render(
         request,
         "plans/detail.html",
@@ -45,7 +49,8 @@ def plan_detail(request, pk: int):
             "previous": services.previous_applied(plan)
             if plan.status == PlanStatus.APPLIED
             else None,
-            "manifest_paths": services.bundle_for(plan).manifest_paths(),
+            "manifest_paths": manifest_paths,
+            "export_error": export_error,
         },
     )
 

@@ -133,3 +133,11 @@ def test_token_shown_once_and_only_hash_stored(admin_client_, viewer):
 def test_plan_list_empty_state(viewer_client):
     assert "No plans yet" in viewer_client.get("/plans/").content.decode()
     assert Plan.objects.count() == 0
+
+
+def test_detail_explains_a_plan_that_cannot_be_exported(viewer_client, plan):
+    # e.g. edited in the Django admin into an inconsistent state
+    plan.decisions.filter(service__slug="chat-llm").update(max_replicas=1)
+    page = viewer_client.get(f"/plans/{plan.pk}/").content.decode()
+    assert "cannot be exported until it is fixed" in page
+    assert "decision for service &#x27;chat-llm&#x27;: max_replicas" in page

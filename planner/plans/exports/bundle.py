@@ -39,9 +39,12 @@ class BundleError(RuntimeError):
     """The bundle could not be built or written; the message says what to do."""
 
 
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available (same output)
+
+
 def dump_manifests(manifests: Iterable[dict[str, Any]]) -> str:
     """Multi-document YAML, keys in rendering order."""
-    return yaml.safe_dump_all(list(manifests), sort_keys=False, explicit_start=True)
+    return yaml.dump_all(list(manifests), Dumper=_Dumper, sort_keys=False, explicit_start=True)
 
 
 @dataclass(frozen=True)

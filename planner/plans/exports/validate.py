@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
@@ -272,7 +273,7 @@ def validate_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
 def validate_yaml(text: str, source: str = "<yaml>") -> list[dict[str, Any]]:
     """Validate every document of a multi-document YAML text; errors name ``source``."""
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:
         raise ManifestValidationError("?", source, [FieldError("", f"not YAML: {exc}")]) from exc
     for i, doc in enumerate(docs):
