@@ -24,6 +24,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -255,6 +257,11 @@ class PriceUpdateReport:
     unknown: tuple[tuple[str, str, str], ...]
 
 
+def _records(df: pd.DataFrame) -> list[Any]:
+    """Rows as attribute records (CSV values are untyped until converted)."""
+    return [SimpleNamespace(**{str(k): v for k, v in rec.items()}) for rec in df.to_dict("records")]
+
+
 def _read(d: Path, name: str) -> pd.DataFrame:
     path = d / name
     if not path.exists():
@@ -270,7 +277,7 @@ def _assumed_commit(provider: str, od: float) -> tuple[float, float]:
 def _load_aws(d: Path) -> list[InstanceOffer]:
     df = _read(d, "aws_gpu_instances.csv")
     out = []
-    for r in df.itertuples(index=False):
+    for r in _records(df):
         count = float(r.gpu_count)
         c1, c3 = _assumed_commit("aws", float(r.ondemand_usd_per_hour))
         spot = _num(r.spot_avg_usd_per_hour)
@@ -294,7 +301,7 @@ def _load_gcp(d: Path) -> list[InstanceOffer]:
     ratio1 = (df.cud_1y_usd_per_hour / df.ondemand_usd_per_hour).groupby(df.gpu_type).median()
     ratio3 = (df.cud_3y_usd_per_hour / df.ondemand_usd_per_hour).groupby(df.gpu_type).median()
     out = []
-    for r in df.itertuples(index=False):
+    for r in _records(df):
         od = float(r.ondemand_usd_per_hour)
         c1, c3 = _num(r.cud_1y_usd_per_hour), _num(r.cud_3y_usd_per_hour)
         src = "list_cud"
@@ -320,7 +327,7 @@ def _load_azure(d: Path) -> list[InstanceOffer]:
     df = _read(d, "azure_gpu_vms.csv")
     df = df[df.gpu_count.notna() & df.gpu_model.notna()]
     out = []
-    for r in df.itertuples(index=False):
+    for r in _records(df):
         count = float(r.gpu_count)
         mem = float(r.accelerator_memory_gb_doc)
         # The NDm_A100_v4 page documents per-GPU memory; every other page the VM total.

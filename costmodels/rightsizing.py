@@ -14,6 +14,8 @@ by other workloads).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -110,7 +112,7 @@ def recommend_rightsizing(
         if len(df)
         else 0.0
     )
-    base = dict(current_instance_type=current_offer.instance_type, evidence_window=window, evidence_hours=round(hours, 2),
+    base: dict[str, Any] = dict(current_instance_type=current_offer.instance_type, evidence_window=window, evidence_hours=round(hours, 2),
                 current_monthly_cost_usd=round(current_monthly, 2))  # fmt: skip
     if hours < MIN_EVIDENCE_HOURS:
         reason = (

@@ -67,9 +67,10 @@ def simulate_scenarios(
     must have the same length. See the module docstring for the semantics.
     """  # fmt: skip
     P = len(policies)
-    timeouts = (
-        [request_timeout_s] * P if np.isscalar(request_timeout_s) else list(request_timeout_s)
-    )  # type: ignore[arg-type]
+    if isinstance(request_timeout_s, int | float):
+        timeouts = [float(request_timeout_s)] * P
+    else:
+        timeouts = [float(x) for x in request_timeout_s]
     rows = _prepare(demands, policies, mixes, offers, capacities, slo_p95_ms, timeouts)
     T = rows.demands.shape[1]
     events = spot_events(rows, T, random_state)
