@@ -175,3 +175,45 @@ def test_openapi_translation_of_kubernetes_extensions():
     assert "additionalProperties" not in out["properties"]["free"]
     assert out["properties"]["n"]["type"] == ["integer", "null"]
     assert out["properties"]["n"]["maximum"] == 2**31 - 1
+
+
+def test_keda_trigger_metadata_rules(scaled_object):
+    trig = scaled_object["spec"]["triggers"]
+    del trig[0]["metadata"]["query"]
+    trig[0]["metadata"]["threshold"] = "eight"
+    trig[1]["metadata"]["desiredReplicas"] = ""
+    errs = errors_of(scaled_object)
+    assert "required by the prometheus scaler" in errs["spec.triggers[0].metadata.query"]
+    assert "'eight' is not a number" in errs["spec.triggers[0].metadata.threshold"]
+    assert "required by the cron scaler" in errs["spec.triggers[1].metadata.desiredReplicas"]
+
+
+def test_keda_rabbitmq_needs_a_host_and_fallback_needs_average_value(known_plan):
+    so = copy.deepcopy(render_scaled_object(known_plan[1]))
+    del so["spec"]["triggers"][0]["metadata"]["hostFromEnv"]
+    so["spec"]["triggers"][0]["metricType"] = "Value"
+    so["spec"]["fallback"] = {"failureThreshold": 3, "replicas": 2}
+    errs = errors_of(so)
+    assert "set one of host, hostFromEnv" in errs["spec.triggers[0].metadata"]
+    assert "AverageValue" in errs["spec.fallback"]
+
+
+def test_karpenter_cel_rules(node_pool):
+    tmpl = node_pool["spec"]["template"]
+    tmpl["metadata"]["labels"]["karpenter.sh/team"] = "ml"
+    tmpl["metadata"]["labels"]["node.kubernetes.io/gpu"] = "yes"  # allowed sub-domain
+    reqs = tmpl["spec"]["requirements"]
+    reqs[0]["values"] = []
+    reqs[1]["minValues"] = 3
+    reqs.append({"key": "kubernetes.io/hostname", "operator": "Exists"})
+    node_pool["spec"]["disruption"]["budgets"] = [{"nodes": "1", "schedule": "@daily"}]
+    errs = errors_of(node_pool)
+    assert (
+        'domain "karpenter.sh" is restricted'
+        in errs["spec.template.metadata.labels.karpenter.sh/team"]
+    )
+    assert "spec.template.metadata.labels.node.kubernetes.io/gpu" not in errs
+    assert "need values" in errs["spec.template.spec.requirements[0].values"]
+    assert "exceeds" in errs["spec.template.spec.requirements[1].minValues"]
+    assert "restricted" in errs["spec.template.spec.requirements[2].key"]
+    assert "duration" in errs["spec.disruption.budgets[0]"]

@@ -20,17 +20,15 @@ API server reads it:
 
 ``metadata`` of every kind is checked against Kubernetes' ``ObjectMeta`` plus
 the API server's name rules (DNS-1123). CEL rules (``x-kubernetes-validations``)
-are not evaluated; the semantic checks the API server performs for HPA
-behaviour (windows 0..3600 s, periods 1..1800 s, min <= max) are added in
-:func:`_semantic_errors`.
+are evaluated by re-implementing, in :mod:`.admission`, the ones Headroom's
+output can hit, together with the checks the API server and KEDA's admission
+webhook make in code (HPA behaviour bounds, min <= max, trigger metadata).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -38,26 +36,15 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from .admission import FieldError, admission_errors
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 QUANTITY = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 HPA_REF = "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler"
 META_REF = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One problem: a dotted path into the manifest (``spec.triggers[0].type``)."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path or '<root>'}: {self.message}"
 
 
 class ManifestValidationError(ValueError):
@@ -186,69 +173,6 @@ def _schema_errors(manifest: dict[str, Any], validator: Draft202012Validator) ->
     return errors
 
 
-def _rules_errors(prefix: str, rules: Any) -> list[FieldError]:
-    out: list[FieldError] = []
-    if not isinstance(rules, dict):
-        return out
-    window = rules.get("stabilizationWindowSeconds")
-    if isinstance(window, int) and not 0 <= window <= 3600:
-        out.append(FieldError(f"{prefix}.stabilizationWindowSeconds", "must be within 0..3600"))
-    if rules.get("selectPolicy") not in (None, "Max", "Min", "Disabled"):
-        out.append(FieldError(f"{prefix}.selectPolicy", "must be Max, Min or Disabled"))
-    for i, pol in enumerate(rules.get("policies") or []):
-        if not isinstance(pol, dict):
-            continue
-        if pol.get("type") not in ("Pods", "Percent"):
-            out.append(FieldError(f"{prefix}.policies[{i}].type", "must be Pods or Percent"))
-        period = pol.get("periodSeconds")
-        if isinstance(period, int) and not 1 <= period <= 1800:
-            out.append(FieldError(f"{prefix}.policies[{i}].periodSeconds", "must be 1..1800"))
-        value = pol.get("value")
-        if isinstance(value, int) and value < 1:
-            out.append(FieldError(f"{prefix}.policies[{i}].value", "must be > 0"))
-    return out
-
-
-def _semantic_errors(manifest: dict[str, Any]) -> list[FieldError]:
-    """Rules the API server enforces beyond the OpenAPI schema."""
-    out: list[FieldError] = []
-    meta = manifest.get("metadata") or {}
-    name = meta.get("name")
-    if not isinstance(name, str) or not name:
-        out.append(FieldError("metadata.name", "is required"))
-    elif len(name) > 253 or not DNS_SUBDOMAIN.match(name):
-        out.append(FieldError("metadata.name", f"{name!r} is not a DNS-1123 subdomain"))
-    ns = meta.get("namespace")
-    if ns is not None and (not isinstance(ns, str) or len(ns) > 63 or not DNS_LABEL.match(ns)):
-        out.append(FieldError("metadata.namespace", f"{ns!r} is not a DNS-1123 label"))
-    kind = manifest.get("kind")
-    spec = manifest.get("spec") or {}
-    if not isinstance(spec, dict):
-        return out
-    if kind == "HorizontalPodAutoscaler":
-        lo, hi = spec.get("minReplicas", 1), spec.get("maxReplicas")
-        if isinstance(hi, int) and hi < 1:
-            out.append(FieldError("spec.maxReplicas", "must be >= 1"))
-        if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
-            out.append(FieldError("spec.minReplicas", f"{lo} exceeds spec.maxReplicas {hi}"))
-        behavior = spec.get("behavior") or {}
-        for d in ("scaleUp", "scaleDown"):
-            out += _rules_errors(f"spec.behavior.{d}", behavior.get(d))
-    elif kind == "ScaledObject":
-        lo, hi = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
-        if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
-            out.append(
-                FieldError("spec.minReplicaCount", f"{lo} exceeds spec.maxReplicaCount {hi}")
-            )
-        hpa = (spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}
-        behavior = hpa.get("behavior") or {}
-        for d in ("scaleUp", "scaleDown"):
-            out += _rules_errors(
-                f"spec.advanced.horizontalPodAutoscalerConfig.behavior.{d}", behavior.get(d)
-            )
-    return out
-
-
 def validate_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     """Return ``manifest`` unchanged if valid; raise ManifestValidationError otherwise."""
     if not isinstance(manifest, dict):
@@ -264,7 +188,7 @@ def validate_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
             name,
             [FieldError("apiVersion", f"{kind} {api_version} is not exportable; use {supported}")],
         ) from None
-    errors = _schema_errors(manifest, validator) + _semantic_errors(manifest)
+    errors = _schema_errors(manifest, validator) + admission_errors(manifest)
     if errors:
         raise ManifestValidationError(str(kind), name, errors)
     return manifest
