@@ -16,6 +16,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -97,25 +98,37 @@ def service_tag_column(tags: pa.Array, keys: list[str]) -> pa.Array:
     return found
 
 
-def aggregate_batch(batch: pa.RecordBatch | pa.Table, tag_keys: list[str]) -> pa.Table:
-    """Sum the metrics of one batch by day and every rollup dimension."""
-    n = batch.num_rows
+def _tag_sql(tag_keys: list[str]) -> str:
+    """SQL for the first attribution tag present in the Tags JSON text ('' if none)."""
+    parts = []
+    for key in tag_keys:
+        pattern = ('"' + re.escape(key) + r'"\s*:\s*"([^"]*)"').replace("'", "''")
+        parts.append(f"NULLIF(regexp_extract(tags, '{pattern}', 1), '')")
+    return f"COALESCE({', '.join(parts)}, '')" if parts else "''"
+
+
+def aggregate_batch(batch: pa.RecordBatch | pa.Table, tag_keys: list[str], con=None) -> pa.Table:
+    """Sum the metrics of one batch by day and every rollup dimension (DuckDB over Arrow,
+    zero-copy; pyarrow prepares the typed columns)."""
+    import duckdb
+
     cols: dict[str, pa.Array] = {
         "date": _to_date(_column(batch, "ChargePeriodStart", pa.timestamp("us", tz="UTC"))),
         "period": _to_date(_column(batch, "BillingPeriodStart", pa.timestamp("us", tz="UTC"))),
     }
     for name, focus in DIMENSIONS.items():
         cols[name] = pc.fill_null(_column(batch, focus, pa.string()), "")
-    cols["service_tag"] = pc.fill_null(
-        service_tag_column(_column(batch, "Tags", pa.string()), tag_keys), ""
-    )
+    cols["tags"] = _column(batch, "Tags", pa.string())
     for name, focus in METRICS.items():
         cols[name] = pc.fill_null(_column(batch, focus, pa.float64()), 0.0)
-    cols["line_items"] = pa.array([1] * n, pa.int64()) if n else pa.array([], pa.int64())
-    table = pa.table(cols)
-    aggs = [(m, "sum") for m in (*METRICS, "line_items")]
-    out = table.group_by(KEYS, use_threads=False).aggregate(aggs)
-    return out.rename_columns([c.removesuffix("_sum") for c in out.column_names])
+    slim = pa.table(cols)  # noqa: F841 - read by DuckDB's replacement scan below
+    con = con or duckdb.connect()
+    dims = ", ".join(["date", "period", *DIMENSIONS])
+    sums = ", ".join(f"sum({m}) AS {m}" for m in METRICS)
+    return con.execute(
+        f"SELECT {dims}, {_tag_sql(tag_keys)} AS service_tag, {sums}, count(*) AS line_items "
+        f"FROM slim GROUP BY ALL"
+    ).to_arrow_table()
 
 
 def _period_starts(batch: pa.RecordBatch) -> pa.Array:
@@ -143,6 +156,11 @@ def load_batches(
     writers: dict[dt.date, object] = {}
     partials: list[pa.Table] = []
     periods: set[dt.date] = set()
+    con = _duckdb()
+    # Parquet encoding releases the GIL: write line items on a second thread while this one
+    # validates and aggregates the next batch. One writer thread keeps part order.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lineitem-writer")
+    pending: list = []
     try:
         for batch in batches:
             if batch.num_rows == 0:
@@ -156,88 +174,184 @@ def load_batches(
                     writer = writers[period] = line_store.staging_writer(
                         result.version, account.pk, period
                     )
-                writer.write(table.filter(pc.equal(starts, pa.scalar(period, pa.date32()))))
-            partials.append(aggregate_batch(table, tag_keys))
+                part = table.filter(pc.equal(starts, pa.scalar(period, pa.date32())))
+                pending.append(pool.submit(writer.write, part))
+            partials.append(aggregate_batch(table, tag_keys, con))
+            while pending and (pending[0].done() or len(pending) > 4):  # bounded memory
+                pending.pop(0).result()
             result.rows_read += batch.num_rows
             if len(partials) >= 64:  # keep the partial aggregates small
-                partials = [_combine(partials)]
+                partials = [_combine(partials, con)]
             if progress:
                 progress(result.rows_read)
+        for future in pending:
+            future.result()
+        pending.clear()
         for writer in writers.values():
             writer.close()
         if not periods:
             raise LoadError("the source holds no billing records; nothing was changed")
-        rollup = _combine(partials)
+        rollup = _combine(partials, con)
         line_store.publish(result.version, account.pk, sorted(periods))
         _replace_in_database(account, run, sorted(periods), rollup, result, line_store)
     except BaseException:
+        for future in pending:
+            with contextlib.suppress(BaseException):
+                future.result()
         for writer in writers.values():
             with contextlib.suppress(Exception):  # already failing; cleanup must go on
                 writer.close()
         line_store.discard(result.version, account.pk, periods)
         raise
+    finally:
+        pool.shutdown(wait=True)
+        con.close()
     return result
 
 
-def _combine(partials: list[pa.Table]) -> pa.Table:
-    table = pa.concat_tables(partials)
-    aggs = [(m, "sum") for m in (*METRICS, "line_items")]
-    out = table.group_by(KEYS, use_threads=False).aggregate(aggs)
-    return out.rename_columns([c.removesuffix("_sum") for c in out.column_names])
+def _duckdb():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    return con
+
+
+def _combine(partials: list[pa.Table], con=None) -> pa.Table:
+    import duckdb
+
+    stacked = pa.concat_tables(partials)  # noqa: F841 - read by DuckDB's replacement scan below
+    con = con or duckdb.connect()
+    sums = ", ".join(f"sum({m}) AS {m}" for m in METRICS)
+    return con.execute(
+        f"SELECT {', '.join(KEYS)}, {sums}, CAST(sum(line_items) AS BIGINT) AS line_items "
+        f"FROM stacked GROUP BY ALL"
+    ).to_arrow_table()
 
 
 def _dec(x: float) -> Decimal:
     return Decimal(repr(round(float(x), 6)))
 
 
+# Rollup columns in insert order, with the length limit of each text column.
+_ROLLUP_TEXT = {
+    "provider": 64,
+    "service_name": 200,
+    "region": 64,
+    "resource_id": 500,
+    "sku": 200,
+    "pricing_category": 32,
+    "charge_category": 32,
+    "service_tag": 200,
+}
+_ROLLUP_COLUMNS = [
+    "date",
+    "account_id",
+    "billing_period_start",
+    *_ROLLUP_TEXT,
+    "service_id",
+    "currency",
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "consumed_quantity",
+    "line_items",
+]
+
+
+def rollup_rows(rollup: pa.Table, account_pk: int, services: dict[str, int]) -> pa.Table:
+    """The rollup aggregate as a table in the database's column order (vectorised)."""
+    n = rollup.num_rows
+    tags = list(services)
+    ids = pa.array([services[t] for t in tags], pa.int64())
+    pos = pc.index_in(rollup.column("service_tag"), value_set=pa.array(tags, pa.string()))
+    cols = {
+        "date": rollup.column("date"),
+        "account_id": pa.array([account_pk] * n, pa.int64()),
+        "billing_period_start": rollup.column("period"),
+    }
+    for name, limit in _ROLLUP_TEXT.items():
+        cols[name] = pc.utf8_slice_codeunits(rollup.column(name), 0, limit)
+    cols["service_id"] = pc.take(ids, pos) if tags else pa.nulls(n, pa.int64())
+    currency = pc.if_else(pc.equal(rollup.column("currency"), ""), "USD", rollup.column("currency"))
+    cols["currency"] = pc.utf8_slice_codeunits(currency, 0, 8)
+    for metric in ("billed_cost", "effective_cost", "list_cost"):
+        cols[metric] = pc.round(rollup.column(metric), 6)
+    cols["consumed_quantity"] = rollup.column("consumed_quantity")
+    cols["line_items"] = rollup.column("line_items")
+    return pa.table(cols)
+
+
+def _insert_rollups(table: pa.Table) -> None:
+    """Bulk insert: COPY on PostgreSQL (streamed CSV, no per-row Python objects), executemany
+    elsewhere. Runs inside the caller's transaction."""
+    from django.db import connection
+
+    db_table = CostRollup._meta.db_table
+    names = ", ".join(_ROLLUP_COLUMNS)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            import io
+
+            import pyarrow.csv as pcsv
+
+            for batch in table.to_batches(max_chunksize=200_000):
+                buf = io.BytesIO()
+                pcsv.write_csv(
+                    pa.Table.from_batches([batch]),
+                    buf,
+                    pcsv.WriteOptions(include_header=False, quoting_style="needed"),
+                )
+                with cur.cursor.copy(
+                    f"COPY {db_table} ({names}) FROM STDIN WITH (FORMAT csv)"
+                ) as copy:
+                    copy.write(buf.getvalue())
+        else:
+            sql = f"INSERT INTO {db_table} ({names}) VALUES ({', '.join(['%s'] * len(_ROLLUP_COLUMNS))})"
+            for batch in table.to_batches(max_chunksize=50_000):
+                columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+                cur.executemany(sql, list(zip(*columns, strict=True)))
+
+
+def period_totals(rollup: pa.Table) -> dict[str, dict]:
+    """Per billing period: line items, billed/effective/list totals, billed by ChargeCategory,
+    and the currencies seen."""
+    metrics = [
+        ("line_items", "sum"),
+        ("billed_cost", "sum"),
+        ("effective_cost", "sum"),
+        ("list_cost", "sum"),
+    ]
+    totals: dict[str, dict] = {}
+    for row in (
+        rollup.group_by(["period"]).aggregate([*metrics, ("currency", "distinct")]).to_pylist()
+    ):
+        totals[row["period"].isoformat()] = {
+            "rows": int(row["line_items_sum"]),
+            "billed_cost": row["billed_cost_sum"],
+            "effective_cost": row["effective_cost_sum"],
+            "list_cost": row["list_cost_sum"],
+            "currencies": sorted(c or "USD" for c in row["currency_distinct"]),
+            "billed_cost_by_charge_category": {},
+        }
+    by_cc = rollup.group_by(["period", "charge_category"]).aggregate([("billed_cost", "sum")])
+    for row in by_cc.to_pylist():
+        totals[row["period"].isoformat()]["billed_cost_by_charge_category"][
+            row["charge_category"] or "(none)"
+        ] = round(row["billed_cost_sum"], 6)
+    return totals
+
+
 def _replace_in_database(
     account, run, periods, rollup: pa.Table, result: LoadResult, line_store
 ) -> None:
-    services = {}
+    services: dict[str, int] = {}
     for pk, slug, tag in Service.objects.values_list("pk", "slug", "tag_value"):
         services[slug] = pk
         if tag:
             services[tag] = pk
-    data = rollup.to_pydict()
-    objs = []
-    totals: dict[str, dict[str, float]] = {}
-    for i in range(rollup.num_rows):
-        period = data["period"][i]
-        t = totals.setdefault(
-            period.isoformat(),
-            {"rows": 0, "billed_cost": 0.0, "effective_cost": 0.0, "list_cost": 0.0},
-        )
-        t["rows"] += data["line_items"][i]
-        for m in ("billed_cost", "effective_cost", "list_cost"):
-            t[m] += data[m][i]
-        cc = data["charge_category"][i] or "(none)"
-        t.setdefault("billed_cost_by_charge_category", {}).setdefault(cc, 0.0)
-        t["billed_cost_by_charge_category"][cc] += data["billed_cost"][i]
-        objs.append(
-            CostRollup(
-                date=data["date"][i],
-                account_id=account.pk,
-                billing_period_start=period,
-                provider=data["provider"][i][:64],
-                service_name=data["service_name"][i][:200],
-                region=data["region"][i][:64],
-                resource_id=data["resource_id"][i][:500],
-                sku=data["sku"][i][:200],
-                pricing_category=data["pricing_category"][i][:32],
-                charge_category=data["charge_category"][i][:32],
-                service_tag=data["service_tag"][i][:200],
-                service_id=services.get(data["service_tag"][i]),
-                currency=(data["currency"][i] or "USD")[:8],
-                billed_cost=_dec(data["billed_cost"][i]),
-                effective_cost=_dec(data["effective_cost"][i]),
-                list_cost=_dec(data["list_cost"][i]),
-                consumed_quantity=float(data["consumed_quantity"][i]),
-                line_items=int(data["line_items"][i]),
-            )
-        )
-    currencies = {}
-    for i in range(rollup.num_rows):
-        currencies.setdefault(data["period"][i], set()).add(data["currency"][i] or "USD")
+    rows = rollup_rows(rollup, account.pk, services)
+    totals = period_totals(rollup)
     with transaction.atomic():
         # Lock the period pointers so that two loads of the same period serialise here.
         list(
@@ -246,7 +360,7 @@ def _replace_in_database(
             )
         )
         CostRollup.objects.filter(account=account, billing_period_start__in=periods).delete()
-        CostRollup.objects.bulk_create(objs, batch_size=2000)
+        _insert_rollups(rows)
         for period in periods:
             t = totals.get(period.isoformat(), {})
             BillingPeriodLoad.objects.update_or_create(
@@ -259,7 +373,7 @@ def _replace_in_database(
                     "billed_cost": _dec(t.get("billed_cost", 0.0)),
                     "effective_cost": _dec(t.get("effective_cost", 0.0)),
                     "list_cost": _dec(t.get("list_cost", 0.0)),
-                    "currency": ",".join(sorted(currencies.get(period, {"USD"}))),
+                    "currency": ",".join(t.get("currencies", ["USD"]))[:8],
                 },
             )
         transaction.on_commit(
@@ -271,4 +385,4 @@ def _replace_in_database(
         for k, t in totals.items()
     }
     result.rows_stored = int(sum(t["rows"] for t in totals.values()))
-    result.rollup_rows = len(objs)
+    result.rollup_rows = rows.num_rows

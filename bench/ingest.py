@@ -1,0 +1,153 @@
+"""Ingest benchmark: a 10-million-row FOCUS 1.2 Parquet file through the real loader.
+
+Generates the file once (cached under bench/.cache/), then in one run:
+  1. ingests it with Headroom's loader (stream → validate → Parquet line items → rollups in the
+     database, one transaction), measuring seconds and peak RSS of the ingesting process;
+  2. times DuckDB computing the same daily rollup directly from the file (the baseline).
+Prints figures and, as its last line, one JSON object. Database: $DATABASE_URL if set (use
+PostgreSQL for production-like figures), else a throwaway SQLite file.
+
+    python bench/ingest.py [--rows 10000000] [--batch-rows 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / "bench" / ".cache"
+sys.path.insert(0, str(REPO))
+
+DUCKDB_ROLLUP = """
+SELECT CAST(ChargePeriodStart AS DATE) AS day, CAST(BillingPeriodStart AS DATE) AS period,
+       ProviderName, ServiceName, RegionId, ResourceId, SkuId, PricingCategory, ChargeCategory,
+       BillingCurrency,
+       coalesce(json_extract_string(Tags, '$.service'), json_extract_string(Tags, '$.app'),
+                json_extract_string(Tags, '$."k8s-app"')) AS service_tag,
+       sum(BilledCost), sum(EffectiveCost), sum(ListCost), sum(ConsumedQuantity), count(*)
+FROM read_parquet('{path}') GROUP BY ALL
+"""
+
+
+def ensure_file(rows: int) -> Path:
+    path = CACHE / f"focus12_{rows}.parquet"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        print(f"generating {rows:,} FOCUS 1.2 rows → {path} (once)…", flush=True)
+        tmp = path.with_suffix(".tmp")
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from ingest.focus.generate import write_focus_file; "
+                f"write_focus_file(sys.argv[1], version='1.2', rows={rows}, seed=42, periods=1, "
+                "fmt='parquet')",
+                str(tmp),
+            ],
+            cwd=REPO,
+            check=True,
+        )
+        tmp.rename(path)
+    return path
+
+
+def ingest_child(path: str, batch_rows: int) -> None:
+    """Runs in a fresh process so its peak RSS is the ingest's own."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planner.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from ingest.focus.reader import open_focus
+    from planner.billing.loader import load_batches
+    from planner.core.models import CloudAccount
+
+    account, _ = CloudAccount.objects.get_or_create(
+        provider="aws", account_id="bench", defaults={"name": "bench"}
+    )
+    start = time.perf_counter()
+    result = load_batches(open_focus(path, batch_rows=batch_rows), account)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows": result.rows_stored,
+                "rollup_rows": result.rollup_rows,
+                "peak_rss_mb": peak_mb,
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--batch-rows", type=int, default=100_000)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        ingest_child(args.child, args.batch_rows)
+        return
+    path = ensure_file(args.rows)
+    with tempfile.TemporaryDirectory(prefix="headroom-bench-") as tmp:
+        env = {
+            **os.environ,
+            "HEADROOM_VAR_DIR": tmp,
+            "LINE_ITEM_STORE": f"{tmp}/lineitems",
+            "LOG_LEVEL": "WARNING",
+        }
+        env.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", str(path), "--batch-rows", str(args.batch_rows)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            sys.exit(f"ingest failed:\n{proc.stderr[-4000:]}")
+        ours = json.loads(proc.stdout.strip().splitlines()[-1])
+    import duckdb
+
+    con = duckdb.connect()
+    start = time.perf_counter()
+    groups = len(con.sql(DUCKDB_ROLLUP.format(path=path)).fetchall())
+    duck_s = time.perf_counter() - start
+    print(
+        f"headroom ingest: {ours['rows']:,} rows in {ours['seconds']:.1f} s "
+        f"({ours['rows'] / ours['seconds']:,.0f} rows/s), {ours['rollup_rows']:,} rollup rows, "
+        f"peak RSS {ours['peak_rss_mb']:.0f} MB"
+    )
+    print(f"duckdb daily rollup: {groups:,} groups in {duck_s:.1f} s")
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "seconds": round(ours["seconds"], 3),
+                "baseline": "duckdb_daily_rollup_from_file",
+                "baseline_seconds": round(duck_s, 3),
+                "vs_baseline": round(ours["seconds"] / duck_s, 3),
+                "rows": ours["rows"],
+                "rows_per_s": round(ours["rows"] / ours["seconds"]),
+                "rollup_rows": ours["rollup_rows"],
+                "peak_rss_mb": round(ours["peak_rss_mb"], 1),
+                "database": os.environ.get("DATABASE_URL", "sqlite").split(":")[0],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
