@@ -230,18 +230,20 @@ def _account(rows, tables, sums, c0, c1, dem_c, ready_h, npend_h, back_h, drop_h
     worst = back_h.copy()
     np.maximum(worst[1:], back_h[:-1], out=worst[1:])
     np.maximum(worst[0], prev_backlog, out=worst[0])
+    minutes = np.arange(c0, c1)[:, None]
     for (d, c), (tab_p95, tab_svc) in tables.items():
         cols = np.flatnonzero((rows.d_idx == d) & (rows.c_idx == c))
+        sel = slice(None) if cols.size == P else cols  # one group: no column copies
         width = tab_p95.shape[1]
-        reps = np.minimum(ready_h[:, cols], width - 1)
-        reps += (np.arange(c0, c1) * width)[:, None]  # flat index into the (minute, replicas) table
+        reps = np.minimum(ready_h[:, sel], width - 1)
+        reps += minutes * width  # flat index into the (minute, replicas) table
         sub = np.take(tab_p95, reps)
-        i, kk = np.nonzero((worst[:, cols] > 0) | np.isinf(sub))
+        i, kk = np.nonzero((worst[:, sel] > 0) | np.isinf(sub))
         k = cols[kk]
         capm = np.maximum(ready_h[i, k] * rows.mu_pm[k], 1e-9)
         svc = np.take(tab_svc, (c0 + i) * width + np.clip(ready_h[i, k], 1, width - 1))
         sub[i, kk] = np.minimum(svc + 60000.0 * worst[i, k] / capm, rows.timeout_s[k] * 1000.0)
-        p95[:, cols] = sub
+        p95[:, sel] = sub
     i, k = np.nonzero(drop_h > 0)
     p95[i, k] = rows.timeout_s[k] * 1000.0
     p95[(dem_c <= 0) & (back_h <= 0)] = 0.0

@@ -98,19 +98,20 @@ def simulate_scenarios(
     cold_starts = np.zeros(P, np.int64)
     interruptions = np.zeros(P, np.int64)
     sums = {k: np.zeros(P) for k in ("spot_n", "od_n", "run", "drop", "queued", "req", "ok")}
-    series_r = np.empty((T, P), np.int32, order="F") if keep_series else None
-    series_l = np.empty((T, P), np.float32, order="F") if keep_series else None
+    series_r = np.empty((T, P), np.int32) if keep_series else None
+    series_l = np.empty((T, P), np.float32) if keep_series else None
     prev_backlog = np.zeros(P)
+    chunk = min(T, CHUNK_MIN)
+    ready_b, npend_b = np.empty((chunk, P), np.int32), np.empty((chunk, P), np.int32)
+    back_b, drop_b = np.empty((chunk, P)), np.empty((chunk, P))
     for c0 in range(0, T, CHUNK_MIN):
         c1 = min(T, c0 + CHUNK_MIN)
         n = c1 - c0
         up_c = _recommend(rows, c0, c1, win_lo, rows.w_up)
         dn_c = _recommend(rows, c0, c1, win_hi, rows.w_dn)
         dem_c = rows.demands[rows.d_idx, c0:c1].T * rows.gpu_factor  # (n, P) GPU requests/min
-        ready_h = np.empty((n, P), np.int32)
-        npend_h = np.empty((n, P), np.int32)
-        back_h = np.empty((n, P))
-        drop_h = np.empty((n, P))
+        # history buffers are reused across chunks (fresh pages each chunk cost more than the work)
+        ready_h, npend_h, back_h, drop_h = ready_b[:n], npend_b[:n], back_b[:n], drop_b[:n]
         for j in range(n):
             t = c0 + j
             s = t % H
