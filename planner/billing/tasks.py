@@ -43,3 +43,6 @@ def schedule_due_ingests() -> int:
     except ImportError:
         return 0
     return queue_due_accounts()
+
+# Connector tasks live in their own module; importing it here registers them with autodiscovery.
+from planner.billing import connector_tasks  # noqa: E402, F401

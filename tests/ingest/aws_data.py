@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import io
 import json
+import logging
 import os
 
 import pyarrow as pa
@@ -20,6 +21,7 @@ def moto_endpoint():
     """A real moto HTTP server on a free local port; boto3 finds it through AWS_ENDPOINT_URL."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
