@@ -17,8 +17,9 @@ Model (documented assumptions):
 * **Queueing.** Each replica is a server with rate ``mu``; p95 waiting time uses the M/G/c
   approximation of Sakasegawa (P(wait) for M/M/c) scaled by Allen-Cunneen's (1 + cs^2) / 2
   and an exponential conditional wait. :func:`erlang_c` is the exact M/M/c probability.
-* **Cold start** = node provisioning + model load at ``load_gib_per_s``; a warm-pool
-  replica starts in ``warm_start_s`` (model image and weights already on the node).
+* **Cold start** = node provisioning (per GPU type, :data:`NODE_PROVISION_S`) + model load
+  at ``load_gib_per_s`` (model size after quantisation); a warm-pool replica starts in
+  ``warm_start_s`` (model image and weights already on the node).
 * **Caching.** A share ``cache_hit_rate`` of requests is answered from cache and never
   reaches a GPU; latency figures are for the cache misses (conservative).
 """
@@ -43,6 +44,18 @@ GPU_SPEED = (
     ("RTX PRO 4500", 0.7), ("L4", 0.5), ("A10", 0.45), ("V100", 0.4), ("V710", 0.4),
     ("V620", 0.35), ("T4", 0.25), ("V520", 0.2),
 )  # fmt: skip
+
+
+#: Seconds to get a GPU node ready to pull the model (instance launch, driver, image pull):
+#: large multi-GPU training-class nodes take longer. First substring match wins; else 120 s.
+NODE_PROVISION_S = (("GB200", 300.0), ("B300", 300.0), ("B200", 300.0), ("H200", 240.0),
+                    ("H100", 240.0), ("MI300X", 240.0), ("A100", 180.0))  # fmt: skip
+
+
+def node_provision_for(gpu_model: str) -> float:
+    """Default node provisioning time (s) for ``gpu_model``, see :data:`NODE_PROVISION_S`."""
+    m = gpu_model.upper()
+    return next((sec for token, sec in NODE_PROVISION_S if token in m), 120.0)
 
 
 def gpu_speed_factor(gpu_model: str) -> float:
@@ -125,7 +138,7 @@ class CapacityModel(BaseEstimator):
         max_batch_wait_ms: float | None = None,
         service_time_cv: float | None = None,
         model_size_gib: float | None = None,
-        node_provision_s: float = 120.0,
+        node_provision_s: float | None = None,
         load_gib_per_s: float = 0.5,
         warm_start_s: float = 30.0,
     ):
@@ -173,7 +186,12 @@ class CapacityModel(BaseEstimator):
         )
         size = d.model_size_gib if self.model_size_gib is None else self.model_size_gib
         self.memory_required_gib_ = 1.2 * size * QUANT_MEMORY[self.quantisation]
-        self.cold_start_s_ = self.node_provision_s + self.memory_required_gib_ / self.load_gib_per_s
+        provision = (
+            node_provision_for(self.gpu_model)
+            if self.node_provision_s is None
+            else self.node_provision_s
+        )
+        self.cold_start_s_ = provision + self.memory_required_gib_ / self.load_gib_per_s
         self.warm_start_s_ = float(self.warm_start_s)
         b = int(self.batch_size)
         batch_time_units = 1.0 + self.batch_cost_factor_ * (b - 1)

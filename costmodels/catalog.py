@@ -138,6 +138,27 @@ class InstanceOffer:
             raise ValueError(f"commitment term must be '1y' or '3y', got {term!r}")
         return self.commit_1y_usd_per_hour if term == "1y" else self.commit_3y_usd_per_hour
 
+    def mig_slice(self, profile: str) -> InstanceOffer:
+        """This offer seen as one MIG slice: ``gpu_count`` = the slice's share of one GPU,
+        memory = the slice's, every price = that share of one GPU's price (the other slices
+        are assumed used by other workloads; flagged ``derived_mig_share``)."""
+        mig = next((m for m in self.mig_profiles if m.name == profile), None)
+        if mig is None:
+            names = [m.name for m in self.mig_profiles] or "none (this GPU has no MIG)"
+            raise ValueError(f"{self.instance_type}: no MIG profile {profile!r}; profiles: {names}")
+        share = mig.gpu_fraction / max(self.gpu_count, 1.0)
+
+        def part(price: float | None) -> float | None:
+            return None if price is None else round(price * share, 6)
+
+        return dataclasses.replace(
+            self, instance_type=f"{self.instance_type}:{profile}", gpu_count=mig.gpu_fraction,
+            gpu_memory_gib=mig.memory_gib, ondemand_usd_per_hour=float(part(self.ondemand_usd_per_hour) or 0.0),
+            spot_usd_per_hour=part(self.spot_usd_per_hour), commit_1y_usd_per_hour=part(self.commit_1y_usd_per_hour),
+            commit_3y_usd_per_hour=part(self.commit_3y_usd_per_hour), mig_profiles=(),
+            ondemand_price_source="derived_mig_share",
+        )  # fmt: skip
+
     def spot_interruption_rate_per_hour(self) -> float:
         """Per-instance interruption hazard (1/h) from the bucket's monthly frequency.
 

@@ -46,8 +46,8 @@ def test_quantisation_and_gpu_speed():
 
 
 def test_cold_start_by_hand():
-    m = CapacityModel("image_generation").fit()  # 120 s provisioning + 1.2 * 7 GiB / 0.5 GiB/s
-    assert m.cold_start_s_ == pytest.approx(120 + 8.4 / 0.5)
+    m = CapacityModel("image_generation").fit()  # A100 node: 180 s + 1.2 * 7 GiB / 0.5 GiB/s
+    assert m.cold_start_s_ == pytest.approx(180 + 8.4 / 0.5)
     assert m.warm_start_s_ == 30
 
 
@@ -124,3 +124,12 @@ def test_every_modality_has_documented_defaults():
 def test_cache_hits_never_reach_the_gpu():
     m = CapacityModel("embeddings", cache_hit_rate=0.4).fit()
     assert m.gpu_arrival_rps(100.0) == pytest.approx(60.0)
+
+
+def test_cold_start_depends_on_gpu_type_and_model_size():
+    t4 = CapacityModel("llm_chat", gpu_model="NVIDIA T4").fit()
+    h100 = CapacityModel("llm_chat", gpu_model="NVIDIA H100").fit()
+    h100_int4 = CapacityModel("llm_chat", gpu_model="NVIDIA H100", quantisation="int4").fit()
+    assert t4.cold_start_s_ == pytest.approx(120 + 1.2 * 16 / 0.5)
+    assert h100.cold_start_s_ == pytest.approx(240 + 1.2 * 16 / 0.5)
+    assert h100_int4.cold_start_s_ == pytest.approx(240 + 1.2 * 16 * 0.25 / 0.5)

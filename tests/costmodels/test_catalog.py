@@ -147,3 +147,15 @@ def test_copies_agree_with_shared_cross_cloud_table(catalog):
     for row in allc[allc.cloud.isin(["aws", "gcp"])].sample(50, random_state=0).itertuples():
         o = catalog.offer(row.cloud, row.instance_type, row.region)
         assert o.ondemand_usd_per_hour == pytest.approx(row.ondemand_usd_per_hour)
+
+
+def test_mig_slice_prices_its_share_of_one_gpu(catalog):
+    p4d = catalog.offer("aws", "p4d.24xlarge", "us-east-1")  # 8 x A100 40GB
+    s = p4d.mig_slice("3g.20gb")
+    assert s.gpu_count == pytest.approx(3 / 7) and s.gpu_memory_gib == 20
+    assert s.ondemand_usd_per_hour == pytest.approx(p4d.ondemand_usd_per_hour / 8 * 3 / 7, abs=1e-6)
+    assert (
+        s.instance_type == "p4d.24xlarge:3g.20gb" and s.ondemand_price_source == "derived_mig_share"
+    )
+    with pytest.raises(ValueError, match="no MIG"):
+        catalog.offer("aws", "g4dn.xlarge", "us-east-1").mig_slice("1g.5gb")
