@@ -83,10 +83,13 @@ class Cron:
 def last_fire(cron: Cron, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
     """The latest minute <= ``now`` (aware) at which ``cron`` fires in ``tz``."""
     t = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
-    for _ in range(LOOKBACK_MINUTES):
-        if cron.matches(t.astimezone(tz)):
-            return t
-        t -= dt.timedelta(minutes=1)
+    try:
+        for _ in range(LOOKBACK_MINUTES):
+            if cron.matches(t.astimezone(tz)):
+                return t
+            t -= dt.timedelta(minutes=1)
+    except OverflowError:  # walked back past year 1: no earlier firing exists
+        pass
     return None
 
 

@@ -81,3 +81,9 @@ def test_window_without_recent_start_is_inactive():
 def test_naive_time_rejected(known_plan):
     with pytest.raises(ValueError, match="timezone-aware"):
         target_at(known_plan[0], dt.datetime(2026, 11, 23, 12))
+
+
+def test_start_of_calendar_does_not_crash(known_plan):
+    # found by hypothesis: walking back from 0001-01-01 must not overflow
+    live = target_at(known_plan[0], dt.datetime(1, 1, 1, tzinfo=UTC))
+    assert live.target_replicas == 3 and live.active_schedules == ()
