@@ -20,7 +20,7 @@ def anomaly_band(result: pd.DataFrame, start: dt.date, end: dt.date, title: str 
     fig.add_trace(
         go.Scatter(
             x=x,
-            y=result["lower"].clip(lower=0).round(2),
+            y=result["lower"].clip(lower=0).round(2).tolist(),
             name="expected band (low)",
             mode="lines",
             line=dict(width=0),
@@ -31,7 +31,7 @@ def anomaly_band(result: pd.DataFrame, start: dt.date, end: dt.date, title: str 
     fig.add_trace(
         go.Scatter(
             x=x,
-            y=result["upper"].round(2),
+            y=result["upper"].round(2).tolist(),
             name="Expected band",
             mode="lines",
             line=dict(width=0),
@@ -42,7 +42,7 @@ def anomaly_band(result: pd.DataFrame, start: dt.date, end: dt.date, title: str 
     fig.add_trace(
         go.Scatter(
             x=x,
-            y=result["expected"].round(2),
+            y=result["expected"].round(2).tolist(),
             name="Expected",
             mode="lines",
             line=dict(dash="dash", color="#2563eb"),
@@ -51,7 +51,7 @@ def anomaly_band(result: pd.DataFrame, start: dt.date, end: dt.date, title: str 
     fig.add_trace(
         go.Scatter(
             x=x,
-            y=result["value"].round(2),
+            y=result["value"].round(2).tolist(),
             name="Actual",
             mode="lines+markers",
             line=dict(color="#111827"),
@@ -80,7 +80,7 @@ def budget_burn(
     fig.add_trace(
         go.Scatter(
             x=x,
-            y=cumulative.round(2),
+            y=cumulative.round(2).tolist(),
             name="Spend so far",
             mode="lines+markers",
             line=dict(color="#111827"),

@@ -27,6 +27,13 @@ from planner.alerts.series import CostSeriesSpec, all_cost_series
 log = logging.getLogger(__name__)
 MIN_HISTORY_DAYS = 14  # fewer days than this: no detection (nothing to compare against)
 MIN_IMPACT_USD = 10.0  # episodes whose |actual - expected| is smaller are not stored
+# Daily cost series are short (weeks to a year of points) and a day 4 robust standard
+# deviations above its expected value is material spend; the detector's record rule still
+# keeps a noisy flat series quiet. Found on the demo fleet's injected anomalies.
+DETECTOR_PARAMS = {"min_z": 4.0}
+# Cost anomalies are overspend. Spend *below* expected (weekend dips while the seasonal
+# baseline is still learning, a finished experiment) is not stored.
+STORED_DIRECTIONS = (Direction.UP,)
 CENT = Decimal("0.01")
 
 
@@ -46,7 +53,7 @@ class Episode:
 
 def episodes(series: pd.Series) -> tuple[list[Episode], pd.DataFrame]:
     """Episodes in one daily series (USD) and the detector's per-day result frame."""
-    result = detect(series)
+    result = detect(series, **DETECTOR_PARAMS)
     value = result["value"].to_numpy(dtype=float)
     expected = result["expected"].to_numpy(dtype=float)
     lower = result["lower"].to_numpy(dtype=float)
@@ -129,7 +136,7 @@ def detect_cost_anomalies(min_impact_usd: float = MIN_IMPACT_USD) -> list[int]:
             log.warning("anomaly detection skipped series %s: %s", spec.key, exc)
             continue
         for ep in found:
-            if abs(ep.impact_usd) < min_impact_usd:
+            if ep.direction not in STORED_DIRECTIONS or abs(ep.impact_usd) < min_impact_usd:
                 continue
             anomaly, was_created = store_episode(spec, ep)
             if was_created:

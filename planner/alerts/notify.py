@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -30,7 +31,9 @@ from planner.alerts.models import (
 
 log = logging.getLogger(__name__)
 DIGEST_LOOKBACK_DAYS = 7  # a digest covers anomalies detected at most this long ago
-NOTIFY_WITHIN_DAYS = 14  # never announce episodes that ended longer ago (history backfills)
+NOTIFY_WITHIN_DAYS = 30  # never announce episodes that ended longer ago (history backfills)
+# Delivery failures worth recording and retrying; anything else (a template bug) is raised.
+SEND_ERRORS = (smtplib.SMTPException, OSError)
 
 
 def absolute(path: str) -> str:
@@ -46,11 +49,20 @@ def render_email(name: str, context: dict) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def send_email(name: str, context: dict, recipients: list[str]) -> None:
+def build_email(name: str, context: dict, recipients: list[str]) -> EmailMultiAlternatives:
     subject, text, html = render_email(name, {"site_url": settings.SITE_URL, **context})
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, recipients)
     message.attach_alternative(html, "text/html")
-    message.send(fail_silently=False)
+    return message
+
+
+def deliver(message: EmailMultiAlternatives) -> Exception | None:
+    """Send; return the delivery error (SMTP or network) instead of raising it."""
+    try:
+        message.send(fail_silently=False)
+    except SEND_ERRORS as exc:
+        return exc
+    return None
 
 
 def queue_webhook(owner: str, owner_id: int, text: str) -> None:
@@ -83,12 +95,7 @@ def send_budget_alert(alert: AlertSent, budget: Budget, status) -> bool:
         "url": absolute(reverse("budget-detail", args=[budget.pk])),
     }
     recipients = budget.recipient_list()
-    error = None
-    if recipients:
-        try:
-            send_email("budget", context, recipients)
-        except Exception as exc:  # noqa: BLE001 - any backend failure: record and retry later
-            error = exc
+    error = deliver(build_email("budget", context, recipients)) if recipients else None
     if error is None and budget.webhook_url:
         what = "forecast to reach" if context["is_forecast"] else "has reached"
         queue_webhook("budget", budget.pk,
@@ -126,11 +133,7 @@ def notify_new_anomalies(anomaly_ids: list[int], today: dt.date | None = None) -
         for anomaly in anomalies:
             if not _matches(sub, anomaly) or (notice := _claim_notice(sub, anomaly)) is None:
                 continue
-            error = None
-            try:
-                send_email("anomaly", _anomaly_context(anomaly), sub.recipient_list())
-            except Exception as exc:  # noqa: BLE001
-                error = exc
+            error = deliver(build_email("anomaly", _anomaly_context(anomaly), sub.recipient_list()))
             if _record(AnomalyNotice, notice.pk, error):
                 sent += 1
                 if sub.webhook_url:
@@ -164,11 +167,7 @@ def send_digests(now: dt.datetime | None = None) -> int:
             "date": now.date(),
             "url": absolute(reverse("anomalies")),
         }
-        error = None
-        try:
-            send_email("digest", context, sub.recipient_list())
-        except Exception as exc:  # noqa: BLE001
-            error = exc
+        error = deliver(build_email("digest", context, sub.recipient_list()))
         for _, notice in claimed:
             _record(AnomalyNotice, notice.pk, error)
         if error is None:

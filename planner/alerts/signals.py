@@ -19,7 +19,9 @@ ingest_succeeded = Signal()
 def queue_after_ingest(sender, run_id: int, account_id: int | None = None, **kwargs) -> None:
     from planner.alerts.tasks import after_ingest
 
-    transaction.on_commit(lambda: after_ingest.delay(run_id))
+    # robust: a failure to queue (broker down) or, in eager mode, a detection error is logged
+    # and never turns a successful ingest into a failed one.
+    transaction.on_commit(lambda: after_ingest.delay(run_id), robust=True)
 
 
 def connect_receivers() -> None:
