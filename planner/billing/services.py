@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from planner.alerts.signals import ingest_succeeded
 from planner.billing.loader import LoadError, load_batches
 from planner.billing.models import IngestRun, RunStatus
 from planner.core.models import CloudAccount
@@ -86,6 +87,8 @@ def finish_run(
     IngestRun.objects.filter(pk=run.pk).update(**fields)
     if run.account_id and not (error or errors):
         CloudAccount.objects.filter(pk=run.account_id).update(last_ingest_at=now)
+    if not (error or errors):  # alerts: detect anomalies, evaluate budgets (after commit)
+        ingest_succeeded.send(sender=IngestRun, run_id=run.pk, account_id=run.account_id)
 
 
 def progress_reporter(run: IngestRun, total_bytes: Callable[[], tuple[int, int]] | None = None):
