@@ -42,10 +42,10 @@ def seasonal_periods(step: pd.Timedelta, n: int) -> list[int]:
     return [p for p in periods if p >= 2 and n >= 2 * p]
 
 
-def _design(t: np.ndarray, periods: list[int], max_harmonics: int) -> np.ndarray:
+def _design(t: np.ndarray, periods: list[int], harmonics: tuple[int, ...]) -> np.ndarray:
     cols = [np.ones_like(t), t]
-    for p in periods:
-        for k in range(1, min(max_harmonics, p // 2) + 1):
+    for p, n_harmonics in zip(periods, harmonics, strict=True):
+        for k in range(1, n_harmonics + 1):
             w = 2 * np.pi * k * t / p
             cols.append(np.cos(w))
             if 2 * k != p:  # at the Nyquist frequency sin(pi t) is identically zero
@@ -58,7 +58,10 @@ class SeasonalTrendForecaster:
 
     Parameters
     ----------
-    max_harmonics : Fourier pairs per seasonal period (capped at period / 2).
+    max_harmonics : Fourier pairs per seasonal period (capped at period / 2).  For the
+        longest period the full profile (period / 2 pairs, i.e. one value per step of the
+        week) is also tried on the holdout -- it captures sharp shapes such as nightly
+        batch jobs that stop at weekends.
     half_life_periods : half-life of the fit weights in seasonal periods (or in 30 steps
         for non-seasonal series).
     trend_damping : per-day damping factor of the slope for future steps (1 = none).
@@ -69,7 +72,7 @@ class SeasonalTrendForecaster:
 
     Learned: ``step_``, ``periods_``, ``log_``, ``coef_``, ``phi_``, ``sigma_``,
     ``quantile_z_`` (dict level -> standardised half-width), ``last_timestamp_``,
-    ``trend_`` (bool), ``memory_`` (half-life multiplier chosen on the holdout).
+    ``trend_`` (bool), ``harmonics_`` (Fourier pairs per period), ``memory_`` (half-life multiplier chosen on the holdout).
     """
 
     def __init__(
@@ -127,12 +130,17 @@ class SeasonalTrendForecaster:
         return regularise(x.astype(float), path="values")
 
     def _fit_arrays(
-        self, y: np.ndarray, use_log: bool, use_trend: bool, memory: float = 1.0
+        self,
+        y: np.ndarray,
+        use_log: bool,
+        use_trend: bool,
+        memory: float,
+        harmonics: tuple[int, ...],
     ) -> dict:
         n = len(y)
         z = np.log(y) if use_log else y
         t = np.arange(n, dtype=float)
-        X = _design(t, self.periods_, int(self.max_harmonics))
+        X = _design(t, self.periods_, harmonics)
         unit = max(self.periods_) if self.periods_ else 30
         w = 0.5 ** ((n - 1 - t) / (self.half_life_periods * unit * memory))
         sw = np.sqrt(w)
@@ -158,7 +166,8 @@ class SeasonalTrendForecaster:
         std_u = np.abs(u) / sigma
         qz = {lv: float(max(np.quantile(std_u, lv), 0.5)) for lv in LEVELS} if len(u) > 10 else {
             0.8: 1.2816, 0.95: 1.96}  # fmt: skip
-        return {"coef": coef, "phi": phi, "sigma": sigma, "qz": qz, "e_last": float(e[-1]), "n": n}
+        return {"coef": coef, "phi": phi, "sigma": sigma, "qz": qz, "e_last": float(e[-1]),
+                "n": n, "harmonics": harmonics}  # fmt: skip
 
     def fit(self, values: pd.Series) -> SeasonalTrendForecaster:
         """Fit on a regular series (a few missing steps are interpolated)."""
@@ -172,27 +181,46 @@ class SeasonalTrendForecaster:
         logs = [False, True] if self.log_transform == "auto" else [self.log_transform is True]
         logs = [lg for lg in logs if positive or not lg] or [False]
         trends = [True, False] if self.trend == "auto" else [bool(self.trend)]
-        self.log_, self.trend_, self.memory_ = self._choose(y, logs, trends)
-        state = self._fit_arrays(y, self.log_, self.trend_, self.memory_)
+        base = tuple(min(int(self.max_harmonics), p // 2) for p in self.periods_)
+        candidates = [base]
+        if self.periods_ and base[-1] < self.periods_[-1] // 2:
+            candidates.append((*base[:-1], self.periods_[-1] // 2))
+        self.harmonics_ = self._choose_harmonics(y, candidates, logs[0], trends[0])
+        self.log_, self.trend_, self.memory_ = self._choose(y, logs, trends, self.harmonics_)
+        state = self._fit_arrays(y, self.log_, self.trend_, self.memory_, self.harmonics_)
         self.coef_, self.phi_, self.sigma_ = state["coef"], state["phi"], state["sigma"]
         self.quantile_z_, self._e_last, self.n_train_ = state["qz"], state["e_last"], state["n"]
         return self
 
+    def _holdout(self, y: np.ndarray) -> int:
+        return max(1, min(len(y) // 4, max(self.periods_) if self.periods_ else 24))
+
+    def _holdout_error(self, y: np.ndarray, hold: int, option: tuple) -> float:
+        use_log, use_trend, memory, harmonics = option
+        state = self._fit_arrays(y[:-hold], use_log, use_trend, memory, harmonics)
+        mean, _ = self._project(state, hold, use_log)
+        return float(np.mean(np.abs(mean - y[-hold:])))
+
+    def _choose_harmonics(
+        self, y: np.ndarray, candidates: list[tuple[int, ...]], use_log: bool, use_trend: bool
+    ) -> tuple[int, ...]:
+        hold = self._holdout(y)
+        if len(candidates) == 1 or len(y) - hold < MIN_POINTS:
+            return candidates[0]
+        errors = [self._holdout_error(y, hold, (use_log, use_trend, 1.0, h)) for h in candidates]
+        return candidates[int(np.argmin(errors))]
+
     def _choose(
-        self, y: np.ndarray, logs: list[bool], trends: list[bool]
+        self, y: np.ndarray, logs: list[bool], trends: list[bool], harmonics: tuple[int, ...]
     ) -> tuple[bool, bool, float]:
         """Pick (log, trend, memory) by mean absolute error on the last season (or last
         quarter of the series) held out.  ``memory`` scales the weights' half-life: 1, or
         1/5 or 1/25 for series whose level wanders."""
         options = [(lg, tr, m) for lg in logs for tr in trends for m in (1.0, 0.2, 0.04)]
-        hold = max(1, min(len(y) // 4, max(self.periods_) if self.periods_ else 24))
+        hold = self._holdout(y)
         if len(options) == 1 or len(y) - hold < MIN_POINTS:
             return options[0]
-        errors = []
-        for use_log, use_trend, memory in options:
-            state = self._fit_arrays(y[:-hold], use_log, use_trend, memory)
-            mean, _ = self._project(state, hold, use_log)
-            errors.append(float(np.mean(np.abs(mean - y[-hold:]))))
+        errors = [self._holdout_error(y, hold, (*option, harmonics)) for option in options]
         return options[int(np.argmin(errors))]
 
     # --------------------------------------------------------------- predicting
@@ -200,7 +228,7 @@ class SeasonalTrendForecaster:
         n = state["n"]
         h = np.arange(1, horizon + 1, dtype=float)
         t = n - 1 + h
-        X = _design(t, self.periods_, int(self.max_harmonics))
+        X = _design(t, self.periods_, state["harmonics"])
         coef = state["coef"]
         steps_per_day = max(pd.Timedelta(days=1) / self.step_, 1e-9)
         d = float(self.trend_damping) ** (1.0 / steps_per_day)
@@ -224,7 +252,8 @@ class SeasonalTrendForecaster:
             raise ValueError(f"horizon must be a positive number of steps, got {horizon!r}")
         horizon = int(horizon)
         state = {"coef": self.coef_, "phi": self.phi_, "sigma": self.sigma_,
-                 "e_last": self._e_last, "n": self.n_train_}  # fmt: skip
+                 "e_last": self._e_last, "n": self.n_train_,
+                 "harmonics": self.harmonics_}  # fmt: skip
         mean, std = self._project(state, horizon, self.log_)
         center = np.log(mean) if self.log_ else mean
         out = {"forecast": mean}
