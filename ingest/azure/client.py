@@ -168,7 +168,7 @@ class AzureClient:
 def _as_plain(obj: Any) -> Any:
     """SDK models are MutableMappings; make nested ones plain dicts/lists."""
     if isinstance(obj, dict) or hasattr(obj, "keys"):
-        return {k: _as_plain(obj[k]) for k in obj.keys()}
+        return {k: _as_plain(obj[k]) for k in obj}
     if isinstance(obj, list):
         return [_as_plain(x) for x in obj]
     return obj
