@@ -17,6 +17,7 @@ from planner.env import envbool, envfloat, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("HEADROOM_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet (SQLite, uploads, line items)
 
 DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-headroom-0123456789"
 DEBUG = envbool("DEBUG", True)
@@ -132,6 +133,7 @@ PROMETHEUS_URL = envstr("PROMETHEUS_URL", "")
 ATTRIBUTION_TAG_KEYS = envlist("ATTRIBUTION_TAG_KEYS", ["service", "app", "k8s-app"])
 INGEST_RESTATEMENT_DAYS = envint("INGEST_RESTATEMENT_DAYS", 3)
 INGEST_DEFAULT_INTERVAL_HOURS = envint("INGEST_DEFAULT_INTERVAL_HOURS", 6)
+INGEST_REQUEUE_AFTER_S = envint("INGEST_REQUEUE_AFTER_S", 600)
 EXTERNAL_CALL_TIMEOUT_S = envfloat("EXTERNAL_CALL_TIMEOUT_S", 30.0)
 
 # --- Celery (CELERY_ namespace, after Saleor's celeryconf) ----------------------------
@@ -152,6 +154,11 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-due-accounts": {
         "task": "planner.billing.tasks.schedule_due_ingests",
         "schedule": 15 * 60.0,
+    },
+    # FOCUS runs whose message was lost (broker restarted) are re-sent; see billing.tasks.
+    "requeue-stalled-focus-runs": {
+        "task": "planner.billing.tasks.requeue_stalled_focus_runs",
+        "schedule": float(envint("INGEST_REQUEUE_INTERVAL_S", 300)),
     },
     "evaluate-budgets-daily": {
         "task": "planner.alerts.tasks.evaluate_all_budgets",
