@@ -257,6 +257,12 @@ class CapacityModel(BaseEstimator):
 
         ``inf`` where the replicas cannot keep up (utilisation >= 1) or there are none.
         """
+        return self.latency_ms(arrival_rps, replicas)[0]
+
+    def latency_ms(
+        self, arrival_rps: np.ndarray, replicas: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(p95 latency, p95 without queueing) in ms, computed together (see above)."""
         lam = np.asarray(arrival_rps, float)
         c = np.asarray(replicas, float)
         mu = self.throughput_rps_
@@ -266,8 +272,8 @@ class CapacityModel(BaseEstimator):
         k = (1.0 + self.service_time_cv_**2) / 2.0
         slack = np.maximum(cap - lam, 1e-12)
         wait_s = np.where(pw > 0.05, k * np.log(np.maximum(pw, 0.05) / 0.05) / slack, 0.0)
-        out = self.service_latency_ms(lam, c) + 1000.0 * wait_s
-        return np.where(rho < 1.0, out, np.inf)
+        svc = self.service_latency_ms(lam, c)
+        return np.where(rho < 1.0, svc + 1000.0 * wait_s, np.inf), svc
 
     def gpu_utilisation(self, arrival_rps: np.ndarray, replicas: np.ndarray) -> np.ndarray:
         """Busy fraction of the replicas' GPUs (0-1), capped at 1."""

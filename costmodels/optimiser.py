@@ -150,7 +150,9 @@ def _optimise_group(specs, prepared, random_state, candidates) -> list[ServicePl
         )
         for r in feasible[:candidates]:
             for share in (x for x in SPOT_SHARES if x <= max_spot_share(s.offer) + 1e-9):
-                rows2.append((i, r.policy, _commitment_mix(s, r.replicas, share), False))
+                rows2.append(
+                    (i, r.policy, _commitment_mix(s, r.running_replicas_usage(), share), False)
+                )
     res2 = _run(specs, prepared, rows2, random_state) if rows2 else []
     chosen: dict[int, list] = {}
     for (i, *_), r in zip(rows2, res2, strict=True):
@@ -176,7 +178,7 @@ def _run(specs, prepared, rows, random_state):
     return simulate_scenarios(
         [prepared[i][1] for i, *_ in rows], [p for _, p, _, _ in rows], [m for *_, m, _ in rows],
         [specs[i].offer for i, *_ in rows], [specs[i].capacity for i, *_ in rows],
-        [specs[i].slo_p95_ms for i, *_ in rows], random_state=random_state,
+        [specs[i].slo_p95_ms for i, *_ in rows], random_state=random_state, keep_series=False,
     )  # fmt: skip
 
 
@@ -227,7 +229,7 @@ def _risk(s: ServiceSpec, r, ints: float) -> str:
             f"replacement after a {math.ceil(s.capacity.cold_start_s_ / 60)}-min start"
         )
     if m.committed_replicas:
-        used = float(np.mean(r.replicas >= m.committed_replicas))
+        used = float(np.mean(r.running_replicas_usage() >= m.committed_replicas))
         parts.append(
             f"{m.committed_replicas} replicas committed for {m.commitment_term} (fully used {used:.0%} of minutes)"
         )

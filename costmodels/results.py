@@ -99,7 +99,9 @@ class PurchaseMix:
 @dataclass(frozen=True, eq=False)
 class SimulationResult:
     """One policy x mix over a demand trace. Costs in USD over the trace; per-minute arrays
-    ``replicas`` (ready, serving) and ``p95_latency_ms`` (inf = no capacity) for charts."""
+    ``replicas`` (ready, serving) and ``p95_latency_ms`` for charts (empty when simulated
+    with ``keep_series=False``); ``running_replicas_histogram[k]`` = minutes with ``k``
+    instances running (billed: ready or starting)."""
 
     policy: AutoscalingPolicy
     mix: PurchaseMix
@@ -117,6 +119,15 @@ class SimulationResult:
     replicas: np.ndarray = field(repr=False)
     p95_latency_ms: np.ndarray = field(repr=False)
     demand_per_min: np.ndarray = field(repr=False)
+    running_replicas_histogram: np.ndarray = field(
+        repr=False, default_factory=lambda: np.zeros(0, np.int64)
+    )
+
+    def running_replicas_usage(self) -> np.ndarray:
+        """Running (billed) replicas per minute, sorted ascending -- the usage distribution
+        that commitment sizing needs (``optimal_commitment_level`` of it)."""
+        h = self.running_replicas_histogram
+        return np.repeat(np.arange(h.size), h)
 
     @property
     def monthly_cost_usd(self) -> float:

@@ -197,17 +197,22 @@ def _window_sources(rows: _Rows) -> tuple[dict, dict]:
     return lo, hi
 
 
-def _latency_tables(rows: _Rows, T: int) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
-    """p95 and no-queue latency (ms) per (demand row, capacity) for every minute x replicas."""
-    tables = {}
+def _latency_tables(
+    rows: _Rows, T: int
+) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray] | None]:
+    """p95 and no-queue latency (ms) per (demand row, capacity) for every minute x replica
+    count, where tabulating is cheaper than evaluating each row (None: evaluate directly)."""
+    tables: dict[tuple[int, int], tuple[np.ndarray, np.ndarray] | None] = {}
     for key in sorted(set(zip(rows.d_idx.tolist(), rows.c_idx.tolist(), strict=True))):
         d, c = key
         cols = np.flatnonzero((rows.d_idx == d) & (rows.c_idx == c))
         cap = rows.caps[c]
         maxc = int(rows.max_r[cols].max() + rows.warm_size[cols].max() + 2)
+        if cols.size < maxc + 1:
+            tables[key] = None
+            continue
         lam = cap.gpu_arrival_rps(rows.demands[d] / 60.0)[:, None]
-        reps = np.arange(maxc + 1)[None, :]
-        tables[key] = (cap.p95_latency_ms(lam, reps), cap.service_latency_ms(lam, reps))
+        tables[key] = cap.latency_ms(lam, np.arange(maxc + 1)[None, :])
     return tables
 
 
@@ -221,6 +226,9 @@ def _account(rows, tables, sums, c0, c1, dem_c, ready_h, npend_h, back_h, drop_h
     sums["spot_n"] += spot_sum
     sums["od_n"] += over.sum(0) - spot_sum
     sums["run"] += run_h.sum(0)
+    width = sums["hist"].size // run_h.shape[1]
+    flat = np.minimum(run_h, width - 1) + np.arange(run_h.shape[1], dtype=np.int32) * width
+    sums["hist"] += np.bincount(flat.ravel(), minlength=sums["hist"].size)
     sums["drop"] += drop_h.sum(0)
     sums["queued"] += back_h.sum(0)
     sums["req"] += dem_c.sum(0)
@@ -231,17 +239,24 @@ def _account(rows, tables, sums, c0, c1, dem_c, ready_h, npend_h, back_h, drop_h
     np.maximum(worst[1:], back_h[:-1], out=worst[1:])
     np.maximum(worst[0], prev_backlog, out=worst[0])
     minutes = np.arange(c0, c1)[:, None]
-    for (d, c), (tab_p95, tab_svc) in tables.items():
+    for (d, c), tab in tables.items():
         cols = np.flatnonzero((rows.d_idx == d) & (rows.c_idx == c))
         sel = slice(None) if cols.size == P else cols  # one group: no column copies
-        width = tab_p95.shape[1]
-        reps = np.minimum(ready_h[:, sel], width - 1)
-        reps += minutes * width  # flat index into the (minute, replicas) table
-        sub = np.take(tab_p95, reps)
-        i, kk = np.nonzero((worst[:, sel] > 0) | np.isinf(sub))
+        if tab is None:  # few rows: evaluate the latency formula for each row and minute
+            lam = rows.caps[c].gpu_arrival_rps(rows.demands[d, c0:c1] / 60.0)[:, None]
+            sub, svc_all = rows.caps[c].latency_ms(lam, ready_h[:, sel])
+            i, kk = np.nonzero((worst[:, sel] > 0) | np.isinf(sub))
+            svc = svc_all[i, kk]
+        else:
+            tab_p95, tab_svc = tab
+            width = tab_p95.shape[1]
+            reps = np.minimum(ready_h[:, sel], width - 1)
+            reps += minutes * width  # flat index into the (minute, replicas) table
+            sub = np.take(tab_p95, reps)
+            i, kk = np.nonzero((worst[:, sel] > 0) | np.isinf(sub))
+            svc = np.take(tab_svc, reps[i, kk])
         k = cols[kk]
         capm = np.maximum(ready_h[i, k] * rows.mu_pm[k], 1e-9)
-        svc = np.take(tab_svc, (c0 + i) * width + np.clip(ready_h[i, k], 1, width - 1))
         sub[i, kk] = np.minimum(svc + 60000.0 * worst[i, k] / capm, rows.timeout_s[k] * 1000.0)
         p95[:, sel] = sub
     i, k = np.nonzero(drop_h > 0)
@@ -256,6 +271,7 @@ def _results(
 ) -> list[SimulationResult]:
     out = []
     empty = np.empty(0)
+    hist = sums["hist"].reshape(len(rows.policies), -1)
     for i, (pol, mix) in enumerate(zip(rows.policies, rows.mixes, strict=True)):
         cost = {
             "committed": rows.committed[i] * rows.price_commit[i] * T / 60.0,
@@ -271,6 +287,7 @@ def _results(
                 slo_attainment=float(sums["ok"][i] / T), requests=float(sums["req"][i]),
                 dropped_requests=float(sums["drop"][i]), queued_requests=float(sums["queued"][i]),
                 replica_minutes=float(sums["run"][i]), cold_starts=int(cold_starts[i]),
+                running_replicas_histogram=hist[i],
                 spot_interruptions=int(interruptions[i]),
                 replicas=series_r[:, i] if series_r is not None else empty,
                 p95_latency_ms=series_l[:, i] if series_l is not None else empty,

@@ -98,6 +98,8 @@ def simulate_scenarios(
     cold_starts = np.zeros(P, np.int64)
     interruptions = np.zeros(P, np.int64)
     sums = {k: np.zeros(P) for k in ("spot_n", "od_n", "run", "drop", "queued", "req", "ok")}
+    hist_width = int(rows.max_r.max() + rows.warm_size.max() + 4)
+    sums["hist"] = np.zeros(P * hist_width, np.int64)  # minutes at each running-replica count
     series_r = np.empty((T, P), np.int32) if keep_series else None
     series_l = np.empty((T, P), np.float32) if keep_series else None
     prev_backlog = np.zeros(P)

@@ -49,7 +49,7 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]]) -> SimulationRe
     cold_starts = interruptions = 0
     spot_min = od_min = run_min = dropped = queued = requests = 0.0
     ok = 0
-    replicas_series, p95_series = [], []
+    replicas_series, p95_series, running_series = [], [], []
     prev_backlog = 0.0
     for t in range(T):
         n = starting.pop(t, 0)
@@ -72,6 +72,7 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]]) -> SimulationRe
         spot_min += spot_n
         od_min += over - spot_n
         run_min += running
+        running_series.append(running)
         dropped += drop
         queued += backlog
         requests += a
@@ -142,6 +143,7 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]]) -> SimulationRe
         requests=requests, dropped_requests=dropped, queued_requests=queued,
         replica_minutes=run_min, cold_starts=cold_starts, spot_interruptions=interruptions,
         replicas=np.array(replicas_series), p95_latency_ms=np.array(p95_series),
+        running_replicas_histogram=np.bincount(np.array(running_series, dtype=np.int64)),
         demand_per_min=rows.demands[rows.d_idx[r]],
     )  # fmt: skip
 

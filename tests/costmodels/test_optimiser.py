@@ -120,7 +120,7 @@ def test_plan_is_cheaper_than_current_meets_slo_and_is_reproducible_by_simulatio
     blend = (
         1 - plan.mix.spot_share
     ) * offer.ondemand_usd_per_hour + plan.mix.spot_share * offer.spot_usd_per_hour
-    want = optimal_commitment_level(first.replicas, offer.commit_1y_usd_per_hour, offer.ondemand_usd_per_hour,
+    want = optimal_commitment_level(first.running_replicas_usage(), offer.commit_1y_usd_per_hour, offer.ondemand_usd_per_hour,
                                     method="exact", overflow_price=np.full(demand.size, blend), integer=True)  # fmt: skip
     assert plan.mix.committed_replicas == want
 

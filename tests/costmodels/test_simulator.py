@@ -57,6 +57,7 @@ def test_constant_demand_cost_by_hand(offer, cap):
     )
     for r in res:
         assert r.replica_minutes == 3 * T and r.dropped_requests == 0 and r.queued_requests == 0
+        assert r.running_replicas_histogram[3] == T and r.running_replicas_histogram.sum() == T
         assert r.slo_attainment == 1.0
         assert r.monthly_cost_usd == pytest.approx(r.total_cost_usd * 730 * 60 / T)
 
@@ -184,6 +185,15 @@ def test_matches_plain_loop_reference(offer, cap):
     spotty = _Stormy(**{f.name: getattr(offer, f.name) for f in dataclasses.fields(offer)})
     fast = simulate(demand, pols, mixes, spotty, cap, slo_p95_ms=400, random_state=9)
     slow = simulate_reference(demand, pols, mixes, spotty, cap, slo_p95_ms=400, random_state=9)
+    # a handful of rows takes the engine's direct latency path instead of its lookup table
+    few = simulate(demand, pols[:4], mixes[:4], spotty, cap, slo_p95_ms=400, random_state=9)
+    _same(fast, slow)
+    _same(few, slow[:4])
+    assert len({r.total_cost_usd for r in fast}) > 40  # the grid really differs
+    assert sum(r.spot_interruptions > 0 for r in fast) > 10  # and interruptions are exercised
+
+
+def _same(fast, slow):
     for f, s in zip(fast, slow, strict=True):
         assert np.array_equal(f.replicas, s.replicas), f.policy.label
         np.testing.assert_allclose(f.p95_latency_ms, s.p95_latency_ms, rtol=1e-6)
@@ -192,8 +202,8 @@ def test_matches_plain_loop_reference(offer, cap):
         assert f.dropped_requests == pytest.approx(s.dropped_requests)
         assert f.queued_requests == pytest.approx(s.queued_requests)
         assert f.slo_attainment == s.slo_attainment and f.replica_minutes == s.replica_minutes
-    assert len({r.total_cost_usd for r in fast}) > 40  # the grid really differs
-    assert sum(r.spot_interruptions > 0 for r in fast) > 10  # and interruptions are exercised
+        h = np.trim_zeros(f.running_replicas_histogram, "b")
+        assert np.array_equal(h, np.trim_zeros(s.running_replicas_histogram, "b"))
 
 
 _DEMAND = np.maximum(0, 1500 + 1000 * np.sin(np.arange(360) / 40))
