@@ -177,13 +177,16 @@ def regularise(
     """Put *series* on a regular grid of its inferred step, filling a few missing steps.
 
     Missing steps are linearly interpolated.  Timestamps off the grid (beyond a quarter
-    step), or more than ``max_missing_share`` of the grid missing, raise
+    step or one minute, whichever is smaller), or more than ``max_missing_share`` of the grid missing, raise
     :class:`SeriesInputError` because the series cannot be regularised honestly.
     """
     step = infer_step(series.index)
     start = series.index[0]
     offsets = (series.index - start) / step
-    off_grid = np.abs(offsets - np.round(offsets)) > 0.25
+    # jitter of up to a quarter step (at most one minute) is snapped to the grid; calendar
+    # months or quarters are not a fixed step and are rejected here
+    tolerance = min(0.25, pd.Timedelta(minutes=1) / step)
+    off_grid = np.abs(offsets - np.round(offsets)) > tolerance
     if off_grid.any():
         i = int(np.flatnonzero(off_grid)[0])
         raise SeriesInputError(
