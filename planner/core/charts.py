@@ -35,3 +35,14 @@ def donut(pairs, title: str = "") -> str:
     )
     fig.update_layout(title=title, showlegend=False, **LAYOUT)
     return fig.to_json()
+
+
+def daily_lines(series: dict[str, dict], yaxis: str = "") -> str:
+    """One line per key over the union of dates (gaps left open)."""
+    dates = sorted({d for s in series.values() for d in s})
+    fig = go.Figure()
+    for label, values in sorted(series.items()):
+        fig.add_trace(go.Scatter(name=label, x=dates, y=[values.get(d) for d in dates], mode="lines+markers",
+                                 marker=dict(size=4)))  # fmt: skip
+    fig.update_layout(yaxis_title=yaxis, yaxis_type="log", **LAYOUT)
+    return fig.to_json()

@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from planner.core import charts
+from planner.core import dashboard as panels
 from planner.core.dashboard import by_dimension, daily_by, filtered, parse_range, total
 from planner.core.models import CloudAccount, Service
 
@@ -13,12 +14,13 @@ GROUPINGS = {
     "service": "service__slug",
     "provider": "provider",
     "pricing_category": "pricing_category",
+    "account": "account__name",
 }
 
 
 def dashboard(request):
     rng = parse_range(request.GET)
-    filters = {k: request.GET.get(k, "") for k in ("provider", "account", "service")}
+    filters = {k: request.GET.get(k, "") for k in ("provider", "account", "service", "tag")}
     group = request.GET.get("group", "service")
     if group not in GROUPINGS:
         group = "service"
@@ -45,8 +47,51 @@ def dashboard(request):
         "accounts": CloudAccount.objects.all(),
         "services": Service.objects.all(),
         "has_data": filtered(rng).exists(),
+        "tags": filtered(rng)
+        .exclude(service_tag="")
+        .values_list("service_tag", flat=True)
+        .distinct()
+        .order_by("service_tag"),
+        "movers": panels.movers(qs, prev),
+        "spot_share": panels.spot_share(qs),
+        "commitments": panels.commitments(qs, rng, filters),
+        "forecast": panels.forecast_vs_actual(rng, filters, spend),
+        **_alerts(rng),
     }
+    unit = panels.unit_cost_by_modality(qs, rng, filters)
+    context["chart_unit_cost"] = (
+        charts.daily_lines(unit, yaxis="USD per unit of work") if unit else None
+    )
     return render(request, "core/dashboard.html", context)
+
+
+def _alerts(rng) -> dict:
+    """Open anomalies and budgets at risk, when the alerts app is installed (else nothing)."""
+    from django.apps import apps
+
+    if not apps.is_installed("planner.alerts"):
+        return {}
+    out: dict = {"alerts_installed": True}
+    try:
+        Anomaly = apps.get_model("alerts", "Anomaly")
+        out["open_anomalies"] = Anomaly.objects.filter(status="open").count()
+    except (LookupError, Exception):  # noqa: BLE001 - another app's schema; show nothing rather than fail
+        out["open_anomalies"] = None
+    try:
+        from planner.alerts.budgets import budget_status
+
+        Budget = apps.get_model("alerts", "Budget")
+        at_risk = []
+        for b in Budget.objects.filter(active=True)[:20]:
+            st = budget_status(b, today=rng.end)
+            if st.amount_usd and (st.forecast_pct >= 100 or st.spend_pct >= 80):
+                at_risk.append(
+                    {"budget": b, "spend_pct": st.spend_pct, "forecast_pct": st.forecast_pct}
+                )
+        out["budgets_at_risk"] = at_risk
+    except Exception:  # noqa: BLE001
+        out["budgets_at_risk"] = None
+    return out
 
 
 @login_not_required
