@@ -73,18 +73,19 @@ def max_spot_share(offer: InstanceOffer) -> float:
 def default_policy_grid(
     capacity: CapacityModel, demand_per_min: np.ndarray
 ) -> tuple[AutoscalingPolicy, ...]:
-    """40 request-rate policies: targets at 50-90 % of a replica's throughput, min 1-2
-    replicas, scale-up window 0/60 s, warm pool 0/1, max replicas sized for the peak."""
+    """20 request-rate policies (KEDA Prometheus trigger on requests per replica): targets
+    at 50-90 % of a replica's throughput x min 1-2 replicas x warm pool 0/1; polling 30 s,
+    scale-down window and cooldown 300 s, max replicas sized for the peak at 50 %."""
     mu = capacity.throughput_rps_
     peak_rps = float(np.max(demand_per_min)) / 60.0 * (1.0 - capacity.cache_hit_rate)
     max_r = max(2, math.ceil(peak_rps / (0.5 * mu)) + 2)
     return tuple(
         AutoscalingPolicy(
             metric="requests_per_replica", target=round(mu * u, 6), min_replicas=lo,
-            max_replicas=max(max_r, lo), polling_interval_s=30, scale_up_stabilisation_s=up,
+            max_replicas=max(max_r, lo), polling_interval_s=30, scale_up_stabilisation_s=0,
             scale_down_stabilisation_s=300, cooldown_s=300, warm_pool=wp,
         )
-        for u in (0.5, 0.6, 0.7, 0.8, 0.9) for lo in (1, 2) for up in (0, 60) for wp in (0, 1)
+        for u in (0.5, 0.6, 0.7, 0.8, 0.9) for lo in (1, 2) for wp in (0, 1)
     )  # fmt: skip
 
 
