@@ -160,3 +160,16 @@ def ensure_demo_logins() -> dict[str, str]:
     path.write_text("".join(f"{u}: {p}\n" for u, p in creds.items()))
     path.chmod(0o600)
     return creds
+
+
+def seed_extras() -> list[str]:
+    """After the fleet: what the feature apps derive from it, so a newcomer's first look at
+    every page has content (plans; anomalies and budgets; recommendations)."""
+    from django.conf import settings as dj_settings
+
+    done = []
+    if "planner.plans" in dj_settings.INSTALLED_APPS:
+        from planner.plans.demo import seed_demo_plans
+
+        done.append(f"plans: {len(seed_demo_plans())} demo plan versions")
+    return done

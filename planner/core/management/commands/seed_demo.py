@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from planner.core.seeding import demo_is_loaded, seed_demo
+from planner.core.seeding import demo_is_loaded, seed_demo, seed_extras
 
 
 class Command(BaseCommand):
@@ -28,4 +28,6 @@ class Command(BaseCommand):
         )
         for a in anomalies:
             self.stdout.write(f"  injected anomaly: {a.description} ({a.start:%Y-%m-%d %H:%M})")
+        for line in seed_extras():
+            self.stdout.write(f"  {line}")
         self.stdout.write(self.style.SUCCESS("Demo fleet loaded."))
