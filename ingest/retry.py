@@ -283,6 +283,20 @@ def call_with_retry(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def as_connector_error(exc: BaseException, what: str) -> BaseException:
+    """``exc`` as :class:`AuthError` / :class:`TransientError` when it is one of those kinds, else itself."""
+    kind = classify(exc)
+    if kind == "auth" and not isinstance(exc, AuthError):
+        return AuthError(
+            f"{what}: access refused ({type(exc).__name__}: {_short(exc)}); {AUTH_HINT}"
+        )
+    if kind == "transient" and not isinstance(exc, TransientError):
+        return TransientError(
+            f"{what}: {type(exc).__name__}: {_short(exc)}", retry_after_s=retry_after_seconds(exc)
+        )
+    return exc
+
+
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
