@@ -1,6 +1,6 @@
 from django import forms
 
-from planner.alerts.models import AnomalyStatus, Budget
+from planner.alerts.models import AnomalyStatus, AnomalySubscription, Budget
 
 
 class ThresholdsField(forms.CharField):
@@ -54,3 +54,15 @@ class BudgetForm(forms.ModelForm):
 class AnomalyStatusForm(forms.Form):
     status = forms.ChoiceField(choices=AnomalyStatus.choices)
     note = forms.CharField(required=False, max_length=2000)
+
+
+class AnomalySubscriptionForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        required=False, max_length=500, assume_scheme="https",
+        help_text="Optional Slack-compatible incoming webhook (kept out of logs)",
+    )  # fmt: skip
+
+    class Meta:
+        model = AnomalySubscription
+        fields = ["name", "recipients", "mode", "min_impact_usd", "webhook_url", "active"]
+        widgets = {"recipients": forms.Textarea(attrs={"rows": 2})}

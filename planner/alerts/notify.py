@@ -118,21 +118,33 @@ def _claim_notice(sub: AnomalySubscription, anomaly: Anomaly) -> AnomalyNotice |
         return None
 
 
+def _reclaim_failed_notices(sub: AnomalySubscription) -> list[tuple[Anomaly, AnomalyNotice]]:
+    """Notices whose send failed earlier, taken back by exactly one caller (conditional update)."""
+    out = []
+    failed = AnomalyNotice.objects.filter(subscription=sub, status=DeliveryStatus.FAILED)
+    for notice in failed.select_related("anomaly"):
+        if AnomalyNotice.objects.filter(pk=notice.pk, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.CLAIMED
+        ):
+            out.append((notice.anomaly, notice))
+    return out
+
+
 def _anomaly_context(anomaly: Anomaly) -> dict:
     return {"anomaly": anomaly, "url": absolute(reverse("anomaly-detail", args=[anomaly.pk]))}
 
 
 def notify_new_anomalies(anomaly_ids: list[int], today: dt.date | None = None) -> int:
-    """Email each immediate subscription about each new anomaly it has not heard of.
-    Returns the number of emails sent."""
+    """Email each immediate subscription about each new anomaly it has not heard of (and retry
+    earlier failed sends). Returns the number of emails sent."""
     today = today or timezone.now().date()
     recent = today - dt.timedelta(days=NOTIFY_WITHIN_DAYS)
     anomalies = list(Anomaly.objects.filter(pk__in=anomaly_ids, end__gte=recent).order_by("start"))
     sent = 0
     for sub in AnomalySubscription.objects.filter(active=True, mode=DigestMode.IMMEDIATE):
-        for anomaly in anomalies:
-            if not _matches(sub, anomaly) or (notice := _claim_notice(sub, anomaly)) is None:
-                continue
+        work = _reclaim_failed_notices(sub)
+        work += [(a, n) for a in anomalies if _matches(sub, a) and (n := _claim_notice(sub, a))]
+        for anomaly, notice in work:
             error = deliver(build_email("anomaly", _anomaly_context(anomaly), sub.recipient_list()))
             if _record(AnomalyNotice, notice.pk, error):
                 sent += 1
@@ -156,7 +168,8 @@ def send_digests(now: dt.datetime | None = None) -> int:
             .exclude(notices__subscription=sub)
             .order_by("-impact_usd")
         )
-        claimed = [(a, n) for a in candidates if _matches(sub, a) and (n := _claim_notice(sub, a))]
+        claimed = _reclaim_failed_notices(sub)
+        claimed += [(a, n) for a in candidates if _matches(sub, a) and (n := _claim_notice(sub, a))]
         if not claimed:
             continue
         anomalies = [a for a, _ in claimed]

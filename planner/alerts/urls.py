@@ -4,6 +4,7 @@ from planner.alerts import views
 
 urlpatterns = [
     path("anomalies/", views.anomalies, name="anomalies"),
+    path("anomalies/alerts/", views.subscriptions, name="anomaly-subscriptions"),
     path("anomalies/<int:pk>/", views.anomaly_detail, name="anomaly-detail"),
     path("anomalies/<int:pk>/status/", views.anomaly_set_status, name="anomaly-status"),
     path("budgets/", views.budgets, name="budgets"),

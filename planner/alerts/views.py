@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,10 +15,10 @@ from django.views.decorators.http import require_POST
 from planner.alerts import charts
 from planner.alerts.budgets import budget_status
 from planner.alerts.detection import episodes
-from planner.alerts.forms import AnomalyStatusForm, BudgetForm
-from planner.alerts.models import Anomaly, AnomalyStatus, Budget
+from planner.alerts.forms import AnomalyStatusForm, AnomalySubscriptionForm, BudgetForm
+from planner.alerts.models import Anomaly, AnomalyStatus, AnomalySubscription, Budget
 from planner.alerts.series import CostSeriesSpec, cost_series, daily_frame, data_bounds, spend_rows
-from planner.core.roles import ANALYST, role_required
+from planner.core.roles import ANALYST, has_role, role_required
 
 CHART_DAYS_BEFORE = 28
 CHART_DAYS_AFTER = 7
@@ -125,3 +126,20 @@ def budget_create(request):
 @role_required(ANALYST)
 def budget_edit(request, pk: int):
     return _budget_form(request, get_object_or_404(Budget, pk=pk))
+
+
+def subscriptions(request):
+    """Who is told about anomalies (immediately or in a daily digest); analysts add and edit."""
+    editing = None
+    if request.GET.get("edit"):
+        editing = get_object_or_404(AnomalySubscription, pk=request.GET["edit"])
+    form = AnomalySubscriptionForm(request.POST or None, instance=editing)
+    if request.method == "POST":
+        if not has_role(request.user, ANALYST):
+            raise PermissionDenied("Changing anomaly alerts needs the analyst role.")
+        if form.is_valid():
+            saved = form.save()
+            messages.success(request, f"Anomaly alerts for {saved.name} saved.")
+            return redirect("anomaly-subscriptions")
+    return render(request, "alerts/subscriptions.html",
+                  {"subscriptions": AnomalySubscription.objects.all(), "form": form, "editing": editing})  # fmt: skip

@@ -62,3 +62,21 @@ def test_old_episodes_are_not_announced(demo_fleet, mailoutbox):
     with time_machine.travel(dt.datetime(2026, 12, 1, tzinfo=dt.UTC), tick=False):
         assert notify.notify_new_anomalies(detect_cost_anomalies()) == 0
     assert mailoutbox == []
+
+
+def test_failed_anomaly_email_is_retried_once(demo_fleet, mailoutbox, settings):
+    AnomalySubscription.objects.create(
+        name="FinOps", recipients="f@example.com", min_impact_usd=500
+    )
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2  # refused
+    with time_machine.travel(AFTER_DEMO, tick=False):
+        ids = detect_cost_anomalies()
+        assert notify.notify_new_anomalies(ids) == 0
+        failed = AnomalyNotice.objects.filter(status="failed").count()
+        assert failed == Anomaly.objects.filter(impact_usd__gte=500).count() >= 3
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        assert notify.notify_new_anomalies([]) == failed  # retried without new detections
+        assert notify.notify_new_anomalies(ids) == 0
+    assert len(mailoutbox) == failed
+    assert not AnomalyNotice.objects.exclude(status="sent").exists()

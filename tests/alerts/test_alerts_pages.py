@@ -100,3 +100,24 @@ def test_budget_pages(analyst_client, fleet):
 def test_viewers_cannot_create_budgets(viewer_client):
     assert viewer_client.get(reverse("budget-create")).status_code == 403
     assert viewer_client.get(reverse("budgets")).status_code == 200
+
+
+def test_anomaly_alert_settings_page(viewer_client, client, analyst):
+    url = reverse("anomaly-subscriptions")
+    data = {"name": "FinOps", "recipients": "a@example.com; b@example.com", "mode": "daily",
+            "min_impact_usd": "250", "webhook_url": "", "active": "on"}  # fmt: skip
+    assert viewer_client.get(url).status_code == 200
+    assert viewer_client.post(url, data).status_code == 403
+    client.force_login(analyst)
+    assert client.post(url, {**data, "recipients": "not-an-email"}).status_code == 200
+    assert client.post(url, data).status_code == 302
+    from planner.alerts.models import AnomalySubscription
+
+    sub = AnomalySubscription.objects.get()
+    assert (sub.recipient_list(), sub.mode, sub.min_impact_usd) == (
+        ["a@example.com", "b@example.com"],
+        "daily",
+        Decimal("250"),
+    )
+    page = client.get(url, {"edit": sub.pk}).content.decode()
+    assert "Edit FinOps" in page and "Daily digest" in page
