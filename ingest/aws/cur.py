@@ -89,12 +89,19 @@ def _text(df: pd.DataFrame, name: str) -> pd.Series:
     return s.where(s.notna() & (s.astype(str) != ""), None)
 
 
+def _pick(cond: Any, yes: Any, no: Any) -> np.ndarray:
+    """Element-wise ``yes if cond else no`` as an object array (``None`` allowed)."""
+    return np.where(
+        np.asarray(cond, dtype=bool), np.asarray(yes, dtype=object), np.asarray(no, dtype=object)
+    )
+
+
 def _tags(df: pd.DataFrame) -> list[str | None]:
     def key(k: str) -> str:
         return k[5:] if k.startswith("user_") else k
 
     if "resource_tags" in df.columns:
-        out = []
+        out: list[str | None] = []
         for v in df["resource_tags"]:
             if v is None or (isinstance(v, float) and np.isnan(v)):
                 out.append(None)
@@ -109,7 +116,7 @@ def _tags(df: pd.DataFrame) -> list[str | None]:
     return [
         tags_json(
             {
-                key(c[len("resource_tags_") :]): v
+                key(str(c)[len("resource_tags_") :]): v
                 for c, v in r.items()
                 if v not in (None, "") and v == v
             }
@@ -154,17 +161,14 @@ def cur_to_focus(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
     ri_arn = _text(df, "reservation_reservation_a_r_n")
     sp_arn = _text(df, "savings_plan_savings_plan_a_r_n")
     commitment_id = sp_arn.where(sp_arn.notna(), ri_arn)
-    commitment_type = np.where(
-        sp_arn.notna(), "Savings Plan", np.where(ri_arn.notna(), "Reserved Instance", None)
+    commitment_type = _pick(
+        sp_arn.notna(), "Savings Plan", _pick(ri_arn.notna(), "Reserved Instance", None)
     )
-    commitment_category = np.where(sp_arn.notna(), "Spend", np.where(ri_arn.notna(), "Usage", None))
+    commitment_category = _pick(sp_arn.notna(), "Spend", _pick(ri_arn.notna(), "Usage", None))
     covered = lit.isin(["DiscountedUsage", "SavingsPlanCoveredUsage"])
-    commitment_status = np.where(
-        covered & commitment_id.notna(),
-        "Used",
-        np.where(
-            lit.isin(["RIFee", "SavingsPlanRecurringFee"]) & commitment_id.notna(), "Unused", None
-        ),
+    fee = lit.isin(["RIFee", "SavingsPlanRecurringFee"])
+    commitment_status = _pick(
+        covered & commitment_id.notna(), "Used", _pick(fee & commitment_id.notna(), "Unused", None)
     )
     spot = (
         (term.str.lower() == "spot")
@@ -176,7 +180,7 @@ def cur_to_focus(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
         ["Committed", "Dynamic", "Standard"],
         default="Other",
     )
-    pricing = np.where(lit.isin(["Tax", "Credit", "Refund"]), None, pricing)
+    pricing = _pick(lit.isin(["Tax", "Credit", "Refund"]), None, pricing)
     is_usage = lit.isin(["Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"])
     quantity = _num(df, "line_item_usage_amount")
 

@@ -65,20 +65,20 @@ class AzureClient:
         self.credential = credential
         self.arm_endpoint = arm_endpoint
         self.policy = policy or RetryPolicy()
-        self._sdk_options = {
+        self._sdk_options: dict[str, Any] = {
             "retry_total": 0,
             "connection_timeout": self.policy.timeout_s,
             "read_timeout": self.policy.timeout_s,
             "connection_verify": connection_verify,
         }
-        self._cost = None
+        self._cost: Any = None
 
     # -- Cost Management Query ----------------------------------------------------------
     def cost_client(self) -> Any:
         if self._cost is None:
             from azure.mgmt.costmanagement import CostManagementClient
 
-            kwargs = dict(self._sdk_options)
+            kwargs: dict[str, Any] = dict(self._sdk_options)
             if self.arm_endpoint:
                 kwargs["base_url"] = self.arm_endpoint
                 kwargs["credential_scopes"] = ["https://management.azure.com/.default"]

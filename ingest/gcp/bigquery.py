@@ -66,7 +66,9 @@ def _labels(text: Any) -> str | None:
     items = json.loads(text) if isinstance(text, str) else text
     if isinstance(items, dict):
         return tags_json(items)
-    return tags_json({i.get("key"): i.get("value") for i in items if isinstance(i, dict)})
+    return tags_json(
+        {str(i.get("key")): i.get("value") for i in items if isinstance(i, dict) and i.get("key")}
+    )
 
 
 def standard_rows_to_focus(
@@ -141,7 +143,7 @@ def focus_rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
                 and v is not None
                 and not isinstance(v, float)
             ):
-                v = float(v)  # NUMERIC/BIGNUMERIC arrive as Decimal
+                v = float(v)  # type: ignore[arg-type]  # NUMERIC/BIGNUMERIC arrive as Decimal
             cols[n].append(v)
     return cols
 

@@ -65,14 +65,14 @@ def machine_shapes(csv_path: str | Path) -> list[MachineShape]:
     df = pd.read_csv(csv_path)
     return [
         MachineShape(
-            r.machine_type,
-            r.gpu_type,
-            float(r.gpu_count),
-            float(r.vcpu),
-            float(r.memory_gib),
-            r.region,
+            str(r["machine_type"]),
+            str(r["gpu_type"]),
+            float(r["gpu_count"]),
+            float(r["vcpu"]),
+            float(r["memory_gib"]),
+            str(r["region"]),
         )
-        for r in df.itertuples(index=False)
+        for r in df.to_dict("records")
     ]
 
 
@@ -143,9 +143,8 @@ def machine_prices(
                     f"{m.machine_type} in {m.region}: no {usage} SKU for {', '.join(absent)}"
                 )
                 continue
-            row[fld] = round(
-                m.gpu_count * parts["gpu"] + m.vcpu * parts["core"] + m.memory_gib * parts["ram"], 6
-            )  # type: ignore[operator]
+            gpu, core, ram = (float(parts[k] or 0.0) for k in ("gpu", "core", "ram"))
+            row[fld] = round(m.gpu_count * gpu + m.vcpu * core + m.memory_gib * ram, 6)
         if len(row) > 3:
             rows.append(row)
     return rows, notes
