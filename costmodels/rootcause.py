@@ -74,9 +74,9 @@ def rank_contributors(
     times = pd.to_datetime(frame[time_col])
     values = pd.to_numeric(frame[value_col], errors="coerce")
     if values.isna().any():
-        row = int(np.flatnonzero(values.isna().to_numpy())[0])
+        bad = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise ValueError(
-            f"row {row}, column {value_col!r}: {frame[value_col].iloc[row]!r} is not a number"
+            f"row {bad}, column {value_col!r}: {frame[value_col].iloc[bad]!r} is not a number"
         )
     in_anomaly = _window_mask(times, anomaly_window, "anomaly_window")
     in_baseline = _window_mask(times, baseline_window, "baseline_window")

@@ -169,7 +169,7 @@ def first_alerts(candidate: np.ndarray, suppress_steps: int) -> np.ndarray:
     for i in np.flatnonzero(candidate):
         if i >= next_allowed:
             flags[i] = 1
-            next_allowed = i + suppress_steps
+            next_allowed = int(i) + suppress_steps
     return flags
 
 

@@ -92,8 +92,9 @@ def _parse_timestamps(text: pd.Series, path: str) -> pd.DatetimeIndex:
     stripped = text.str.strip()
     if stripped.str.match(_EPOCH_RE).all():
         nums = pd.to_numeric(stripped)
-        unit = "ms" if nums.abs().max() > 1e11 else "s"
-        return pd.DatetimeIndex(pd.to_datetime(nums, unit=unit))
+        if nums.abs().max() > 1e11:
+            return pd.DatetimeIndex(pd.to_datetime(nums.to_numpy(), unit="ms"))
+        return pd.DatetimeIndex(pd.to_datetime(nums.to_numpy(), unit="s"))
     parsed = pd.to_datetime(stripped, errors="coerce", utc=True, format="mixed")
     bad = parsed.isna()
     if bad.any():
@@ -163,8 +164,10 @@ def read_series_csv(
     )
 
 
-def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
+def infer_step(index: pd.Index) -> pd.Timedelta:
     """The series' sampling step: the most common gap between consecutive timestamps."""
+    if not isinstance(index, pd.DatetimeIndex):
+        raise SeriesInputError("the series needs a DatetimeIndex to infer its sampling step")
     gaps = pd.Series(np.diff(index.as_unit("ns").asi8))
     if gaps.empty:
         raise SeriesInputError("need at least two timestamps to infer the sampling step")
