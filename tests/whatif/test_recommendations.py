@@ -1,0 +1,100 @@
+"""Recommendations: figures consistent with an independent what-if run, decisions by analysts only."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from planner.core.models import Service
+from planner.whatif import services
+from planner.whatif.models import Recommendation, RecommendationStatus, Scenario
+
+
+@pytest.fixture
+def embeddings_recs(db, demo_fleet):
+    return services.generate_recommendations(Service.objects.get(slug="embeddings"), window_days=3)
+
+
+@pytest.mark.django_db
+def test_each_recommendation_is_reproduced_by_a_what_if_of_its_proposal(embeddings_recs, analyst):
+    assert {r.kind for r in embeddings_recs} >= {"commitment", "spot-share"}
+    for rec in embeddings_recs:
+        cur, prop = rec.evidence["current"], rec.evidence["proposed"]
+        assert rec.monthly_savings_usd == Decimal(
+            str(round(cur["monthly_cost_usd"] - prop["monthly_cost_usd"], 2))
+        )
+        assert rec.monthly_savings_usd >= Decimal("10")
+        assert prop["slo_attainment"] >= cur["slo_attainment"] - services.SLO_TOLERANCE
+        assert 0 < rec.confidence <= 1 and rec.evidence_end > rec.evidence_start
+        assert any("730-hour month" in a for a in rec.assumptions)
+        s = Scenario.objects.create(name="check", parameters=rec.proposal, created_by=analyst)
+        s = services.run_scenario_steps(s.pk)
+        r = s.result["services"]["embeddings"]
+        assert r["scenario"]["monthly_cost_usd"] == pytest.approx(prop["monthly_cost_usd"])
+        assert s.result["totals"]["monthly_savings_usd"] == pytest.approx(
+            float(rec.monthly_savings_usd), abs=0.011
+        )
+
+
+@pytest.mark.django_db
+def test_regenerating_replaces_open_advice_and_keeps_decisions(embeddings_recs, analyst):
+    decided = embeddings_recs[0]
+    decided.decide(RecommendationStatus.DISMISSED, analyst, "we keep capacity for a launch")
+    again = services.generate_recommendations(Service.objects.get(slug="embeddings"), window_days=3)
+    assert len(again) == len(embeddings_recs)
+    assert Recommendation.objects.filter(status="open").count() == len(again)
+    assert Recommendation.objects.get(pk=decided.pk).status == "dismissed"
+
+
+@pytest.mark.django_db
+def test_viewer_sees_disabled_controls_and_gets_403_on_post(client, viewer, embeddings_recs):
+    client.force_login(viewer)
+    html = client.get(reverse("recommendations")).content.decode()
+    assert 'value="accepted" class="primary" disabled' in html
+    rec = embeddings_recs[0]
+    resp = client.post(
+        reverse("recommendation-decide", args=[rec.pk]),
+        {"status": "accepted", "reason": "looks good"},
+    )
+    assert resp.status_code == 403
+    assert Recommendation.objects.get(pk=rec.pk).status == "open"
+    assert client.post(reverse("recommendations-refresh")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_analyst_accepts_with_a_reason(client, analyst, embeddings_recs):
+    client.force_login(analyst)
+    rec = embeddings_recs[0]
+    url = reverse("recommendation-decide", args=[rec.pk])
+    client.post(url, {"status": "accepted", "reason": ""})
+    assert Recommendation.objects.get(pk=rec.pk).status == "open"  # no reason, no decision
+    client.post(url, {"status": "accepted", "reason": "approved in FinOps review"})
+    rec.refresh_from_db()
+    assert (rec.status, rec.reason, rec.decided_by) == (
+        "accepted",
+        "approved in FinOps review",
+        analyst,
+    )
+    assert rec.decided_at is not None
+
+
+@pytest.mark.django_db
+def test_list_totals_filters_and_simulate_link(viewer_client, embeddings_recs):
+    resp = viewer_client.get(reverse("recommendations"))
+    expected = sum(r.monthly_savings_usd for r in embeddings_recs)
+    assert resp.context["summary"]["savings"] == expected
+    assert f'data-value="{expected}"' in resp.content.decode()
+    spot = viewer_client.get(reverse("recommendations") + "?kind=spot-share")
+    assert spot.context["summary"]["n"] == 1
+    rec = embeddings_recs[0]
+    form = viewer_client.get(reverse("whatif") + f"?recommendation={rec.pk}").context["form"]
+    assert [s.slug for s in form.initial["services"]] == ["embeddings"]
+    for k, v in rec.proposal.items():
+        if k != "services":
+            assert form.initial[k] == v
+
+
+@pytest.mark.django_db
+def test_empty_state_explains_where_recommendations_come_from(viewer_client):
+    html = viewer_client.get(reverse("recommendations")).content.decode()
+    assert "No recommendations" in html and "recorded demand" in html
