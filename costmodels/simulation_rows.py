@@ -218,22 +218,17 @@ def _latency_tables(
 
 def _account(rows, tables, sums, c0, c1, dem_c, ready_h, npend_h, back_h, drop_h, prev_backlog):
     """Billing sums and per-minute p95 latency for one chunk, vectorised over minutes x rows."""
+    # billing needs only how many minutes each row ran k instances (see _results)
     run_h = ready_h + npend_h
-    over = run_h - rows.committed.astype(np.int32)
-    np.maximum(over, 0, out=over)
-    spot_n = np.floor(rows.share * over + 0.5)
-    spot_sum = spot_n.sum(0)
-    sums["spot_n"] += spot_sum
-    sums["od_n"] += over.sum(0) - spot_sum
-    sums["run"] += run_h.sum(0)
-    width = sums["hist"].size // run_h.shape[1]
-    flat = np.minimum(run_h, width - 1) + np.arange(run_h.shape[1], dtype=np.int32) * width
-    sums["hist"] += np.bincount(flat.ravel(), minlength=sums["hist"].size)
+    n, P = ready_h.shape
+    width = sums["hist"].size // P
+    if run_h.max() >= width:
+        raise RuntimeError("simulator: running replicas exceeded the histogram width")
+    run_h += np.arange(P, dtype=np.int32) * width
+    sums["hist"] += np.bincount(run_h.ravel(), minlength=sums["hist"].size)
     sums["drop"] += drop_h.sum(0)
     sums["queued"] += back_h.sum(0)
-    sums["req"] += dem_c.sum(0)
-    n, P = ready_h.shape
-    p95 = np.empty((n, P))
+    p95 = np.empty((n, P)) if len(tables) > 1 else np.empty((0, 0))
     # overloaded minutes: a backlog (now or carried in) drains at the replicas' capacity
     worst = back_h.copy()
     np.maximum(worst[1:], back_h[:-1], out=worst[1:])
@@ -258,10 +253,19 @@ def _account(rows, tables, sums, c0, c1, dem_c, ready_h, npend_h, back_h, drop_h
         k = cols[kk]
         capm = np.maximum(ready_h[i, k] * rows.mu_pm[k], 1e-9)
         sub[i, kk] = np.minimum(svc + 60000.0 * worst[i, k] / capm, rows.timeout_s[k] * 1000.0)
-        p95[:, sel] = sub
-    i, k = np.nonzero(drop_h > 0)
-    p95[i, k] = rows.timeout_s[k] * 1000.0
-    p95[(dem_c <= 0) & (back_h <= 0)] = 0.0
+        if cols.size == P:
+            p95 = sub
+        else:
+            p95[:, cols] = sub
+    if drop_h.any():
+        i, k = np.nonzero(drop_h > 0)
+        p95[i, k] = rows.timeout_s[k] * 1000.0
+    for d in np.unique(rows.d_idx):  # minutes without requests (nor backlog) meet any SLO
+        idle = np.flatnonzero(rows.demands[d, c0:c1] <= 0)
+        if idle.size:
+            cols = np.flatnonzero(rows.d_idx == d)
+            block = np.ix_(idle, cols)
+            p95[block] = np.where(back_h[block] <= 0, 0.0, p95[block])
     sums["ok"] += (p95 <= rows.slo).sum(0)
     return p95
 
@@ -272,11 +276,18 @@ def _results(
     out = []
     empty = np.empty(0)
     hist = sums["hist"].reshape(len(rows.policies), -1)
+    k = np.arange(hist.shape[1])[None, :]
+    over = np.maximum(k - rows.committed[:, None], 0)
+    spot_k = np.floor(rows.share[:, None] * over + 0.5)  # spot instances when k are running
+    spot_n = (hist * spot_k).sum(1)
+    od_n = (hist * (over - spot_k)).sum(1)
+    run = (hist * k).sum(1)
+    req = rows.demands.sum(1)[rows.d_idx] * rows.gpu_factor
     for i, (pol, mix) in enumerate(zip(rows.policies, rows.mixes, strict=True)):
         cost = {
             "committed": rows.committed[i] * rows.price_commit[i] * T / 60.0,
-            "ondemand": sums["od_n"][i] * rows.price_od[i] / 60.0,
-            "spot": sums["spot_n"][i] * rows.price_spot[i] / 60.0,
+            "ondemand": od_n[i] * rows.price_od[i] / 60.0,
+            "spot": spot_n[i] * rows.price_spot[i] / 60.0,
             "warm_pool": rows.warm_size[i] * rows.warm_frac[i] * rows.price_od[i] * T / 60.0,
         }
         cost = {k: float(v) for k, v in cost.items()}
@@ -284,9 +295,9 @@ def _results(
             SimulationResult(
                 policy=pol, mix=mix, minutes=T, cost_usd_by_category=cost,
                 total_cost_usd=float(sum(cost.values())), slo_p95_ms=float(rows.slo[i]),
-                slo_attainment=float(sums["ok"][i] / T), requests=float(sums["req"][i]),
+                slo_attainment=float(sums["ok"][i] / T), requests=float(req[i]),
                 dropped_requests=float(sums["drop"][i]), queued_requests=float(sums["queued"][i]),
-                replica_minutes=float(sums["run"][i]), cold_starts=int(cold_starts[i]),
+                replica_minutes=float(run[i]), cold_starts=int(cold_starts[i]),
                 running_replicas_histogram=hist[i],
                 spot_interruptions=int(interruptions[i]),
                 replicas=series_r[:, i] if series_r is not None else empty,

@@ -97,8 +97,9 @@ def simulate_scenarios(
     tfrac, tol_up, tol_dn = rows.timeout_s / 60.0, 1.0 + rows.tol, 1.0 - rows.tol
     cold_starts = np.zeros(P, np.int64)
     interruptions = np.zeros(P, np.int64)
-    sums = {k: np.zeros(P) for k in ("spot_n", "od_n", "run", "drop", "queued", "req", "ok")}
-    hist_width = int(rows.max_r.max() + rows.warm_size.max() + 4)
+    sums = {k: np.zeros(P) for k in ("drop", "queued", "ok")}
+    # running = ready + starting <= max + warm pool + spot replacements in flight
+    hist_width = int(2 * (rows.max_r.max() + 2) + rows.warm_size.max() + 2)
     sums["hist"] = np.zeros(P * hist_width, np.int64)  # minutes at each running-replica count
     series_r = np.empty((T, P), np.int32) if keep_series else None
     series_l = np.empty((T, P), np.float32) if keep_series else None
