@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -35,6 +35,9 @@ class AutoscalingPolicy:
     ``warm_pool_cost_fraction`` of the on-demand price and start in the capacity model's
     ``warm_start_s`` instead of a cold start. All times are seconds, applied at 1-minute
     resolution (rounded up to whole minutes; polling acts as metric staleness).
+    For ``queue_length``, requests still queued one polling interval ago add
+    ``ceil(backlog / target)`` replicas to the scale-up recommendation outside the
+    stabilisation window (as a queue-lag trigger would).
     """
 
     metric: str = "requests_per_replica"
@@ -101,7 +104,8 @@ class SimulationResult:
     """One policy x mix over a demand trace. Costs in USD over the trace; per-minute arrays
     ``replicas`` (ready, serving) and ``p95_latency_ms`` for charts (empty when simulated
     with ``keep_series=False``); ``running_replicas_histogram[k]`` = minutes with ``k``
-    instances running (billed: ready or starting)."""
+    instances running (billed: ready or starting). ``slo_attainment`` = share of minutes
+    whose p95 is within ``slo_p95_ms`` (minutes without requests count as met)."""
 
     policy: AutoscalingPolicy
     mix: PurchaseMix
@@ -128,6 +132,22 @@ class SimulationResult:
         that commitment sizing needs (``optimal_commitment_level`` of it)."""
         h = self.running_replicas_histogram
         return np.repeat(np.arange(h.size), h)
+
+    def summary(self) -> dict:
+        """JSON-ready scalars (policy and mix as dicts, no per-minute arrays)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        out["policy"], out["mix"] = asdict(self.policy), asdict(self.mix)
+        out["monthly_cost_usd"] = self.monthly_cost_usd
+        out["request_weighted_p95_latency_ms"] = self.request_weighted_p95_latency_ms
+        return out
+
+    def series(self) -> dict[str, list]:
+        """Per-minute arrays as lists, for charts (empty if simulated without series)."""
+        return {
+            "demand_per_min": np.asarray(self.demand_per_min).tolist(),
+            "replicas": np.asarray(self.replicas).tolist(),
+            "p95_latency_ms": np.asarray(self.p95_latency_ms, float).tolist(),
+        }
 
     @property
     def monthly_cost_usd(self) -> float:
@@ -166,6 +186,10 @@ class ServicePlan:
     evidence_window: tuple[str, str]
     evidence_minutes: int
     commitment_rule: str
+
+    def to_dict(self) -> dict:
+        """JSON-ready plan (policy and mix as dicts)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,9 @@ def simulate_scenarios(
     """Simulate P independent scenarios at once (row i = demands[i] x policies[i] x ...).
 
     Demand traces are shared by identity (pass the same array object to share work); all
-    must have the same length. See the module docstring for the semantics.
+    must have the same length. See the module docstring for the semantics. Spot draws are
+    per row: row ``i`` gets the ``i``-th stream spawned from ``random_state``, so the same
+    scenarios in the same order reproduce exactly.
     """  # fmt: skip
     P = len(policies)
     if isinstance(request_timeout_s, int | float):

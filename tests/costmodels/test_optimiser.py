@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -111,6 +112,7 @@ def test_plan_is_cheaper_than_current_meets_slo_and_is_reproducible_by_simulatio
     )
     assert plan.mix.spot_share <= max_spot_share(offer) == 0.25  # bucket 4 caps spot at 25 %
     assert plan.evidence_minutes == demand.size and "SLO met" in plan.risk
+    assert json.loads(json.dumps(plan.to_dict()))["mix"]["spot_share"] == plan.mix.spot_share
     again = simulate(demand, [plan.policy], plan.mix, offer, cap, slo_p95_ms=600, random_state=0)[0]
     assert again.monthly_cost_usd == pytest.approx(plan.monthly_cost_usd, abs=0.01)
     # the committed level is the exact optimum for the plan's replica series

@@ -289,3 +289,15 @@ def test_seed_scenario_batching_and_warm_pool_cut_cost_and_latency(catalog):
     assert 0.45 <= ra.monthly_cost_usd / rb.monthly_cost_usd <= 0.65  # seeds 0.52; measured 0.60
     assert ra.request_weighted_p95_latency_ms == pytest.approx(118, rel=0.2)  # measured 112 ms
     assert ra.slo_attainment > rb.slo_attainment and ra.cold_starts < rb.cold_starts
+
+
+def test_results_serialise_to_json(offer, cap):
+    import json
+
+    r = simulate(
+        np.full(30, 600.0), [AutoscalingPolicy()], PurchaseMix(), offer, cap, slo_p95_ms=500
+    )[0]
+    doc = json.loads(json.dumps({"summary": r.summary(), "series": r.series()}))
+    assert doc["summary"]["total_cost_usd"] == pytest.approx(r.total_cost_usd)
+    assert doc["summary"]["policy"]["metric"] == "requests_per_replica"
+    assert len(doc["series"]["replicas"]) == 30
