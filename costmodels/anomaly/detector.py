@@ -35,9 +35,10 @@ Tuned on the labelled NAB development series in ``shared/data/anomaly`` (see
 ``bench/anomaly.py``); the parameters are few and stated in units of the series' own
 variability, not fitted per series.
 
-``anomaly_score`` is ``r / (1 + r)`` in ``[0, 1)`` where ``r`` is the ratio of the strongest
-significant statistic to its trailing record (0 when nothing is significant); a score of
-at least 0.5 means "record-breaking".  ``is_anomaly`` is the decision after suppression.
+``anomaly_score`` is ``r / (1 + r)`` in ``[0, 1]`` where ``r`` is the ratio of the strongest
+significant statistic to its trailing record (0 when nothing is significant), so 0.5 means
+"record-breaking"; record-breakers muted by the one-alert-per-episode rule are scaled by
+0.49.  Hence ``is_anomaly`` (the decision) is exactly ``anomaly_score >= 0.5``.
 The expected band drawn by the UI is ``expected +/- band_z * scale``.
 """
 
@@ -213,12 +214,16 @@ def score_series(
     ratio = np.where(np.abs(z) >= extreme_z, np.fmax(ratio, 1.0), ratio)
     ratio[:MIN_POINTS] = 0.0
     is_anomaly = first_alerts(ratio >= 1.0, suppress_steps)
+    score = ratio / (1.0 + ratio)
+    # record-breakers muted by the one-alert-per-episode rule drop below 0.5, so that
+    # anomaly_score >= 0.5 exactly where is_anomaly is 1
+    score = np.where((score >= 0.5) & (is_anomaly == 0), 0.49 * score, score)
     scale_band = np.nan_to_num(scale, nan=0.0)
     return {
         "expected": expected,
         "lower": expected - band_z * scale_band,
         "upper": expected + band_z * scale_band,
         "z": z,
-        "anomaly_score": ratio / (1.0 + ratio),
+        "anomaly_score": score,
         "is_anomaly": is_anomaly,
     }

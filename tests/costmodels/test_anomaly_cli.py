@@ -42,6 +42,7 @@ def test_cli_writes_one_row_per_input_row_with_the_contract_columns(tmp_path):
     assert out["anomaly_score"].between(0, 1).all()
     assert set(out["is_anomaly"]) <= {0, 1}
     assert out.loc[450, "is_anomaly"] == 1
+    assert ((out["anomaly_score"] >= 0.5).astype(int) == out["is_anomaly"]).all()
 
 
 def test_appending_rows_to_the_file_does_not_change_earlier_rows(tmp_path):

@@ -133,11 +133,16 @@ def test_demo_fleet_injected_cost_anomalies_are_found():
 
 def test_result_frame_contract():
     series = _seasonal_series(600, seed=2)
+    series.iloc[[400, 401, 402, 405]] += 300  # one episode: one alert, muted repeats
     result = detect(series)
     assert list(result.columns) == RESULT_COLUMNS
     assert result.index.equals(series.index)
     assert result["anomaly_score"].between(0, 1).all()
     assert set(result["is_anomaly"].unique()) <= {0, 1}
+    # the decision is exactly "score >= 0.5" (muted repeats of an episode score below it)
+    np.testing.assert_array_equal(
+        result["is_anomaly"], (result["anomaly_score"] >= 0.5).astype(int)
+    )
     assert (result["lower"] <= result["expected"]).all()
     assert (result["expected"] <= result["upper"]).all()
     np.testing.assert_array_equal(result["value"], series.to_numpy())
