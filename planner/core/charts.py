@@ -44,5 +44,6 @@ def daily_lines(series: dict[str, dict], yaxis: str = "") -> str:
     for label, values in sorted(series.items()):
         fig.add_trace(go.Scatter(name=label, x=dates, y=[values.get(d) for d in dates], mode="lines+markers",
                                  marker=dict(size=4)))  # fmt: skip
-    fig.update_layout(yaxis_title=yaxis, yaxis_type="log", **LAYOUT)
+    layout = {**LAYOUT, "legend": dict(orientation="v", x=1.02, y=1, font=dict(size=10))}
+    fig.update_layout(yaxis_title=yaxis, yaxis_type="log", **layout)
     return fig.to_json()

@@ -32,7 +32,7 @@ def dashboard(request):
         "range": rng,
         "filters": filters,
         "group": group,
-        "groupings": list(GROUPINGS),
+        "groupings": [(g, g.replace("_", " ").capitalize()) for g in GROUPINGS],
         "spend": spend,
         "prev_spend": prev_spend,
         "change_pct": change,
@@ -53,6 +53,7 @@ def dashboard(request):
         .distinct()
         .order_by("service_tag"),
         "movers": panels.movers(qs, prev),
+        "prev_days_with_data": prev.values("date").distinct().count(),
         "spot_share": panels.spot_share(qs),
         "commitments": panels.commitments(qs, rng, filters),
         "forecast": panels.forecast_vs_actual(rng, filters, spend),
