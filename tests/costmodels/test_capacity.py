@@ -133,3 +133,31 @@ def test_cold_start_depends_on_gpu_type_and_model_size():
     assert t4.cold_start_s_ == pytest.approx(120 + 1.2 * 16 / 0.5)
     assert h100.cold_start_s_ == pytest.approx(240 + 1.2 * 16 / 0.5)
     assert h100_int4.cold_start_s_ == pytest.approx(240 + 1.2 * 16 * 0.25 / 0.5)
+
+
+def _simulated_wait_p95_ms(lam, c, mean_s, cv, n=20000, seed=0):
+    """Independent check: an event-by-event FCFS c-server queue (Kiefer-Wolfowitz)."""
+    import heapq
+
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / lam, n))
+    service = np.full(n, mean_s) if cv == 0 else rng.exponential(mean_s, n)
+    free = [0.0] * c
+    wait = np.empty(n)
+    for i in range(n):
+        start = max(heapq.heappop(free), arrivals[i])
+        wait[i] = start - arrivals[i]
+        heapq.heappush(free, start + service[i])
+    return 1000 * np.percentile(wait[n // 10 :], 95)
+
+
+@pytest.mark.parametrize("cv", [0.0, 1.0])  # M/D/c and M/M/c
+@pytest.mark.parametrize(("c", "rho"), [(1, 0.8), (2, 0.9), (4, 0.6), (4, 0.9), (8, 0.8)])
+def test_p95_wait_matches_a_queue_simulation(cv, c, rho):
+    m = CapacityModel("embeddings", batch_size=1, service_time_cv=cv).fit()
+    lam = rho * c * m.throughput_rps_
+    one = (np.array([lam]), np.array([c]))
+    model_wait = m.p95_latency_ms(*one)[0] - m.service_latency_ms(*one)[0]
+    assert model_wait == pytest.approx(
+        _simulated_wait_p95_ms(lam, c, 1 / m.throughput_rps_, cv), rel=0.2, abs=1.0
+    )
