@@ -142,14 +142,24 @@ class CostExplorerConnector:
         self, period_start: dt.date, *, known_fingerprint: str | None = None
     ) -> PeriodRead:
         source = f"aws-ce://{self.account_id}/{period_start:%Y-%m}"
-        return PeriodRead(period_start, source, self._batches(period_start, source))
+        read = PeriodRead(period_start, source, iter(()))
+        read.batches = self._batches(period_start, source, read.warnings)
+        return read
 
-    def _batches(self, period_start: dt.date, source: str) -> Iterator[pa.RecordBatch]:
+    def _batches(
+        self, period_start: dt.date, source: str, notes: list[str]
+    ) -> Iterator[pa.RecordBatch]:
         batcher = CanonicalBatcher(source)
         for page in self.pages(period_start):
             cols = results_to_focus(page.get("ResultsByTime", []), period_start, self.account_id)
             if cols["BilledCost"]:
                 yield batcher.batch(cols)
+        notes.extend(batcher.warnings())
+        if batcher.rows:
+            notes.append(
+                f"ListCost: Cost Explorer publishes no list prices, so {batcher.rows} row(s) have none "
+                "(use a CUR 2.0 or FOCUS data export for list cost, resource ids and tags)"
+            )
 
     def test_connection(self) -> list[ConnectionCheck]:
         checks = []

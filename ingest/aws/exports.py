@@ -157,9 +157,11 @@ class AwsExportConnector:
         uri = f"s3://{self.bucket}/{found.manifest_key}"
         if known_fingerprint and known_fingerprint == found.fingerprint:
             return PeriodRead(period_start, uri, iter(()), found.fingerprint, unchanged=True)
-        return PeriodRead(period_start, uri, self._batches(found), found.fingerprint)
+        read = PeriodRead(period_start, uri, iter(()), found.fingerprint)
+        read.batches = self._batches(found, read.warnings)
+        return read
 
-    def _batches(self, found: ExportPeriod) -> Iterator[pa.RecordBatch]:
+    def _batches(self, found: ExportPeriod, notes: list[str]) -> Iterator[pa.RecordBatch]:
         for key in found.data_keys:
             uri = f"s3://{self.bucket}/{key}"
             src = open_source(uri, self.client.storage_options())
@@ -168,18 +170,21 @@ class AwsExportConnector:
             else:
                 columns = []  # CSV: let the FOCUS reader decide (CUR CSV is not supported)
             if columns and is_cur(columns):
-                yield from self._cur_batches(uri, src)
+                yield from self._cur_batches(uri, src, notes)
             else:
-                yield from open_focus(
+                stream = open_focus(
                     uri, batch_rows=self.batch_rows, storage_options=self.client.storage_options()
                 )
+                yield from stream
+                notes.extend(f"{key}: {w}" for w in stream.warnings)
 
-    def _cur_batches(self, uri: str, src: Any) -> Iterator[pa.RecordBatch]:
+    def _cur_batches(self, uri: str, src: Any, notes: list[str]) -> Iterator[pa.RecordBatch]:
         batcher = CanonicalBatcher(uri)
         pf = pq.ParquetFile(src.open_random_access())
         for raw in pf.iter_batches(batch_size=self.batch_rows):
             if raw.num_rows:
                 yield batcher.batch(cur_to_focus(raw))
+        notes.extend(f"{uri}: {w}" for w in batcher.warnings())
 
     def test_connection(self) -> list[ConnectionCheck]:
         checks = []

@@ -109,9 +109,11 @@ class AzureExportConnector:
         uri = f"{self.account_url}/{self.container}/{run.manifest}"
         if known_fingerprint and known_fingerprint == run.fingerprint:
             return PeriodRead(period_start, uri, iter(()), run.fingerprint, unchanged=True)
-        return PeriodRead(period_start, uri, self._batches(run), run.fingerprint)
+        read = PeriodRead(period_start, uri, iter(()), run.fingerprint)
+        read.batches = self._batches(run, read.warnings)
+        return read
 
-    def _batches(self, run: ExportRun) -> Iterator[pa.RecordBatch]:
+    def _batches(self, run: ExportRun, notes: list[str]) -> Iterator[pa.RecordBatch]:
         for part in run.blobs:
             suffix = (
                 ".parquet"
@@ -123,7 +125,9 @@ class AzureExportConnector:
             try:
                 self.client.download_to(self.account_url, self.container, part, path)
                 try:
-                    yield from open_focus(path)
+                    stream = open_focus(path)
+                    yield from stream
+                    notes.extend(f"{part}: {w}" for w in stream.warnings)
                 except FocusValidationError as exc:
                     raise ConnectorError(
                         str(exc).replace(path, f"{self.account_url}/{self.container}/{part}")

@@ -194,16 +194,20 @@ class AzureQueryConnector:
         self, period_start: dt.date, *, known_fingerprint: str | None = None
     ) -> PeriodRead:
         source = f"azure-query:{self.scope}/{period_start:%Y-%m}"
-        return PeriodRead(period_start, source, self._batches(period_start, source))
+        read = PeriodRead(period_start, source, iter(()))
+        read.batches = self._batches(period_start, source, read.warnings)
+        return read
 
-    def _batches(self, period_start: dt.date, source: str) -> Iterator[pa.RecordBatch]:
+    def _batches(
+        self, period_start: dt.date, source: str, notes: list[str]
+    ) -> Iterator[pa.RecordBatch]:
         records = join_actual_amortized(
             self._all("ActualCost", period_start), self._all("AmortizedCost", period_start)
         )
         if records:
-            yield CanonicalBatcher(source).batch(
-                records_to_focus(records, period_start, self.scope)
-            )
+            batcher = CanonicalBatcher(source)
+            yield batcher.batch(records_to_focus(records, period_start, self.scope))
+            notes.extend(batcher.warnings())
 
     def test_connection(self) -> list[ConnectionCheck]:
         today = self.today or dt.datetime.now(dt.UTC).date()

@@ -162,9 +162,13 @@ class BigQueryBillingConnector:
         self, period_start: dt.date, *, known_fingerprint: str | None = None
     ) -> PeriodRead:
         source = f"bq://{self.table}/{period_start:%Y-%m}"
-        return PeriodRead(period_start, source, self._batches(period_start, source))
+        read = PeriodRead(period_start, source, iter(()))
+        read.batches = self._batches(period_start, source, read.warnings)
+        return read
 
-    def _batches(self, period_start: dt.date, source: str) -> Iterator[pa.RecordBatch]:
+    def _batches(
+        self, period_start: dt.date, source: str, notes: list[str]
+    ) -> Iterator[pa.RecordBatch]:
         from google.cloud import bigquery
 
         schema = self.client.table_schema(self.table)
@@ -178,6 +182,7 @@ class BigQueryBillingConnector:
                         source, detect_version(list(rows[0]), source)
                     )
                     yield batcher.batch(focus_rows_to_columns(rows))
+            notes.extend(batcher.warnings() if batcher else [])
             return
         params = [bigquery.ScalarQueryParameter("invoice_month", "STRING", f"{period_start:%Y%m}")]
         batcher = CanonicalBatcher(source)
@@ -186,6 +191,7 @@ class BigQueryBillingConnector:
         ):
             if rows:
                 yield batcher.batch(standard_rows_to_focus(rows, period_start))
+        notes.extend(batcher.warnings())
 
     def test_connection(self) -> list[ConnectionCheck]:
         try:
