@@ -19,7 +19,7 @@ fleet costs two simulator calls (see :func:`optimise_fleet`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,27 +106,37 @@ def _meets(r, target: float) -> bool:
 
 
 def optimise_fleet(
-    specs: Sequence[ServiceSpec], *, random_state: int | None = 0, candidates: int = 3
+    specs: Sequence[ServiceSpec],
+    *,
+    random_state: int | None = 0,
+    candidates: int = 3,
+    progress: Callable[[float], None] | None = None,
 ) -> list[ServicePlan]:
-    """Plan every service; services with equal-length evidence are simulated together."""
+    """Plan every service; services with equal-length evidence are simulated together.
+    ``progress(fraction)`` is called as the work advances (0-1), e.g. for a Celery task."""
     plans: dict[int, ServicePlan] = {}
     by_len: dict[int, list[int]] = {}
     prepared = [_window(s.demand_per_min) for s in specs]
     for i, (_, d) in enumerate(prepared):
         by_len.setdefault(d.size, []).append(i)
+    done = 0
     for idx in by_len.values():
-        for i, plan in zip(
-            idx,
-            _optimise_group(
-                [specs[i] for i in idx], [prepared[i] for i in idx], random_state, candidates
-            ),
-            strict=True,
-        ):
+        share = len(idx) / max(len(specs), 1)
+
+        def report(f: float, base: float = done / max(len(specs), 1), share: float = share) -> None:
+            if progress is not None:
+                progress(min(1.0, base + share * f))
+
+        group = _optimise_group(
+            [specs[i] for i in idx], [prepared[i] for i in idx], random_state, candidates, report
+        )
+        for i, plan in zip(idx, group, strict=True):
             plans[i] = plan
+        done += len(idx)
     return [plans[i] for i in range(len(specs))]
 
 
-def _optimise_group(specs, prepared, random_state, candidates) -> list[ServicePlan]:
+def _optimise_group(specs, prepared, random_state, candidates, report) -> list[ServicePlan]:
     # phase 1: policy grid (and current settings) with everything on-demand
     rows: list[tuple[int, AutoscalingPolicy, PurchaseMix, bool]] = []
     for i, s in enumerate(specs):
@@ -134,7 +144,7 @@ def _optimise_group(specs, prepared, random_state, candidates) -> list[ServicePl
         rows += [(i, p, PurchaseMix(commitment_term=s.commitment_term), False) for p in grid]
         if s.current_policy is not None:
             rows.append((i, s.current_policy, s.current_mix or PurchaseMix(), True))
-    res1 = _run(specs, prepared, rows, random_state)
+    res1 = _run(specs, prepared, rows, random_state, lambda f: report(0.7 * f))
     # phase 2: exact commitment per allowed spot share for the cheapest feasible policies
     rows2: list[tuple[int, AutoscalingPolicy, PurchaseMix, bool]] = []
     best_phase1: dict[int, list] = {}
@@ -154,7 +164,10 @@ def _optimise_group(specs, prepared, random_state, candidates) -> list[ServicePl
                 rows2.append(
                     (i, r.policy, _commitment_mix(s, r.running_replicas_usage(), share), False)
                 )
-    res2 = _run(specs, prepared, rows2, random_state) if rows2 else []
+    res2 = (
+        _run(specs, prepared, rows2, random_state, lambda f: report(0.7 + 0.3 * f)) if rows2 else []
+    )
+    report(1.0)
     chosen: dict[int, list] = {}
     for (i, *_), r in zip(rows2, res2, strict=True):
         chosen.setdefault(i, []).append(r)
@@ -175,11 +188,12 @@ def _commitment_mix(s: ServiceSpec, replicas: np.ndarray, share: float) -> Purch
     return PurchaseMix(int(level), share, s.commitment_term)
 
 
-def _run(specs, prepared, rows, random_state):
+def _run(specs, prepared, rows, random_state, progress):
     return simulate_scenarios(
         [prepared[i][1] for i, *_ in rows], [p for _, p, _, _ in rows], [m for *_, m, _ in rows],
         [specs[i].offer for i, *_ in rows], [specs[i].capacity for i, *_ in rows],
         [specs[i].slo_p95_ms for i, *_ in rows], random_state=random_state, keep_series=False,
+        progress=progress,
     )  # fmt: skip
 
 

@@ -26,7 +26,7 @@ from the backlog drain time when replicas are overloaded (capped at the timeout)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -60,6 +60,7 @@ def simulate_scenarios(
     random_state: int | None = None,
     request_timeout_s: float | Sequence[float] = 60.0,
     keep_series: bool = True,
+    progress: Callable[[float], None] | None = None,
 ) -> list[SimulationResult]:
     """Simulate P independent scenarios at once (row i = demands[i] x policies[i] x ...).
 
@@ -225,6 +226,8 @@ def simulate_scenarios(
         if keep_series:
             series_r[c0:c1] = ready_h  # type: ignore[index]
             series_l[c0:c1] = p95  # type: ignore[index]
+        if progress is not None:
+            progress(c1 / T)  # share of the trace simulated, for a task's progress bar
     return _results(rows, T, sums, cold_starts, interruptions, series_r, series_l)
 
 
@@ -239,6 +242,7 @@ def simulate(
     random_state: int | None = None,
     request_timeout_s: float = 60.0,
     keep_series: bool = True,
+    progress: Callable[[float], None] | None = None,
 ) -> list[SimulationResult]:
     """Simulate every policy (with one mix, or one mix per policy) over ``demand_per_min``.
 
@@ -254,4 +258,5 @@ def simulate(
     return simulate_scenarios(
         [demand] * P, policies, mixes, [offer] * P, [capacity] * P, [slo_p95_ms] * P,
         random_state=random_state, request_timeout_s=request_timeout_s, keep_series=keep_series,
+        progress=progress,
     )  # fmt: skip

@@ -172,3 +172,11 @@ def test_no_commitment_price_means_no_commitment(catalog):
     cap = CapacityModel("image_generation", gpu_model=offer.gpu_model, batch_size=4).fit()
     plan = optimise_service("images", _diurnal(1), cap, offer, slo_p95_ms=600)
     assert plan.feasible and plan.mix.committed_replicas == 0
+
+
+def test_progress_is_reported_monotonically_to_one(catalog):
+    offer = catalog.offer("aws", "g5.xlarge", "us-east-1")
+    cap = CapacityModel("image_generation", gpu_model=offer.gpu_model, batch_size=4).fit()
+    seen: list[float] = []
+    optimise_fleet([ServiceSpec("images", _diurnal(2), cap, offer, 600)], progress=seen.append)
+    assert seen and seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:], strict=False))
