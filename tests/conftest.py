@@ -51,15 +51,25 @@ def _eager_celery(settings):
 
 
 @pytest.fixture(scope="session")
-def demo_fleet(django_db_setup, django_db_blocker):
-    """The demo fleet (45 days to 2026-10-01, seed 7), loaded once per test session."""
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Every test database starts with the demo fleet (45 days to 2026-10-01, seed 7), so that
+    what a test sees never depends on which other tests ran first. Tests that need their own
+    data filter by their own accounts/services. (Transactional tests flush the database at their
+    end; pytest-django runs them after the others.)"""
     from planner.core.seeding import seed_demo
 
     with django_db_blocker.unblock():
-        anomalies = seed_demo(
-            days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None
-        )
-    return anomalies
+        anomalies = seed_demo(days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None)
+    _DEMO["anomalies"] = anomalies
+
+
+_DEMO: dict = {}
+
+
+@pytest.fixture
+def demo_fleet(db):
+    """The injected anomalies of the demo fleet that every test database starts with."""
+    return _DEMO["anomalies"]
 
 
 def _user(django_user_model, username: str, role: str):
