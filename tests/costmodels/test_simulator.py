@@ -301,3 +301,30 @@ def test_results_serialise_to_json(offer, cap):
     assert doc["summary"]["total_cost_usd"] == pytest.approx(r.total_cost_usd)
     assert doc["summary"]["policy"]["metric"] == "requests_per_replica"
     assert len(doc["series"]["replicas"]) == 30
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "traces").exists(), reason="../shared/data/traces not present")
+def test_real_azure_llm_trace_matches_reference(catalog):
+    import pandas as pd
+
+    trace = pd.read_csv(SHARED / "traces" / "llm_requests_per_minute.csv")
+    demand = (
+        trace[trace.source == "azure_llm_2023_conv"]
+        .sort_values("minute_offset")["requests"]
+        .to_numpy(float)
+    )
+    h100 = catalog.offer("gcp", "a3-highgpu-1g", "us-central1")
+    cap = CapacityModel("llm_chat", gpu_model=h100.gpu_model, batch_size=32).fit()
+    pols = [AutoscalingPolicy(target=t * cap.throughput_rps_, min_replicas=m, max_replicas=8, warm_pool=w)
+            for t in (0.5, 0.8) for m in (0, 1) for w in (0, 1)]  # fmt: skip
+    fast = simulate(
+        demand, pols, PurchaseMix(spot_share=0.5), h100, cap, slo_p95_ms=20000, random_state=1
+    )
+    slow = simulate_reference(
+        demand, pols, PurchaseMix(spot_share=0.5), h100, cap, slo_p95_ms=20000, random_state=1
+    )
+    _same(fast, slow)
+    assert fast[0].requests == pytest.approx(demand.sum())
