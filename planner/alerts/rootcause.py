@@ -63,12 +63,15 @@ def explain(spec: CostSeriesSpec, start: dt.date, end: dt.date) -> dict:
         value_col="cost",
     )
     rows = [{k: _jsonable(v) for k, v in dataclasses.asdict(c).items()} for c in ranked]
+    best = primary(rows, dims)
+    if best is not None:  # shown first; the rest keep rank_contributors' order
+        rows = [best] + [r for r in rows if r is not best]
     return {
         "baseline": [baseline_start.isoformat(), baseline_end.isoformat()],
         "window": [start.isoformat(), end.isoformat()],
         "dimensions": dims,
         "ranking": rows[:MAX_ROWS],
-        "primary": primary(rows, dims),
+        "primary": best,
     }
 
 

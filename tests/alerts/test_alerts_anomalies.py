@@ -99,3 +99,21 @@ def test_root_cause_of_total_spend_names_the_service(detected):
     stored = Anomaly.objects.filter(series_key="cost:total", start__lte=day, end__gte=day).first()
     if stored is not None:  # when the total alarmed too, it stored the same explanation
         assert stored.root_cause["primary"] == cause["primary"]
+
+
+def _row(dimension, member, delta):
+    return {"dimension": dimension, "member": member, "delta_usd": delta}
+
+
+def test_primary_cause_is_the_most_specific_member_explaining_most_of_the_deviation():
+    dims = list(rootcause.DIMENSIONS)
+    rows = [_row("account", "prod", 1000.0), _row("region", "us-east-1", 1000.0),
+            _row("service", "chat", 900.0), _row("sku", "p4d.24xlarge", 810.0), _row("sku", "g5", 190.0)]  # fmt: skip
+    assert (
+        rootcause.primary(rows, dims)["member"] == "p4d.24xlarge"
+    )  # 81 % of the top: specific wins
+    rows[3]["delta_usd"] = 790.0  # below 80 % of the top: the service is the answer
+    assert rootcause.primary(rows, dims)["member"] == "chat"
+    drops = [_row("account", "prod", -500.0), _row("sku", "a", -450.0), _row("sku", "b", 30.0)]
+    assert rootcause.primary(drops, dims)["member"] == "a"  # follows the direction of the deviation
+    assert rootcause.primary([], dims) is None
