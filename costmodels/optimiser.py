@@ -286,10 +286,11 @@ def optimise_service(
     policy_grid: Sequence[AutoscalingPolicy] | None = None,
     commitment_term: str = "1y",
     random_state: int | None = 0,
+    progress: Callable[[float], None] | None = None,
 ) -> ServicePlan:
     """Cheapest (policy, purchase mix) for one service that meets its SLO; see the module doc."""  # fmt: skip
     spec = ServiceSpec(
         service, demand_per_min, capacity, offer, slo_p95_ms, slo_target, current_policy,
         current_mix, tuple(policy_grid) if policy_grid is not None else None, commitment_term,
     )  # fmt: skip
-    return optimise_fleet([spec], random_state=random_state)[0]
+    return optimise_fleet([spec], random_state=random_state, progress=progress)[0]
