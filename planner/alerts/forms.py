@@ -32,7 +32,7 @@ class ThresholdsField(forms.CharField):
 
 class BudgetForm(forms.ModelForm):
     webhook_url = forms.URLField(
-        required=False, max_length=500, assume_scheme="https",
+        required=False, max_length=500, assume_scheme="https", label="Webhook URL",
         help_text="Optional Slack-compatible incoming webhook (kept out of logs)",
     )  # fmt: skip
     actual_thresholds = ThresholdsField(
@@ -49,6 +49,7 @@ class BudgetForm(forms.ModelForm):
             "actual_thresholds", "forecast_thresholds", "recipients", "webhook_url", "active",
         ]  # fmt: skip
         widgets = {"recipients": forms.Textarea(attrs={"rows": 2})}
+        labels = {"amount_usd": "Amount (USD)", "tag_value": "Tag value"}
 
 
 class AnomalyStatusForm(forms.Form):
