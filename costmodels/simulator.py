@@ -70,6 +70,15 @@ def simulate_scenarios(
     scenarios in the same order reproduce exactly.
     """  # fmt: skip
     P = len(policies)
+    if P == 0:
+        return []
+    lengths = {"demands": len(demands), "mixes": len(mixes), "offers": len(offers),
+               "capacities": len(capacities), "slo_p95_ms": len(slo_p95_ms)}  # fmt: skip
+    wrong = {k: n for k, n in lengths.items() if n != P}
+    if wrong:
+        raise ValueError(
+            f"simulate_scenarios: {P} policies but {wrong}; give one of each per scenario"
+        )
     if isinstance(request_timeout_s, int | float):
         timeouts = [float(request_timeout_s)] * P
     else:
