@@ -15,7 +15,8 @@ Method (per step ``t``):
 2. **Robust residual z-score** ``z_t = (x_t - b_t) / s_t`` where ``s_t`` is a robust scale
    (1.4826 x median absolute residual, at least 1.2533 x mean absolute residual) over the
    previous ``scale_window`` residuals.
-3. **Evidence statistics** on ``z`` winsorised at ``extreme_z``: the point statistic
+3. **Evidence statistics** on ``z`` compressed beyond ``extreme_z`` (``|z|`` above it
+   grows only logarithmically -- monotone, so rankings are kept): the point statistic
    ``|z_t|`` and, for each ``k`` in ``shift_windows``, the mean-shift statistic
    ``sqrt(k) |mean(z_{t-k+1..t})|`` (level shifts and bursts show up here before any
    single point is extreme).
@@ -26,8 +27,9 @@ Method (per step ``t``):
    series falls like ``1 / t`` -- a flat noisy series raises (almost surely) nothing.
    The first ``warmup_periods`` periods (baseline still learning) never enter the
    reference, and a record-breaker raises it by at most ``record_cap`` x, so one huge
-   event (a credit, a 20-fold spike) cannot mask later anomalies.  A point beyond
-   ``extreme_z`` robust standard deviations always alarms.
+   event (a credit, a 20-fold spike) cannot mask later anomalies.  A record must be
+   strictly beaten: a metric that blips to the same value every few hours is not news
+   after the first blip.
 5. **One alert per episode**: after an alert, further alerts are suppressed for
    ``suppress_steps`` steps (the estimator uses half a seasonal period).
 
@@ -200,9 +202,10 @@ def score_series(
     scale = robust_scale(residual, x, scale_window)
     z = np.nan_to_num(residual / scale, nan=0.0, posinf=0.0, neginf=0.0)
     z = np.clip(z, -1e6, 1e6)
-    # Statistics see z winsorised at extreme_z (beyond it a point alarms anyway), so one
-    # huge point cannot dominate the mean-shift statistics or the records for long.
-    z_clip = np.clip(z, -extreme_z, extreme_z)
+    # Statistics see z compressed beyond extreme_z (log growth), so one huge point cannot
+    # dominate the mean-shift statistics or the records for long.
+    excess = np.maximum(np.abs(z) - extreme_z, 0.0)
+    z_clip = np.sign(z) * (np.minimum(np.abs(z), extreme_z) + np.log1p(excess))
     statistics = [np.abs(z_clip)]
     for k in shift_windows:
         mean_z = _rolling(z_clip, k, "mean", k)
@@ -211,9 +214,8 @@ def score_series(
     for stat in statistics:
         r = capped_record_ratio(stat, record_window, record_fraction, record_cap, warmup)
         ratio = np.fmax(ratio, np.where(stat >= min_z, np.nan_to_num(r, nan=0.0), 0.0))
-    ratio = np.where(np.abs(z) >= extreme_z, np.fmax(ratio, 1.0), ratio)
     ratio[:MIN_POINTS] = 0.0
-    is_anomaly = first_alerts(ratio >= 1.0, suppress_steps)
+    is_anomaly = first_alerts(ratio > 1.0, suppress_steps)
     score = ratio / (1.0 + ratio)
     # record-breakers muted by the one-alert-per-episode rule drop below 0.5, so that
     # anomaly_score >= 0.5 exactly where is_anomaly is 1

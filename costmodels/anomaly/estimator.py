@@ -38,7 +38,8 @@ class OnlineAnomalyDetector:
     min_z
         Minimum statistic (robust standard deviations) for an alarm.
     extreme_z
-        A point this many robust standard deviations off always alarms.
+        Beyond this many robust standard deviations ``|z|`` is compressed
+        logarithmically before the statistics and records are computed.
     suppress_periods, suppress_steps
         After an alert no new alert is raised for ``suppress_periods`` seasonal periods
         (half a day for sub-daily data, 3.5 days for daily data), or for

@@ -78,6 +78,17 @@ def test_constant_series_raises_no_anomaly_and_has_flat_band():
     assert (result["anomaly_score"] == 0).all()
 
 
+def test_recurring_identical_blips_stop_alerting_after_the_first_few():
+    """A quantised metric (0.1, blipping to 0.2 on 2 % of the steps): the blips are its
+    normal behaviour, so only the first occurrences are news."""
+    rng = np.random.default_rng(1)
+    y = np.where(rng.random(4000) < 0.02, 0.2, 0.1)
+    result = detect(pd.Series(y, index=pd.date_range("2025-01-01", periods=4000, freq="5min")))
+    alerts = _alerts(result)
+    assert (y[alerts] == 0.2).all()
+    assert len(alerts) <= 6  # of about 80 blips (later ones: unusually close pairs)
+
+
 # ----------------------------------------------------------------------------- detects
 
 
