@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from conftest import add_cost, add_daily
 from django.core import mail
 from django.db import connection
 
 from planner.alerts.budgets import budget_status, evaluate_budget
 from planner.alerts.models import AlertSent, Budget, BudgetPeriod, BudgetScope, period_bounds
+from tests.alerts.rollup_helpers import add_cost, add_daily
 
 UTC = dt.UTC
 D = dt.date

@@ -15,11 +15,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
-from conftest import add_daily
 
 from planner.alerts import webhooks
 from planner.alerts.budgets import evaluate_budget
 from planner.alerts.models import Budget, BudgetScope
+from tests.alerts.rollup_helpers import add_daily
 
 pytestmark = pytest.mark.django_db
 D = dt.date
