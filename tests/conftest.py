@@ -14,10 +14,24 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-# Keep every test's files out of the developer's var/ (set before Django reads settings).
+# Keep every test's files out of the developer's var/ and away from any other test process:
+# pytest-django has configured settings before this file is imported, so set them directly,
+# and in the environment for the subprocesses (Celery workers, gunicorn) tests start.
 _TMP_VAR = Path(tempfile.mkdtemp(prefix="headroom-test-var-"))
-os.environ.setdefault("HEADROOM_VAR_DIR", str(_TMP_VAR))
+os.environ["HEADROOM_VAR_DIR"] = str(_TMP_VAR)
 os.environ["LINE_ITEM_STORE"] = str(_TMP_VAR / "lineitems")
+os.environ["HEADROOM_UPLOAD_DIR"] = str(_TMP_VAR / "uploads")
+
+
+def _isolate_settings() -> None:
+    from django.conf import settings
+
+    settings.VAR_DIR = _TMP_VAR
+    settings.LINE_ITEM_STORE = os.environ["LINE_ITEM_STORE"]
+    settings.UPLOAD_DIR = Path(os.environ["HEADROOM_UPLOAD_DIR"])
+
+
+_isolate_settings()
 
 DEMO_END = dt.date(2026, 10, 1)  # fixed so that demo-based tests are deterministic
 DEMO_DAYS = 45
@@ -59,7 +73,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
     from planner.core.seeding import seed_demo
 
     with django_db_blocker.unblock():
-        anomalies = seed_demo(days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None)
+        anomalies = seed_demo(
+            days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None
+        )
     _DEMO["anomalies"] = anomalies
 
 
