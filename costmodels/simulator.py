@@ -102,6 +102,8 @@ def simulate_scenarios(
     warm = rows.warm_size.copy()
     any_warm = bool(rows.warm_size.any())
     backlog, tot, tmp, cap = np.zeros(P), np.empty(P), np.empty(P), np.empty(P)
+    cur = np.empty(P, np.int64)
+    want_up_b, want_dn_b, cool_b = np.empty(P, bool), np.empty(P, bool), np.empty(P, bool)
     next_dn = np.full(P, -(10**9), np.int64)  # first minute a scale-down is allowed
     HQ = int(rows.lag.max() + 1)
     qhist = np.zeros((HQ, P))  # backlog ring for queue-length metrics
@@ -184,7 +186,7 @@ def simulate_scenarios(
                         pend_used[(t + delay) % H] = True
                         npend[r] += 1
             # autoscaler
-            cur = ready + npend
+            np.add(ready, npend, out=cur)
             if n_doomed:
                 cur -= doomed
             up = up_c[j]
@@ -194,7 +196,7 @@ def simulate_scenarios(
                 extra = np.ceil(lagged / rows.target - 1e-9).astype(np.int64) * rows.is_queue
                 up = np.minimum(up + extra, rows.max_r)
             np.multiply(cur, tol_up, out=tmp)
-            want_up = up > tmp  # implies up > cur, as cur >= 0 and tol >= 0
+            want_up = np.greater(up, tmp, out=want_up_b)  # implies up > cur (cur, tol >= 0)
             if want_up.any():
                 n_add = np.minimum(up - cur, rows.max_up)
                 n_add *= want_up
@@ -216,7 +218,8 @@ def simulate_scenarios(
                 np.copyto(next_dn, t + rows.cooldown, where=want_up)
             dn = dn_c[j]
             np.multiply(cur, tol_dn, out=tmp)
-            want_dn = (dn < tmp) & (next_dn <= t)
+            want_dn = np.less(dn, tmp, out=want_dn_b)
+            want_dn &= np.less_equal(next_dn, t, out=cool_b)
             if any_queue:
                 want_dn &= ~want_up
             if want_dn.any():
