@@ -48,9 +48,10 @@ class OnlineAnomalyDetector:
     band_z
         Half-width of the expected band in robust standard deviations (display only).
 
-    After :meth:`fit`: ``period_`` (int or None), ``suppress_steps_`` and ``result_``
-    (DataFrame with columns
-    value, expected, lower, upper, anomaly_score, is_anomaly indexed like the input).
+    After :meth:`fit`: ``period_`` (int or None), ``suppress_steps_``, ``n_anomalies_``
+    and ``result_`` (DataFrame indexed like the input with columns value, expected,
+    lower, upper -- same units as the input -- anomaly_score in [0, 1] and is_anomaly
+    0/1, where is_anomaly == (anomaly_score >= 0.5)).
 
     >>> import numpy as np, pandas as pd
     >>> idx = pd.date_range("2024-01-01", periods=400, freq="h")
