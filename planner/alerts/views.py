@@ -48,8 +48,8 @@ def anomalies(request):
         qs = qs.filter(status=status)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     selected = None
-    if request.GET.get("id"):
-        selected = Anomaly.objects.filter(pk=request.GET["id"]).first()
+    if request.GET.get("id", "").isdigit():
+        selected = Anomaly.objects.filter(pk=int(request.GET["id"])).first()
     selected = selected or (page.object_list[0] if page.object_list else None)
     context = {
         "page": page,
@@ -131,8 +131,8 @@ def budget_edit(request, pk: int):
 def subscriptions(request):
     """Who is told about anomalies (immediately or in a daily digest); analysts add and edit."""
     editing = None
-    if request.GET.get("edit"):
-        editing = get_object_or_404(AnomalySubscription, pk=request.GET["edit"])
+    if request.GET.get("edit", "").isdigit():
+        editing = get_object_or_404(AnomalySubscription, pk=int(request.GET["edit"]))
     form = AnomalySubscriptionForm(request.POST or None, instance=editing)
     if request.method == "POST":
         if not has_role(request.user, ANALYST):

@@ -122,3 +122,15 @@ def test_anomaly_alert_settings_page(viewer_client, client, analyst):
     )
     page = client.get(url, {"edit": sub.pk}).content.decode()
     assert "Edit FinOps" in page and "Daily digest" in page
+
+
+def test_bad_query_parameters_are_ignored(viewer_client):
+    assert (
+        viewer_client.get(
+            reverse("anomalies"), {"id": "x'", "page": "zz", "status": "?"}
+        ).status_code
+        == 200
+    )
+    assert (
+        viewer_client.get(reverse("anomaly-subscriptions"), {"edit": "1 OR 1"}).status_code == 200
+    )
