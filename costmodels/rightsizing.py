@@ -177,10 +177,20 @@ def recommend_rightsizing(
         0.9 if fitted.fitted_from_samples_ else 0.6
     )
     what = offer.instance_type + (f" ({mig} MIG slice)" if mig else "")
+    notes = []
+    if offer.instance_type == current_offer.instance_type and mig is None:
+        notes.append("the current instance type is already the cheapest fit")
+    observed = pct.get("p95_latency_ms_p95")
+    if observed is not None and observed > slo_p95_ms:
+        notes.append(f"observed p95 latency ({observed:.0f} ms) already exceeds the SLO, so the "
+                     "usage data reflect an overloaded deployment")  # fmt: skip
+        conf *= 0.8
+    reason = (
+        f"{what} serves the p95 rate {pct['request_rate_rps_p95']:.2f} rps with {headroom:.0%} "
+        f"headroom in {lo}-{hi} replicas, fits {need_mem:.1f} GiB and meets the {slo_p95_ms:.0f} ms SLO"
+    ) + "".join(f"; {n}" for n in notes)
     return RightsizingRecommendation(
-        refused=False, reason=(
-            f"{what} serves the p95 rate {pct['request_rate_rps_p95']:.2f} rps with {headroom:.0%} "
-            f"headroom in {lo}-{hi} replicas, fits {need_mem:.1f} GiB and meets the {slo_p95_ms:.0f} ms SLO"),
+        refused=False, reason=reason,
         recommended_instance_type=offer.instance_type, recommended_gpu_model=offer.gpu_model,
         recommended_mig_profile=mig, min_replicas=lo, max_replicas=hi,
         recommended_monthly_cost_usd=round(monthly, 2), monthly_savings_usd=round(savings, 2),

@@ -113,3 +113,26 @@ def test_bad_samples_say_where(catalog):
     with pytest.raises(ValueError, match="missing column"):
         recommend_rightsizing(df.drop(columns="gpu_utilisation_pct"), current_offer=cur, capacity=CapacityModel(),
                               catalog=catalog, slo_p95_ms=100)  # fmt: skip
+
+
+def test_observed_latency_above_slo_lowers_confidence(catalog):
+    cur = catalog.offer("gcp", "a2-highgpu-1g", "us-central1")
+    df = _samples(cur, 3 * 1440)
+    cap = CapacityModel("embeddings", batch_size=8)
+    calm = recommend_rightsizing(
+        df.assign(p95_latency_ms=40.0),
+        current_offer=cur,
+        capacity=cap,
+        catalog=catalog,
+        slo_p95_ms=150,
+    )
+    hot = recommend_rightsizing(
+        df.assign(p95_latency_ms=400.0),
+        current_offer=cur,
+        capacity=cap,
+        catalog=catalog,
+        slo_p95_ms=150,
+    )
+    assert hot.confidence == pytest.approx(calm.confidence * 0.8, abs=0.011)
+    assert "already exceeds the SLO" in hot.reason and "exceeds" not in calm.reason
+    assert calm.percentiles["p95_latency_ms_p95"] == 40.0
