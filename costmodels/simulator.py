@@ -13,10 +13,12 @@ per-policy loop used as a cross-check and benchmark baseline):
 4. the autoscaler reads its metric as of one polling interval ago, takes the lowest
    (scale-up) or highest (scale-down) recommendation of the stabilisation window, and
    starts replicas -- from the warm pool (``warm_start_s``) first, then cold
-   (``cold_start_s``) -- or stops them (after the cooldown).
+   (``cold_start_s``) -- or stops them (after the cooldown; they stop serving from
+   ``t + 1``, and return to the warm pool if it is below its size).
 
 So a demand step at ``t0`` is served by new replicas from ``t0 + poll + up window + start``
-(each rounded up to whole minutes). Billing: every running instance (ready or starting)
+(each rounded up to whole minutes); a drop is followed by fewer replicas from
+``t0 + poll + down window + 1``. Replicas start at the steady state for ``demand[0]``. Billing: every running instance (ready or starting)
 each minute; ``committed_replicas`` always, at the commitment price; the rest split
 ``spot_share`` spot / on-demand; warm-pool instances at ``warm_pool_cost_fraction`` of
 on-demand. Per-minute p95 latency comes from the capacity model's queueing formula, or
