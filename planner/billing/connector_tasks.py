@@ -201,6 +201,24 @@ def save_price_updates(rows: list[dict], source: str, path: Path | None = None) 
     return len(rows)
 
 
+def _refresh_log_path() -> Path:
+    return Path(settings.VAR_DIR) / "prices" / "last_refresh.json"
+
+
+def _refresh_log() -> dict[str, str]:
+    path = _refresh_log_path()
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _note_refresh(source: str) -> None:
+    log_ = {**_refresh_log(), source: timezone.now().isoformat()}
+    path = _refresh_log_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(log_, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
 def refreshed_price_catalog(path: Path | None = None):
     """The seed :class:`costmodels.catalog.PriceCatalog` with every saved refresh applied."""
     from costmodels.catalog import PriceCatalog
@@ -234,12 +252,13 @@ def refresh_price_catalog(self, account_id: int) -> dict:
             for region, types in sorted(by_region.items())
             for r in fetch_spot_prices(client, region, sorted(types))
         ]
-        return {"account": account_id, "source": SOURCE, "rows": save_price_updates(rows, SOURCE)}
+        saved = save_price_updates(rows, SOURCE)
+        _note_refresh(SOURCE)
+        return {"account": account_id, "source": SOURCE, "rows": saved}
     if account.provider == Provider.GCP:
-        from ingest.gcp.catalog import SOURCE as GCP_SOURCE
-
         from costmodels.catalog import DATA_DIR
         from ingest.gcp import GcpClient, fetch_gcp_prices, machine_shapes
+        from ingest.gcp.catalog import SOURCE as GCP_SOURCE
 
         client = GcpClient(
             credentials_file=credential_value(account),
@@ -248,9 +267,37 @@ def refresh_price_catalog(self, account_id: int) -> dict:
         rows, notes = fetch_gcp_prices(client, machine_shapes(DATA_DIR / "gcp_gpu_prices.csv"))
         for n in notes[:20]:
             log.info("GCP price refresh: %s", n)
-        return {
-            "account": account_id,
-            "source": GCP_SOURCE,
-            "rows": save_price_updates(rows, GCP_SOURCE),
-        }
+        saved = save_price_updates(rows, GCP_SOURCE)
+        _note_refresh(GCP_SOURCE)
+        return {"account": account_id, "source": GCP_SOURCE, "rows": saved}
     return {"account": account_id, "source": None, "rows": 0}
+
+
+PRICE_REFRESH_EVERY = dt.timedelta(hours=24)
+
+
+def queue_price_refresh(now: dt.datetime) -> int:
+    """Queue a price refresh per provider (AWS spot history, GCP catalog) at most once a day.
+
+    Uses the first enabled scheduled account of each provider for credentials."""
+    from ingest.aws.spot import SOURCE as AWS_SOURCE
+    from ingest.gcp.catalog import SOURCE as GCP_SOURCE
+    from planner.billing.connectors import CONNECTOR_SOURCES
+
+    last = {k: dt.datetime.fromisoformat(v) for k, v in _refresh_log().items()}
+    queued = 0
+    for provider, source in ((Provider.AWS, AWS_SOURCE), (Provider.GCP, GCP_SOURCE)):
+        if source in last and now - last[source] < PRICE_REFRESH_EVERY:
+            continue
+        account = (
+            CloudAccount.objects.filter(
+                provider=provider, enabled=True, source__in=CONNECTOR_SOURCES
+            )
+            .order_by("pk")
+            .first()
+        )
+        if account is None:
+            continue
+        transaction.on_commit(lambda pk=account.pk: refresh_price_catalog.delay(pk))
+        queued += 1
+    return queued

@@ -124,8 +124,10 @@ def queue_account(
 
 
 def queue_due_accounts(now: dt.datetime | None = None) -> int:
-    """Beat entry point: queue every due account × period (and metrics ingest). Returns tasks queued."""
-    from planner.billing.connector_tasks import queue_usage_ingest
+    """Beat entry point: queue every due account × period, metrics ingest and a daily price refresh.
+
+    Returns the number of tasks queued."""
+    from planner.billing.connector_tasks import queue_price_refresh, queue_usage_ingest
 
     now = now or timezone.now()
     fail_abandoned_runs(now)
@@ -133,4 +135,5 @@ def queue_due_accounts(now: dt.datetime | None = None) -> int:
     for account in due_accounts(now):
         count += len(queue_account(account, now))
     count += queue_usage_ingest(now)
+    count += queue_price_refresh(now)
     return count

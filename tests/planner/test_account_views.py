@@ -25,7 +25,7 @@ def moto_s3():
 def account(db):
     return CloudAccount.objects.create(
         provider="aws",
-        account_id="111122223333",
+        account_id="views-0001",
         name="GPU prod",
         source="aws_export",
         source_uri=f"s3://{BUCKET}/views",
@@ -47,7 +47,10 @@ def test_connection_test_shows_what_headroom_can_read(analyst_client, account, m
     assert "Connection test: GPU prod" in text
     assert "1 billing period(s): 2026-09" in text
     assert "readable CUR 2.0 Parquet" in text
-    assert text.count("badge succeeded") == 3  # identity, manifests, data file
+    section = text[text.index('id="connection-test"') :].split("</section>")[0]
+    assert (
+        section.count("badge succeeded") == 3 and "badge failed" not in section
+    )  # identity, manifests, data file
 
 
 def test_connection_test_reports_a_missing_credential_variable(
@@ -57,7 +60,8 @@ def test_connection_test_reports_a_missing_credential_variable(
     account.credential_ref = "HEADROOM_TEST_PROFILE"
     account.save()
     text = analyst_client.post(reverse("account-test", args=[account.pk])).content.decode()
-    assert "badge failed" in text and "HEADROOM_TEST_PROFILE" in text and "not set" in text
+    section = text[text.index('id="connection-test"') :].split("</section>")[0]
+    assert "badge failed" in section and "HEADROOM_TEST_PROFILE" in section and "not set" in section
 
 
 def test_run_now_queues_and_loads_due_periods(

@@ -50,10 +50,15 @@ def moto_s3():
         yield s3
 
 
+@pytest.fixture(autouse=True)
+def _own_var_dir(settings, tmp_path):
+    settings.VAR_DIR = tmp_path  # price files and refresh log per test
+
+
 def _account(**kw) -> CloudAccount:
     defaults = dict(
         provider="aws",
-        account_id="111122223333",
+        account_id="sched-0001",
         name="GPU prod",
         source="aws_export",
         source_uri=f"s3://{BUCKET}/sched",
@@ -86,7 +91,9 @@ def test_scheduler_fans_out_one_run_per_period_then_skips_unchanged_exports(
     account = _account()
     with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
         queued = scheduling.queue_due_accounts()
-    assert queued == 3  # never ingested: 3-month backfill (Aug, Sep, Oct)
+    assert (
+        queued == 3 + 1
+    )  # never ingested: 3-month backfill (Aug, Sep, Oct), plus the daily price refresh
     runs = list(IngestRun.objects.filter(account=account).order_by("period_start"))
     assert [r.period_start for r in runs] == [dt.date(2026, 8, 1), SEP, OCT]
     assert all(r.status == RunStatus.SUCCEEDED for r in runs), [r.errors for r in runs]
@@ -293,3 +300,51 @@ def test_auth_failure_fails_fast_with_a_clear_message(
     assert ce_server.calls == 1  # not retried
     assert "authentication failed, not retried" in run.errors[0] and "credential" in run.errors[0]
     assert not BillingPeriodLoad.objects.filter(account=account).exists()
+
+
+@pytest.mark.django_db
+def test_price_refresh_stores_spot_prices_for_instance_types_in_use(
+    moto_s3, settings, django_capture_on_commit_callbacks
+):
+    from planner.billing.connector_tasks import (
+        price_updates_path,
+        queue_price_refresh,
+        refreshed_price_catalog,
+    )
+    from planner.core.models import Deployment, Service
+
+    svc = Service.objects.create(
+        slug="sched-image-gen",
+        name="Image generation",
+        modality="image_generation",
+        unit_of_work="1k images",
+        latency_slo_p95_ms=4000,
+    )
+    for region in ("us-east-1", "us-west-2"):
+        Deployment.objects.create(
+            service=svc,
+            name=f"img-{region}",
+            provider="aws",
+            region=region,
+            instance_type="g5.xlarge",
+            gpu_model="A10G",
+            throughput_rps_per_replica=2,
+        )
+    _account(account_id="6")
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert queue_price_refresh(NOW) == 1
+    with time_machine.travel(NOW + dt.timedelta(hours=2), tick=False):
+        assert queue_price_refresh(NOW + dt.timedelta(hours=2)) == 0  # refreshed today already
+    assert queue_price_refresh(NOW + dt.timedelta(hours=25)) == 1
+    saved = price_updates_path().read_text().splitlines()
+    assert saved[0].startswith("provider,instance_type,region,spot_usd_per_hour,source,fetched_at")
+    mine = [line for line in saved if line.startswith("aws,g5.xlarge,")]
+    assert sorted(line.split(",")[2] for line in mine) == ["us-east-1", "us-west-2"]
+    assert all(line.split(",")[4] == "aws_spot_price_history" for line in saved[1:])
+    catalog = refreshed_price_catalog()
+    for region in ("us-east-1", "us-west-2"):
+        offer = catalog.offer("aws", "g5.xlarge", region)
+        assert (
+            offer.spot_usd_per_hour == 0.00001
+            and offer.spot_price_source == "aws_spot_price_history"
+        )
