@@ -1,8 +1,9 @@
 """The FinOps UI in a real browser (Debian Chromium via Playwright), one test per role.
 
-These tests share the session's demo fleet (45 days to 2026-10-01) instead of seeding their own:
-``transactional_db`` is overridden in this module so the live server sees the committed demo data
-and nothing is flushed afterwards; the rows these tests create are deleted at module teardown.
+These tests use the demo fleet every test database starts with (45 days to 2026-10-01), seeding it
+again only if an earlier transactional test flushed it. ``transactional_db`` is overridden in this
+module so the live server sees the committed demo data and nothing is flushed afterwards (later
+tests still find the demo fleet); the rows these tests create are deleted at module teardown.
 """
 
 from __future__ import annotations
@@ -31,15 +32,21 @@ def transactional_db(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(scope="module")
-def fleet(demo_fleet, django_db_blocker):
+def fleet(django_db_setup, django_db_blocker):
     from django.contrib.auth import get_user_model
 
     from planner.core.models import Service
     from planner.core.roles import assign_role
+    from planner.core.seeding import seed_demo
     from planner.whatif.models import Recommendation, Scenario
     from planner.whatif.services import generate_recommendations
+    from tests.conftest import DEMO_DAYS, DEMO_END
 
     with django_db_blocker.unblock():
+        if not Service.objects.filter(
+            slug="embeddings"
+        ).exists():  # a transactional test flushed it
+            seed_demo(days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None)
         users = []
         for role in ("viewer", "analyst", "admin"):
             u, _ = get_user_model().objects.get_or_create(username=f"ui-{role}")
