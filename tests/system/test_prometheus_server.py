@@ -276,7 +276,7 @@ def test_mig_instances_stay_separate_and_missing_series_are_reported(prometheus_
     from planner.core.models import Deployment, Service
 
     svc = Service.objects.create(
-        slug="embeddings",
+        slug="prom-embeddings",
         name="Embeddings",
         modality="embeddings",
         unit_of_work="1k tokens",
