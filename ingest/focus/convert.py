@@ -15,6 +15,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .encoded import as_text_dict, is_text_dict, nullify_blank, row_mask, with_values
 from .errors import MAX_ERRORS_PER_BATCH, FocusError, short_repr
 
 UTC_TS = pa.timestamp("us", tz="UTC")
@@ -89,9 +90,10 @@ def _plain(arr: pa.Array) -> pa.Array:
 
 
 def nullify_text(arr: pa.Array) -> pa.Array:
-    """Text columns: the literal ``NULL`` and empty strings become nulls (as in CSV)."""
-    if pa.types.is_dictionary(arr.type) and is_stringish(arr.type.value_type):
-        arr = arr.dictionary_decode()
+    """Text columns: the literal ``NULL`` and empty strings become nulls (as in CSV).
+    Dictionary-encoded text stays encoded (checked on its distinct values)."""
+    if is_text_dict(arr.type):
+        return nullify_blank(as_text_dict(arr))
     if not is_stringish(arr.type):
         return arr
     blank = pc.or_(pc.equal(arr, ""), pc.equal(arr, "NULL"))
@@ -212,7 +214,10 @@ def to_json_object(arr: pa.Array, column: str, expected: str, ctx: BatchContext)
 
     Each distinct value is parsed once (tags repeat a lot, so this is cheap); keys are
     sorted and separators compact, so equal tag sets compare equal as strings.
+    Dictionary-encoded input gives dictionary-encoded output.
     """
+    if is_text_dict(arr.type):
+        return _json_dictionary(as_text_dict(arr), column, expected, ctx)
     arr = _plain(arr)
     t = arr.type
     if pa.types.is_null(t):
@@ -235,14 +240,7 @@ def to_json_object(arr: pa.Array, column: str, expected: str, ctx: BatchContext)
     if pa.types.is_binary(t):
         arr = to_string(arr, column, ctx)
     uniq = pc.unique(arr.drop_null())
-    normalised: list[str | None] = []
-    bad: list[str] = []
-    for text in uniq.to_pylist():
-        try:
-            normalised.append(_normalise_json(text))
-        except ValueError:
-            normalised.append(None)
-            bad.append(text)
+    normalised, bad = _normalised_values(uniq)
     if bad:
         mask = pc.is_in(arr, value_set=pa.array(bad, pa.string()))
         ctx.add_masked(
@@ -251,8 +249,40 @@ def to_json_object(arr: pa.Array, column: str, expected: str, ctx: BatchContext)
     return pa.array(normalised, pa.string()).take(pc.index_in(arr, value_set=uniq))
 
 
+def _normalised_values(values: pa.Array) -> tuple[list[str | None], list[str]]:
+    """Each text normalised as a JSON object (None for JSON null), and the invalid texts."""
+    normalised: list[str | None] = []
+    bad: list[str] = []
+    for text in values.to_pylist():
+        try:
+            normalised.append(_normalise_json(text))
+        except ValueError:
+            normalised.append(None)
+            bad.append(text)
+    return normalised, bad
+
+
+def _json_dictionary(
+    arr: pa.DictionaryArray, column: str, expected: str, ctx: BatchContext
+) -> pa.DictionaryArray:
+    normalised, bad = _normalised_values(arr.dictionary)
+    if bad:
+        bad_values = pc.is_in(arr.dictionary, value_set=pa.array(bad, pa.string()))
+        ctx.add_masked(
+            row_mask(arr, bad_values),
+            arr,
+            column,
+            expected,
+            lambda v: f"{short_repr(v)} is not a JSON object",
+        )
+    return with_values(arr.indices, pa.array(normalised, pa.string()))
+
+
 def to_string(arr: pa.Array, column: str, ctx: BatchContext) -> pa.Array:
-    """Any scalar column -> UTF-8 string; invalid UTF-8 bytes -> errors."""
+    """Any scalar column -> UTF-8 string; invalid UTF-8 bytes -> errors. Dictionary-encoded
+    text stays encoded."""
+    if is_text_dict(arr.type):
+        return as_text_dict(arr)
     arr = _plain(arr)
     if pa.types.is_string(arr.type):
         return arr
@@ -294,25 +324,32 @@ def json_string_literal(arr: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise('"', a, '"', "")
 
 
+def _text(arr: pa.Array) -> pa.Array:
+    text = _plain(arr)
+    if pa.types.is_string(text.type):
+        return text
+    try:
+        return pc.cast(text, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array(
+            [None if v is None else json.dumps(v, default=str) for v in text.to_pylist()],
+            pa.string(),
+        )
+
+
+def key_of(name: str) -> str:
+    return "," + json.dumps(name, ensure_ascii=False) + ":"
+
+
 def extensions_json(columns: dict[str, pa.Array], length: int) -> pa.Array:
     """One JSON object per row of the given extension columns (nulls omitted), or null."""
     if not columns:
         return pa.nulls(length, pa.string())
     parts = []
     for name, arr in columns.items():
-        text = _plain(arr)
-        if not pa.types.is_string(text.type):
-            try:
-                text = pc.cast(text, pa.string())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                text = pa.array(
-                    [None if v is None else json.dumps(v, default=str) for v in text.to_pylist()],
-                    pa.string(),
-                )
-        key = "," + json.dumps(name, ensure_ascii=False) + ":"
         # Escape each distinct value once: extension columns are mostly low-cardinality.
-        enc = pc.dictionary_encode(text)
-        frags = pc.binary_join_element_wise(key, json_string_literal(enc.dictionary), "")
+        enc = as_text_dict(arr) if is_text_dict(arr.type) else pc.dictionary_encode(_text(arr))
+        frags = pc.binary_join_element_wise(key_of(name), json_string_literal(enc.dictionary), "")
         parts.append(pc.fill_null(frags.take(enc.indices), ""))
     joined = pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else parts[0]
     body = pc.utf8_slice_codeunits(joined, 1)

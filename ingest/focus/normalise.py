@@ -12,12 +12,13 @@ columns; a batch with problems raises one :class:`FocusValidationError` listing 
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import convert
+from .encoded import TEXT_DICT, as_text_dict, is_text_dict, row_mask, used_values
 from .errors import MAX_ERRORS_PER_BATCH, FocusError, FocusValidationError, short_repr
 from .schema import (
     CANONICAL_SCHEMA,
@@ -48,6 +49,22 @@ def _empty(value: object, *, column: str) -> str:
 
 
 FIX_HINT = "Correct these values in the file (or re-export it) and load it again."
+
+
+@cache
+def encoded_schema() -> pa.Schema:
+    """:data:`CANONICAL_SCHEMA` with every text column as ``dictionary<int32, string>``."""
+    return pa.schema(
+        [
+            pa.field(f.name, TEXT_DICT, f.nullable, f.metadata) if f.type == pa.string() else f
+            for f in CANONICAL_SCHEMA
+        ],
+        metadata=CANONICAL_SCHEMA.metadata,
+    )
+
+
+def _decoded(arr: pa.Array) -> pa.Array:
+    return arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
 
 
 class BatchNormaliser:
@@ -106,8 +123,14 @@ class BatchNormaliser:
             )
 
     # -- per batch --------------------------------------------------------------
-    def normalise(self, batch: pa.RecordBatch, first_row: int) -> pa.RecordBatch:
-        """Canonical batch for ``batch``, whose first row is data row ``first_row``."""
+    def normalise(
+        self, batch: pa.RecordBatch, first_row: int, *, keep_dictionaries: bool = False
+    ) -> pa.RecordBatch:
+        """Canonical batch for ``batch``, whose first row is data row ``first_row``.
+
+        Dictionary-encoded text input is checked on its distinct values. With
+        ``keep_dictionaries`` every text column comes back as ``dictionary<int32, string>``
+        (same values; :func:`encoded_schema`), else as plain ``string``."""
         ctx = convert.BatchContext(self.source, first_row)
         n = batch.num_rows
         given = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
@@ -134,9 +157,14 @@ class BatchNormaliser:
         out[EXTENSIONS_COLUMN] = convert.extensions_json(
             {name: given[name] for name in self.extension_names}, n
         )
-        return pa.RecordBatch.from_arrays(
-            [out[name] for name in CANONICAL_SCHEMA.names], schema=CANONICAL_SCHEMA
-        )
+        if keep_dictionaries:
+            schema = encoded_schema()
+            arrays = [
+                as_text_dict(out[f.name]) if f.type == TEXT_DICT else out[f.name] for f in schema
+            ]
+            return pa.RecordBatch.from_arrays(arrays, schema=schema)
+        arrays = [_decoded(out[name]) for name in CANONICAL_SCHEMA.names]
+        return pa.RecordBatch.from_arrays(arrays, schema=CANONICAL_SCHEMA)
 
     def _convert(self, spec: ColumnSpec, arr: pa.Array, ctx: convert.BatchContext) -> pa.Array:
         if spec.kind == "decimal":
@@ -153,6 +181,11 @@ class BatchNormaliser:
             if arr.null_count == len(arr):
                 continue
             values = pa.array(allowed.values, pa.string())
+            if is_text_dict(arr.type):
+                unknown = pc.invert(pc.is_in(arr.dictionary, value_set=values))
+                if not pc.any(unknown).as_py() or not pc.any(row_mask(arr, unknown)).as_py():
+                    continue  # every value used is allowed (the common case)
+                arr = out[column] = arr.dictionary_decode()  # rare path: per row, as below
             bad = pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=values)))
             if not pc.any(bad).as_py():
                 continue
@@ -242,7 +275,12 @@ class BatchNormaliser:
             )
 
     def _check_currency(self, cur: pa.Array, ctx: convert.BatchContext) -> None:
-        bad = pc.invert(pc.match_substring_regex(cur, CURRENCY_RE))
+        if is_text_dict(cur.type):
+            bad = row_mask(cur, pc.invert(pc.match_substring_regex(cur.dictionary, CURRENCY_RE)))
+            codes = used_values(cur).to_pylist()
+        else:
+            bad = pc.invert(pc.match_substring_regex(cur, CURRENCY_RE))
+            codes = pc.unique(cur.drop_null()).to_pylist()
         ctx.add_masked(
             bad,
             cur,
@@ -250,13 +288,16 @@ class BatchNormaliser:
             "an ISO 4217 currency code such as USD",
             lambda v: f"{short_repr(v)} is not an ISO 4217 currency code",
         )
-        for code in pc.unique(cur.drop_null()).to_pylist():
+        for code in codes:
             if code not in self.currencies:
                 self.currencies.append(code)
         if self.allow_mixed_currency or len(self.currencies) < 2:
             return
         first = self.currencies[0]
-        other = pc.and_(pc.is_valid(cur), pc.not_equal(cur, first))
+        if is_text_dict(cur.type):
+            other = row_mask(cur, pc.not_equal(cur.dictionary, first))
+        else:
+            other = pc.and_(pc.is_valid(cur), pc.not_equal(cur, first))
         ctx.add_masked(
             other,
             cur,
