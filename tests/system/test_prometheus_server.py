@@ -86,13 +86,16 @@ def write_openmetrics(path: Path) -> None:
             lines.append(f"{name}{{{lab}}} {v} {T0 + 60 * m}")
 
     a_minutes = [m for m in range(MINUTES) if m not in GAP]
-    pod_a = lambda p: {
-        "namespace": "prod",
-        "pod": f"chat-a10g-{p}",
-        "gpu": "0",
-        "UUID": f"GPU-a{p}",
-        "modelName": "NVIDIA A10G",
-    }  # noqa: E731
+
+    def pod_a(p):
+        return {
+            "namespace": "prod",
+            "pod": f"chat-a10g-{p}",
+            "gpu": "0",
+            "UUID": f"GPU-a{p}",
+            "modelName": "NVIDIA A10G",
+        }  # noqa: E731
+
     pod_m = {
         "namespace": "prod",
         "pod": "embed-mig-0",
