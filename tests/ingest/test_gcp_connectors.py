@@ -194,6 +194,12 @@ class FakeGoogle(JsonHandler):
         self.send(404, {"error": {"code": 404, "message": f"no route {url.path}"}})
 
     def do_POST(self):  # noqa: N802
+        if self.path.startswith("/token"):  # OAuth 2.0 token endpoint (service-account JWT grant)
+            self.body()
+            return self.send(
+                200,
+                {"access_token": "test-access-token", "expires_in": 3600, "token_type": "Bearer"},
+            )
         req = json.loads(self.body())
         cls = type(self)
         query = req["configuration"]["query"]["query"]
