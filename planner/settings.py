@@ -160,6 +160,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "planner.billing.tasks.requeue_stalled_focus_runs",
         "schedule": float(envint("INGEST_REQUEUE_INTERVAL_S", 300)),
     },
+    "anomaly-digests-daily": {
+        "task": "planner.alerts.tasks.send_anomaly_digests",
+        "schedule": 24 * 60 * 60.0,
+    },
     "evaluate-budgets-daily": {
         "task": "planner.alerts.tasks.evaluate_all_budgets",
         "schedule": 24 * 60 * 60.0,
@@ -221,5 +225,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # urllib3 at DEBUG would log full request URLs (webhook tokens): keep it quiet.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }

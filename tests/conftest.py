@@ -84,7 +84,12 @@ _DEMO: dict = {}
 
 @pytest.fixture
 def demo_fleet(db):
-    """The injected anomalies of the demo fleet that every test database starts with."""
+    """The injected anomalies of the demo fleet that every test database starts with (re-seeded
+    when a transactional test flushed it)."""
+    from planner.core.seeding import demo_is_loaded, seed_demo
+
+    if not demo_is_loaded():
+        seed_demo(days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None)
     return _DEMO["anomalies"]
 
 

@@ -172,4 +172,12 @@ def seed_extras() -> list[str]:
         from planner.plans.demo import seed_demo_plans
 
         done.append(f"plans: {len(seed_demo_plans())} demo plan versions")
+    if "planner.alerts" in dj_settings.INSTALLED_APPS:
+        from planner.alerts.detection import detect_cost_anomalies
+
+        done.append(f"anomalies: {len(detect_cost_anomalies())} detected in the demo spend")
+    if "planner.whatif" in dj_settings.INSTALLED_APPS:
+        from planner.whatif.services import refresh_all_recommendations
+
+        done.append(f"recommendations: {refresh_all_recommendations()} generated from the demo usage")
     return done
