@@ -128,7 +128,7 @@ class Rollup:
         )
         for name, focus in METRICS.items():
             cols[name] = pc.fill_null(column(batch, focus, pa.float64()), 0.0)
-        cols["line_items"] = pa.repeat(pa.scalar(1, pa.int32()), batch.num_rows)
+        cols["line_items"] = pa.repeat(pa.scalar(1, pa.int64()), batch.num_rows)
         self.parts.append(pa.table(cols))
         self.part_rows += batch.num_rows
         self.merged = False
