@@ -201,6 +201,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Headroom API",
     "DESCRIPTION": "FinOps cost-and-capacity planning for multimodal AI services on GPUs.",
     "VERSION": "1.0.0",
+    # Several models have a `status`; name each enum after its own choices class.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "planner.billing.models.RunStatus",  # ingest runs and scenarios
+        "AnomalyStatusEnum": "planner.alerts.models.AnomalyStatus",
+        "PlanStatusEnum": "planner.plans.models.PlanStatus",
+        "RecommendationStatusEnum": "planner.whatif.models.RecommendationStatus",
+        "DeliveryStatusEnum": "planner.alerts.models.DeliveryStatus",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------
