@@ -124,6 +124,10 @@ class FakeAzure(JsonHandler):
     def do_GET(self):  # noqa: N802
         url = urlsplit(self.path)
         q = parse_qs(url.query)
+        if url.path == "/msi/token":  # App Service managed-identity endpoint (IDENTITY_ENDPOINT)
+            assert self.headers["X-IDENTITY-HEADER"] == "identity-secret"
+            return self.send(200, {"access_token": "test-token", "expires_on": str(int(time.time()) + 3600),
+                                   "resource": q["resource"][0], "token_type": "Bearer"})  # fmt: skip
         assert self.headers["Authorization"] == "Bearer test-token"
         if q.get("comp") == ["list"]:
             return self._list(q)

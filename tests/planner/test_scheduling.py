@@ -401,3 +401,53 @@ def test_gcp_account_runs_end_to_end_with_credentials_named_by_an_environment_va
     monkeypatch.delenv("HEADROOM_TEST_GCP_SA")
     failed = test_connection(account)
     assert not failed[0].ok and "HEADROOM_TEST_GCP_SA" in failed[0].detail
+
+
+@pytest.mark.django_db
+def test_azure_account_runs_end_to_end_with_the_default_credential_chain(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    """DefaultAzureCredential finds a managed identity (App Service style endpoint) — no secret anywhere."""
+    from tests.ingest.local_servers import serve
+    from tests.ingest.test_azure_connectors import BILLED, EFFECTIVE, SCOPE, FakeAzure
+
+    with serve(FakeAzure, tls=True) as (url, ca):
+        for var in (
+            "AZURE_CLIENT_ID",
+            "AZURE_TENANT_ID",
+            "AZURE_CLIENT_SECRET",
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "MSI_ENDPOINT",
+        ):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("IDENTITY_ENDPOINT", f"{url}/msi/token")
+        monkeypatch.setenv("IDENTITY_HEADER", "identity-secret")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca)
+        monkeypatch.setenv("HEADROOM_AZURE_ARM_ENDPOINT", url)
+        account = CloudAccount.objects.create(
+            provider="azure",
+            account_id="sub-1",
+            name="AI sub",
+            source="azure_query",
+            source_uri=SCOPE,
+        )
+        FakeAzure.mode, FakeAzure.query_calls = "ok", []
+        with (
+            time_machine.travel(dt.datetime(2026, 9, 30, 12, tzinfo=dt.UTC), tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            run_ids = scheduling.queue_account(
+                account, dt.datetime(2026, 9, 30, 12, tzinfo=dt.UTC), backfill=False
+            )
+        run = IngestRun.objects.get(pk=run_ids[0])
+        assert run.status == RunStatus.SUCCEEDED, run.errors
+        assert FakeAzure.query_calls == [
+            "ActualCost",
+            "ActualCost",
+            "AmortizedCost",
+            "AmortizedCost",
+        ]
+        load = BillingPeriodLoad.objects.get(account=account, billing_period_start=SEP)
+        assert math.isclose(float(load.billed_cost), BILLED) and math.isclose(
+            float(load.effective_cost), EFFECTIVE
+        )
