@@ -164,7 +164,8 @@ def aws_env(moto_url, monkeypatch):
 
 @pytest.fixture
 def fleet_services(db):
-    """core.Service rows for the known plan's three services."""
+    """core.Service rows for the known plan's three services (two of the slugs are also demo
+    fleet services, which every test database starts with: take those over for the test)."""
     from planner.core.models import Modality, Service
 
     specs = [
@@ -173,8 +174,9 @@ def fleet_services(db):
         ("image-gen", Modality.IMAGE_GENERATION, "1k images", 9000),
     ]
     return {
-        slug: Service.objects.create(
-            slug=slug, name=slug, modality=mod, unit_of_work=unit, latency_slo_p95_ms=slo
-        )
+        slug: Service.objects.update_or_create(
+            slug=slug,
+            defaults={"name": slug, "modality": mod, "unit_of_work": unit, "latency_slo_p95_ms": slo},
+        )[0]
         for slug, mod, unit, slo in specs
     }
