@@ -122,6 +122,10 @@ def store_usage(
                 **values,
             )
         )
+    if not objs:
+        # Nothing at all came back (e.g. the window is past Prometheus' retention): keep what was
+        # stored before rather than replacing it with nothing. result.missing says why.
+        return result
     with transaction.atomic():
         UsageSample.objects.filter(deployment=deployment, ts__gte=start, ts__lte=end).delete()
         UsageSample.objects.bulk_create(objs, batch_size=2000)
@@ -144,11 +148,13 @@ def ingest_prometheus_usage(
     )
     try:
         result = store_usage(deployment, start, end, step_s=step_s)
-    except TransientError:
+    except Exception as exc:
+        retrying = isinstance(exc, TransientError) and self.request.retries < self.max_retries
+        note = "transient failure; the task retries" if retrying else "failed"
         IngestRun.objects.filter(pk=run.pk).update(
             status=RunStatus.FAILED,
             finished_at=timezone.now(),
-            errors=["transient failure; retrying"],
+            errors=[f"{note}: {type(exc).__name__}: {exc}"[:2000]],
         )
         raise
     stored = UsageSample.objects.filter(deployment=deployment, ts__gte=start, ts__lte=end).count()

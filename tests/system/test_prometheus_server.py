@@ -329,3 +329,17 @@ def test_mig_instances_stay_separate_and_missing_series_are_reported(prometheus_
     # Re-reading the same window replaces the rows (idempotent), it does not duplicate them.
     ingest_prometheus_usage.delay(dep.pk, START.isoformat(), END.isoformat(), 60).get()
     assert UsageSample.objects.filter(deployment=dep).count() == 2 * MINUTES
+
+    # A read that returns nothing at all (here: a selector matching no series) keeps what was stored.
+    import os
+
+    os.environ["HEADROOM_PROMQL_SELECTOR"] = 'namespace="nowhere"'
+    try:
+        from planner.billing.connector_tasks import store_usage
+
+        empty = store_usage(dep, START, END, step_s=60)
+    finally:
+        del os.environ["HEADROOM_PROMQL_SELECTOR"]
+    assert all(r.gpu_util_pct is None for r in empty.rows)
+    assert any(m.startswith("gpu_util_pct: no series") for m in empty.missing)
+    assert UsageSample.objects.filter(deployment=dep).count() == 2 * MINUTES
