@@ -1,8 +1,16 @@
-"""Plotly figures as JSON for the templates (plotly.js served locally, never from a CDN)."""
+"""Plotly figures as JSON for the templates (plotly.js served locally, never from a CDN).
+
+Figures are built as plain dicts in plotly's JSON schema rather than through
+``plotly.graph_objects``: the object layer validates every attribute and costs ~100 ms for a
+stacked chart, which the dashboard cannot afford. ``tests/whatif/test_charts.py`` loads each
+figure back into ``plotly.graph_objects.Figure`` to prove it is valid.
+"""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+import datetime as dt
+import json
+import math
 
 LAYOUT = dict(
     margin=dict(l=50, r=20, t=30, b=40),
@@ -14,36 +22,71 @@ LAYOUT = dict(
 )
 
 
-def stacked_daily(series: dict[str, dict], title: str = "", yaxis: str = "USD / day") -> str:
-    dates = sorted({d for s in series.values() for d in s})
-    fig = go.Figure()
-    for label, values in sorted(series.items(), key=lambda kv: -sum(kv[1].values())):
-        fig.add_trace(go.Bar(name=label, x=dates, y=[values.get(d, 0.0) for d in dates]))
-    fig.update_layout(barmode="relative", title=title, yaxis_title=yaxis, **LAYOUT)
-    return fig.to_json()
+def _default(v):
+    if isinstance(v, dt.datetime):  # UTC throughout; plotly reads "YYYY-MM-DD HH:MM:SS"
+        return (
+            v.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            if v.tzinfo
+            else v.strftime("%Y-%m-%d %H:%M:%S")
+        )
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return float(v)  # Decimal, numpy numbers
+
+
+def _clean(v):
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def figure_json(data: list[dict], **layout) -> str:
+    """Serialise a figure; non-finite floats become null (gaps), dates ISO strings."""
+    fig = {"data": data, "layout": {**LAYOUT, **layout}}
+    return json.dumps(fig, default=_default, separators=(",", ":"), allow_nan=False)
+
+
+def series(ys, digits: int = 3) -> list:
+    """Floats rounded to ``digits`` decimals (chart precision), non-finite values as gaps."""
+    return [_clean(round(float(y), digits)) if y is not None else None for y in ys]
+
+
+def stacked_daily(
+    series_by_label: dict[str, dict], title: str = "", yaxis: str = "USD / day"
+) -> str:
+    dates = sorted({d for s in series_by_label.values() for d in s})
+    data = [
+        {"type": "bar", "name": label, "x": dates, "y": [values.get(d, 0.0) for d in dates]}
+        for label, values in sorted(
+            series_by_label.items(), key=lambda kv: -sum(float(v) for v in kv[1].values())
+        )
+    ]
+    return figure_json(
+        data, barmode="relative", title={"text": title}, yaxis={"title": {"text": yaxis}}
+    )
 
 
 def donut(pairs, title: str = "") -> str:
-    fig = go.Figure(
-        go.Pie(
-            labels=[p[0] for p in pairs],
-            values=[float(p[1]) for p in pairs],
-            hole=0.55,
-            sort=False,
-            textinfo="label+percent",
-        )
-    )
-    fig.update_layout(title=title, showlegend=False, **LAYOUT)
-    return fig.to_json()
+    data = [{"type": "pie", "labels": [p[0] for p in pairs], "values": [float(p[1]) for p in pairs], "hole": 0.55,
+             "sort": False, "textinfo": "label+percent"}]  # fmt: skip
+    return figure_json(data, title={"text": title}, showlegend=False)
 
 
-def daily_lines(series: dict[str, dict], yaxis: str = "") -> str:
-    """One line per key over the union of dates (gaps left open)."""
-    dates = sorted({d for s in series.values() for d in s})
-    fig = go.Figure()
-    for label, values in sorted(series.items()):
-        fig.add_trace(go.Scatter(name=label, x=dates, y=[values.get(d) for d in dates], mode="lines+markers",
-                                 marker=dict(size=4)))  # fmt: skip
-    layout = {**LAYOUT, "legend": dict(orientation="v", x=1.02, y=1, font=dict(size=10))}
-    fig.update_layout(yaxis_title=yaxis, yaxis_type="log", **layout)
-    return fig.to_json()
+def daily_lines(series_by_label: dict[str, dict], yaxis: str = "") -> str:
+    """One line per key over the union of dates (gaps left open), log y axis."""
+    dates = sorted({d for s in series_by_label.values() for d in s})
+    data = [
+        {"type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "name": label, "x": dates,
+         "y": series(values.get(d) for d in dates)}
+        for label, values in sorted(series_by_label.items())
+    ]  # fmt: skip
+    legend = {"orientation": "v", "x": 1.02, "y": 1, "font": {"size": 10}}
+    return figure_json(data, yaxis={"title": {"text": yaxis}, "type": "log"}, legend=legend)
+
+
+def hline(y: float, name: str) -> dict:
+    """Layout pieces for a dashed horizontal reference line across the plot (e.g. an SLO)."""
+    return {
+        "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
+                    "line": {"dash": "dash", "color": "#c0392b"}}],
+        "annotations": [{"xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": y, "yanchor": "bottom",
+                         "text": name, "showarrow": False}],
+    }  # fmt: skip

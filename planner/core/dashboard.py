@@ -12,9 +12,12 @@ cost), and spend vs a forecast made from the days before the range.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from django.db.models import DecimalField, Max, Min, Q, Sum, Value
+from django.core.cache import cache
+from django.db.models import Count, DecimalField, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -243,3 +246,30 @@ def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | N
     f = float(fc["forecast"].sum())
     return {"forecast": f, "lower": float(fc["lower_80"].sum()), "upper": float(fc["upper_80"].sum()),
             "delta_pct": (float(actual) - f) / f * 100 if f else None}  # fmt: skip
+
+
+def data_version() -> str:
+    """Changes whenever billing or usage data changes: the newest period load, the number of
+    loads and the highest rollup and usage-sample ids (every load inserts fresh rows). Four
+    index-only aggregates, a few milliseconds on a year of rollups."""
+    loads = BillingPeriodLoad.objects.aggregate(t=Max("loaded_at"), n=Count("pk"))
+    rollup = CostRollup.objects.aggregate(m=Max("pk"))["m"]
+    usage = UsageSample.objects.aggregate(m=Max("pk"))["m"]
+    return f"{loads['t']}|{loads['n']}|{rollup}|{usage}"
+
+
+def cached(prefix: str, params, compute, timeout: int = 300):
+    """``compute()`` cached under the page, its query parameters and :func:`data_version`, so a
+    new load shows at once while repeated views of unchanged data cost one cache read."""
+    items = (
+        sorted((k, v) for k, vs in params.lists() for v in vs)
+        if hasattr(params, "lists")
+        else sorted(params.items())
+    )
+    raw = f"{prefix}|{data_version()}|{urlencode(items)}"
+    key = f"headroom:{prefix}:{hashlib.sha256(raw.encode()).hexdigest()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout)
+    return value

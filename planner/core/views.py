@@ -19,9 +19,15 @@ GROUPINGS = {
 
 
 def dashboard(request):
-    rng = parse_range(request.GET)
-    filters = {k: request.GET.get(k, "") for k in ("provider", "account", "service", "tag")}
-    group = request.GET.get("group", "service")
+    """Spend overview; the figures are cached per query and data version (see dashboard.cached)."""
+    context = panels.cached("dashboard", request.GET, lambda: _dashboard_context(request.GET))
+    return render(request, "core/dashboard.html", {**context, **_alerts(context["range"])})
+
+
+def _dashboard_context(params) -> dict:
+    rng = parse_range(params)
+    filters = {k: params.get(k, "") for k in ("provider", "account", "service", "tag")}
+    group = params.get("group", "service")
     if group not in GROUPINGS:
         group = "service"
     qs = filtered(rng, filters)
@@ -44,26 +50,27 @@ def dashboard(request):
         "chart_provider": charts.donut(by_dimension(qs, "provider")),
         "chart_category": charts.donut(by_dimension(qs, "pricing_category")),
         "providers": sorted(set(filtered(rng).values_list("provider", flat=True).distinct())),
-        "accounts": CloudAccount.objects.all(),
-        "services": Service.objects.all(),
+        "accounts": list(CloudAccount.objects.all()),
+        "services": list(Service.objects.all()),
         "has_data": filtered(rng).exists(),
-        "tags": filtered(rng)
-        .exclude(service_tag="")
-        .values_list("service_tag", flat=True)
-        .distinct()
-        .order_by("service_tag"),
+        "tags": list(
+            filtered(rng)
+            .exclude(service_tag="")
+            .values_list("service_tag", flat=True)
+            .distinct()
+            .order_by("service_tag")
+        ),
         "movers": panels.movers(qs, prev),
         "prev_days_with_data": prev.values("date").distinct().count(),
         "spot_share": panels.spot_share(qs),
         "commitments": panels.commitments(qs, rng, filters),
         "forecast": panels.forecast_vs_actual(rng, filters, spend),
-        **_alerts(rng),
     }
     unit = panels.unit_cost_by_modality(qs, rng, filters)
     context["chart_unit_cost"] = (
         charts.daily_lines(unit, yaxis="USD per unit of work") if unit else None
     )
-    return render(request, "core/dashboard.html", context)
+    return context
 
 
 def _alerts(rng) -> dict:

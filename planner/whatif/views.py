@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from planner.core import charts as core_charts
-from planner.core.dashboard import daily_by, filtered, parse_range, total
+from planner.core.dashboard import cached, daily_by, filtered, parse_range, total
 from planner.core.models import Service
 from planner.core.roles import ANALYST, has_role, role_required
 from planner.whatif import charts, fleet
@@ -35,29 +35,35 @@ def services(request):
 
 def service_detail(request, slug):
     service = get_object_or_404(Service, slug=slug)
-    rng = parse_range(request.GET)
+    figures = cached(f"service:{slug}", request.GET, lambda: _service_figures(service, request.GET))
+    return render(request, "core/service_detail.html", {
+        **figures, "service": service, "deployments": service.deployments.select_related("account"),
+        "recommendations": service.recommendations.filter(status=RecommendationStatus.OPEN),
+    })  # fmt: skip
+
+
+def _service_figures(service, params) -> dict:
+    """The service page's aggregates and charts (cached per data version)."""
+    rng = parse_range(params)
     row = fleet.service_rows([service], rng)[0]
+    row.pop("service")
     hourly = fleet.hourly_usage(service, rng)
     x = [h["hour"] for h in hourly]
-    qs = filtered(rng, {"service": slug})
-    context = {
-        "service": service, "range": rng, "row": row, "has_usage": bool(hourly),
-        "deployments": service.deployments.select_related("account"),
-        "cost": total(qs), "chart_cost": core_charts.stacked_daily(daily_by(qs, "pricing_category")),
-        "recommendations": service.recommendations.filter(status=RecommendationStatus.OPEN),
-    }  # fmt: skip
+    qs = filtered(rng, {"service": service.slug})
+    out = {"range": rng, "row": row, "has_usage": bool(hourly), "cost": total(qs),
+           "chart_cost": core_charts.stacked_daily(daily_by(qs, "pricing_category"))}  # fmt: skip
     if hourly:
-        context["chart_demand"] = charts.lines(
+        out["chart_demand"] = charts.lines(
             x, {"demand (req/s)": [h["demand_rps"] for h in hourly], "capacity (req/s)": [h["capacity_rps"] for h in hourly]},
             "requests / s")  # fmt: skip
-        context["chart_gpu"] = charts.lines(
+        out["chart_gpu"] = charts.lines(
             x, {"GPU utilisation (%)": [h["util"] for h in hourly],
                 "GPU memory used (% of total)": [100.0 * h["mem_used"] / h["mem_total"] if h["mem_total"] else None for h in hourly]},
             "percent")  # fmt: skip
-        context["chart_latency"] = charts.lines(
+        out["chart_latency"] = charts.lines(
             x, {"p95 latency, hourly mean (ms)": [h["p95"] for h in hourly], "p95 latency, hourly max (ms)": [h["p95_max"] for h in hourly]},
-            "ms", hline=service.latency_slo_p95_ms, hline_name="SLO")  # fmt: skip
-    return render(request, "core/service_detail.html", context)
+            "ms", ref=service.latency_slo_p95_ms, ref_name="SLO")  # fmt: skip
+    return out
 
 
 def recommendations(request):
@@ -202,7 +208,7 @@ def scenario_detail(request, pk):
             )
             context["chart_latency"] = charts.per_minute(
                 r["start"], {k: r["series"][k]["p95_latency_ms"] for k in ("baseline", "scenario")}, "p95 latency (ms)",
-                hline=r["slo_p95_ms"], hline_name="SLO")  # fmt: skip
+                ref=r["slo_p95_ms"], ref_name="SLO")  # fmt: skip
     return render(request, "whatif/scenario_detail.html", context)
 
 

@@ -1,0 +1,256 @@
+"""Dashboard and service-page latency under load, served by gunicorn from PostgreSQL.
+
+Builds a throw-away PostgreSQL database with 12 months x 50 services x 5 accounts of daily cost
+rollups (three pricing categories each, plus unallocated spend: ~290k rows) and 30 days of
+15-minute usage samples per service, starts gunicorn on it, and runs 16 concurrent clients
+(threads, one HTTP request at a time each) for a bounded time against the dashboard and a
+service page. Prints p50/p95 per page; the last line is JSON. Target: p95 under 200 ms.
+
+Skips (with a message and a JSON line saying so) when PostgreSQL is not reachable.
+Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
+BENCH_SECONDS (default 20), BENCH_WORKERS (gunicorn workers, default 4), BENCH_KEEP_DB=1 keeps
+the database for profiling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DB_NAME = "headroom_bench_dashboard"
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+CLIENTS = 16
+SERVICES, ACCOUNTS, DAYS = 50, 5, 365
+END = dt.date(2026, 10, 1)  # exclusive
+TARGET_P95_S = 0.2
+SECRET = secrets.token_urlsafe(50)  # one key for the seeding process and gunicorn (sessions)
+VAR = REPO / "bench" / ".cache" / "var"
+
+
+def emit(result: dict) -> None:
+    print(json.dumps(result))
+
+
+def pg_connect(url: str):
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, connect_timeout=3)
+
+
+def create_database() -> str:
+    with pg_connect(ADMIN_URL) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        con.execute(f"CREATE DATABASE {DB_NAME}")
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
+
+
+def env_for(db_url: str) -> dict:
+    return {
+        **os.environ, "DATABASE_URL": db_url, "DEBUG": "0", "SECRET_KEY": SECRET,
+        "SECURE_SSL_REDIRECT": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "DB_CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING", "HEADROOM_VAR_DIR": str(VAR),
+        "DJANGO_SETTINGS_MODULE": "planner.settings",
+    }  # fmt: skip
+
+
+def copy_rows(con, table: str, columns: list[str], rows) -> None:
+    with con.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+        for r in rows:
+            cp.write_row(r)
+
+
+def seed(db_url: str) -> tuple[str, str]:
+    """Fleet, rollups and samples through COPY; returns (session cookie value, a service slug)."""
+    os.environ.update(env_for(db_url))
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    from planner.core.models import CloudAccount, Deployment, Service
+    from planner.core.roles import assign_role
+
+    rng = np.random.default_rng(1)
+    providers = ["aws", "azure", "gcp", "aws", "gcp"]
+    names = {"aws": "AWS", "azure": "Microsoft", "gcp": "Google Cloud"}
+    accounts = [CloudAccount.objects.create(provider=p, account_id=f"acct-{i}", name=f"Account {i}")
+                for i, p in enumerate(providers)]  # fmt: skip
+    modalities = [
+        "llm_chat",
+        "embeddings",
+        "image_generation",
+        "speech_to_text",
+        "text_to_speech",
+        "video",
+    ]
+    services, deployments = [], []
+    for i in range(SERVICES):
+        s = Service.objects.create(slug=f"svc-{i:02d}", name=f"Service {i:02d}", modality=modalities[i % 6],
+                                   unit_of_work="1k tokens", latency_slo_p95_ms=500 + 100 * (i % 5))  # fmt: skip
+        services.append(s)
+        a = accounts[i % ACCOUNTS]
+        deployments.append(Deployment.objects.create(
+            service=s, account=a, name=f"svc-{i:02d}-main", provider=a.provider, region="us-east-1",
+            instance_type="g5.2xlarge", gpu_model="NVIDIA A10G", throughput_rps_per_replica=5.0))  # fmt: skip
+    raw = connection.connection  # psycopg connection underneath Django
+    days = [END - dt.timedelta(days=d) for d in range(DAYS, 0, -1)]
+    cols = ["date", "account_id", "billing_period_start", "provider", "service_name", "region", "resource_id", "sku",
+            "pricing_category", "charge_category", "service_tag", "service_id", "currency", "billed_cost",
+            "effective_cost", "list_cost", "consumed_quantity", "line_items"]  # fmt: skip
+
+    def rollups():
+        for day in days:
+            period = day.replace(day=1)
+            for a in accounts:
+                for s in services:
+                    base = 50 + (s.pk % 17) * 20
+                    for cat, share in (("Standard", 0.6), ("Dynamic", 0.15), ("Committed", 0.25)):
+                        c = round(base * share * float(rng.uniform(0.8, 1.2)), 6)
+                        yield (day, a.pk, period, names[a.provider], "Compute", "us-east-1", f"r-{s.slug}-{cat}",
+                               "g5.2xlarge", cat, "Usage", s.slug, s.pk, "USD", c, c, c * 1.3, c / 1.2, 24)  # fmt: skip
+                c = round(float(rng.uniform(20, 40)), 6)
+                yield (day, a.pk, period, names[a.provider], "Storage", "us-east-1", "", "storage", "Standard", "Usage",
+                       "", None, "USD", c, c, c, c, 1)  # fmt: skip
+
+    copy_rows(raw, "billing_costrollup", cols, rollups())
+    start = dt.datetime.combine(END - dt.timedelta(days=30), dt.time.min, tzinfo=dt.UTC)
+    steps = 30 * 96
+
+    def samples():
+        for d in deployments:
+            rps = 20 + 10 * np.sin(np.arange(steps) / 96 * 2 * np.pi) + rng.normal(0, 1, steps)
+            for k in range(steps):
+                r = float(max(rps[k], 0.0))
+                yield (d.pk, start + dt.timedelta(minutes=15 * k), 900, "", float(np.ceil(r / 3.5)), min(99.0, 5 + r * 3),
+                       14.0, 24.0, r, 0.0, 200.0, 400.0 + r * 5, r * 900)  # fmt: skip
+
+    copy_rows(raw, "billing_usagesample", ["deployment_id", "ts", "step_seconds", "mig_profile", "replicas",
+              "gpu_util_pct", "gpu_mem_used_gib", "gpu_mem_total_gib", "request_rate_rps", "queue_depth",
+              "p50_latency_ms", "p95_latency_ms", "units_of_work"], samples())  # fmt: skip
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    user = get_user_model().objects.create_user("bench", password=secrets.token_urlsafe(12))
+    assign_role(user, "viewer")
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value, services[7].slug
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load(base: str, cookie: str, paths: dict[str, str], seconds: float) -> dict[str, list[float]]:
+    lat: dict[str, list[float]] = {k: [] for k in paths}
+    errors: list[str] = []
+    stop = time.monotonic() + seconds
+    names = list(paths)
+
+    def client(i: int) -> None:
+        r = random.Random(i)
+        while time.monotonic() < stop:
+            name = r.choice(names)
+            req = urllib.request.Request(
+                base + paths[name], headers={"Cookie": f"sessionid={cookie}"}
+            )
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    resp.read()
+                    ok = resp.status == 200 and "login" not in resp.url
+            except OSError as exc:
+                errors.append(str(exc))
+                continue
+            if ok:
+                lat[name].append(time.perf_counter() - t0)
+            else:
+                errors.append(f"{name}: not a 200 page")
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        print(f"{len(errors)} failed requests, e.g. {errors[0]}", file=sys.stderr)
+    return lat
+
+
+def main() -> None:
+    try:
+        pg_connect(ADMIN_URL).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
+        print(f"SKIP: PostgreSQL not reachable at {ADMIN_URL}: {exc}")
+        emit({"bench": "dashboard", "skipped": True, "reason": "PostgreSQL not reachable", "seconds": None,
+              "baseline": "target p95 200 ms", "baseline_seconds": TARGET_P95_S, "vs_baseline": None})  # fmt: skip
+        return
+    t0 = time.perf_counter()
+    (VAR / "staticfiles").mkdir(parents=True, exist_ok=True)
+    db_url = create_database()
+    env = env_for(db_url)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
+    )
+    cookie, slug = seed(db_url)
+    print(f"database ready in {time.perf_counter() - t0:.1f} s")
+    port = free_port()
+    gunicorn = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "planner.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(WORKERS),
+         "--log-level", "warning"], cwd=REPO, env=env)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    paths = {"dashboard": "/", "service": f"/services/{slug}/"}
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        load(base, cookie, paths, 3.0)  # warm-up: imports, connections, plotly
+        lat = load(base, cookie, paths, SECONDS)
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=20)
+        if not os.environ.get("BENCH_KEEP_DB"):
+            with pg_connect(ADMIN_URL) as con:
+                con.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    figures = {}
+    for name, xs in lat.items():
+        a = np.array(xs) * 1000.0
+        figures[name] = {"requests": len(xs), "p50_ms": round(float(np.percentile(a, 50)), 1),
+                         "p95_ms": round(float(np.percentile(a, 95)), 1)}  # fmt: skip
+        print(
+            f"{name:10s} {len(xs):6d} requests  p50 {figures[name]['p50_ms']:7.1f} ms  p95 {figures[name]['p95_ms']:7.1f} ms"
+        )
+    worst = max(f["p95_ms"] for f in figures.values()) / 1000.0
+    emit({
+        "bench": "dashboard", "seconds": round(worst, 4), "baseline": "target p95 200 ms",
+        "baseline_seconds": TARGET_P95_S, "vs_baseline": round(worst / TARGET_P95_S, 3),
+        "clients": CLIENTS, "duration_s": SECONDS, "gunicorn_workers": WORKERS,
+        "rollup_rows": DAYS * ACCOUNTS * (SERVICES * 3 + 1), "requests_per_s": round(sum(len(x) for x in lat.values()) / SECONDS, 1),
+        **{f"{k}_p50_ms": v["p50_ms"] for k, v in figures.items()}, **{f"{k}_p95_ms": v["p95_ms"] for k, v in figures.items()},
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
