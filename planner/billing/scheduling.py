@@ -4,8 +4,10 @@ An enabled account with a connector source is *due* when no run was queued for i
 ``ingest_interval_hours`` (default 6). A due account gets one run — and one Celery task — per
 billing period touched by the last ``INGEST_RESTATEMENT_DAYS`` days (default 3: providers
 restate recent days, so early in a month the previous month is re-read too); an account that
-was never ingested also backfills ``INGEST_BACKFILL_MONTHS`` (default 3) months. Each period
-run replaces the whole period atomically, so connectors always read the full period.
+was never ingested also backfills ``INGEST_BACKFILL_MONTHS`` (default 3) months. For data
+exports (S3, Blob storage) every older period whose manifest or object ETags changed since its
+last load is queued as well. Each period run replaces the whole period atomically, so
+connectors always read the full period.
 
 Overlap is prevented by the database, not a process-local lock: ``create_run`` refuses a
 second queued/running run for the same account × period (partial unique index), and
@@ -25,12 +27,15 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ingest.canonical import month_start
-from planner.billing.connectors import CONNECTOR_SOURCES
+from planner.billing.connectors import CONNECTOR_SOURCES, build_connector, last_fingerprint
 from planner.billing.models import IngestRun, RunStatus
 from planner.billing.services import RunAlreadyActive, create_run
-from planner.core.models import CloudAccount
+from planner.core.models import CloudAccount, IngestSource
 
 log = logging.getLogger(__name__)
+EXPORT_SOURCES = (IngestSource.AWS_EXPORT, IngestSource.AZURE_EXPORT)
+#: How far back restated export periods are looked for (the export's manifests say what changed).
+EXPORT_LOOKBACK_DAYS = 400
 
 
 def due_periods(
@@ -93,6 +98,23 @@ def due_accounts(now: dt.datetime) -> list[CloudAccount]:
     return due
 
 
+def changed_export_periods(account: CloudAccount, today: dt.date) -> list[dt.date]:
+    """Export periods of the last ``EXPORT_LOOKBACK_DAYS`` whose manifest/ETags changed since their
+    last load (providers restate closed months too). A listing failure only logs: the due periods
+    are still queued."""
+    since = today - dt.timedelta(days=EXPORT_LOOKBACK_DAYS)
+    try:
+        found = build_connector(account).discover()
+    except Exception as exc:  # noqa: BLE001 - the regular periods still run and report the error
+        log.warning("%s: cannot list export periods: %s", account, exc)
+        return []
+    return [
+        p
+        for p, info in sorted(found.items())
+        if p >= since and last_fingerprint(account.pk, p) != info.fingerprint
+    ]
+
+
 def queue_account(
     account: CloudAccount, now: dt.datetime, *, user=None, backfill: bool | None = None
 ) -> list[int]:
@@ -109,6 +131,8 @@ def queue_account(
         restatement_days=settings.INGEST_RESTATEMENT_DAYS,
         backfill_months=int(getattr(settings, "INGEST_BACKFILL_MONTHS", 3)) if backfill else 0,
     )
+    if account.source in EXPORT_SOURCES and not backfill:
+        periods = sorted(set(periods) | set(changed_export_periods(account, now.date())))
     queued = []
     for period in periods:
         try:

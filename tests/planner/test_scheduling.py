@@ -124,6 +124,16 @@ def test_scheduler_fans_out_one_run_per_period_then_skips_unchanged_exports(
         BillingPeriodLoad.objects.get(account=account, billing_period_start=SEP).version == version
     )
 
+    # August is restated long after it closed: its new ETags get it re-read on the next round.
+    put_data_export(moto_s3, "sched", "gpu-cur", 8, parquet_bytes(cur_table(8, scale=0.75)))
+    with (
+        time_machine.travel(NOW + dt.timedelta(hours=12), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert scheduling.queue_due_accounts() == 3  # Sep + Oct (unchanged) and the restated Aug
+    aug = BillingPeriodLoad.objects.get(account=account, billing_period_start=dt.date(2026, 8, 1))
+    assert math.isclose(float(aug.billed_cost), sum(_scaled(0.75)), abs_tol=1e-6)
+
 
 def _scaled(scale: float) -> list[float]:
     from tests.ingest.aws_data import CUR_ROWS
