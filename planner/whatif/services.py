@@ -271,11 +271,23 @@ def _finish(s: Scenario) -> None:
     s.save()
 
 
+DEFAULTS = {
+    "batch_size": 1,
+    "quantisation": "fp16",
+    "cache_hit_rate": 0.0,
+    "warm_pool": 0,
+    "commitment_term": "1y",
+}
+
+
 def scenario_name(params: dict) -> str:
+    """A readable name from the parameters that differ from the current configuration."""
     changes = [
-        f"{k}={v}"
+        f"{k.replace('_', ' ')} {v}"
         for k, v in params.items()
-        if k not in ("services", "window_days") and v not in (None, "")
+        if k not in ("services", "window_days")
+        and v not in (None, "")
+        and DEFAULTS.get(k, object()) != v
     ]
     return (
         f"{', '.join(params.get('services', []))}: {'; '.join(changes) or 'current configuration'}"[
