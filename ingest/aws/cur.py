@@ -102,12 +102,17 @@ def _tags(df: pd.DataFrame) -> list[str | None]:
 
     if "resource_tags" in df.columns:
         out: list[str | None] = []
+        seen: dict[tuple, str | None] = {}  # tag sets repeat across rows: build each JSON once
         for v in df["resource_tags"]:
             if v is None or (isinstance(v, float) and np.isnan(v)):
                 out.append(None)
                 continue
-            pairs = v.items() if isinstance(v, dict) else v  # pyarrow map -> list of tuples
-            out.append(tags_json({key(str(k)): val for k, val in pairs if val not in (None, "")}))
+            pairs = tuple(v.items() if isinstance(v, dict) else v)  # pyarrow map -> tuples
+            if pairs not in seen:
+                seen[pairs] = tags_json(
+                    {key(str(k)): val for k, val in pairs if val not in (None, "")}
+                )
+            out.append(seen[pairs])
         return out
     legacy = [c for c in df.columns if c.startswith("resource_tags_")]
     if not legacy:
