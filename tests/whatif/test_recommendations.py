@@ -98,3 +98,16 @@ def test_list_totals_filters_and_simulate_link(viewer_client, embeddings_recs):
 def test_empty_state_explains_where_recommendations_come_from(viewer_client):
     html = viewer_client.get(reverse("recommendations")).content.decode()
     assert "No recommendations" in html and "recorded demand" in html
+
+
+@pytest.mark.django_db
+def test_management_command_refreshes_the_named_services(demo_fleet):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("refresh_recommendations", "--days", "3", "--service", "text-to-speech", stdout=out)
+    n = Recommendation.objects.filter(service__slug="text-to-speech", status="open").count()
+    assert n > 0 and f"text-to-speech: {n} recommendation(s)" in out.getvalue()
+    assert not Recommendation.objects.exclude(service__slug="text-to-speech").exists()
