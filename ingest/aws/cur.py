@@ -28,11 +28,18 @@ instances).
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pcsv
 
 from ..canonical import tags_json
 
@@ -67,7 +74,61 @@ CHARGE_FREQUENCY = {
 
 
 def is_cur(columns: list[str]) -> bool:
-    return all(c in columns for c in CUR_MARKER_COLUMNS)
+    names = {normalise_column(c) for c in columns}
+    return all(c in names for c in CUR_MARKER_COLUMNS)
+
+
+def normalise_column(name: str) -> str:
+    """Legacy CUR CSV names (``lineItem/UnblendedCost``, ``resourceTags/user:service``) -> CUR 2.0
+    style (``line_item_unblended_cost``, ``resource_tags_user_service``); others unchanged."""
+    if "/" not in name:
+        return name
+    group, _, field = name.partition("/")
+    snake = lambda t: re.sub(r"(?<!^)(?=[A-Z])", "_", t).lower()  # noqa: E731
+    if group == "resourceTags":
+        return "resource_tags_" + re.sub(r"[^0-9A-Za-z]+", "_", field)
+    return f"{snake(group)}_{snake(field)}"
+
+
+def read_cur_csv(stream: Any, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+    """Batches of a CUR CSV (plain or gzip) stream; every column read as text, names normalised."""
+    head = stream.read(2)
+    raw = io.BufferedReader(_Replay(head, stream), buffer_size=1 << 20)
+    text = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
+    header = next(csv.reader([text.readline().decode("utf-8-sig")]))
+    names = [normalise_column(c.strip()) for c in header]
+    reader = pcsv.open_csv(
+        text,
+        read_options=pcsv.ReadOptions(column_names=names, block_size=8 << 20),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""]
+        ),
+    )
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= batch_rows:
+            yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+            pending, count = [], 0
+    if pending:
+        yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+
+
+class _Replay(io.RawIOBase):
+    def __init__(self, prefix: bytes, rest: Any) -> None:
+        self._prefix, self._rest = prefix, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._prefix[: len(buffer)] if self._prefix else self._rest.read(len(buffer))
+        self._prefix = self._prefix[len(data) :] if self._prefix else b""
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _col(df: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
@@ -107,6 +168,8 @@ def _tags(df: pd.DataFrame) -> list[str | None]:
             if v is None or (isinstance(v, float) and np.isnan(v)):
                 out.append(None)
                 continue
+            if isinstance(v, str):  # CSV exports write the map as JSON text
+                v = json.loads(v) if v.strip() else {}
             pairs = tuple(v.items() if isinstance(v, dict) else v)  # pyarrow map -> tuples
             if pairs not in seen:
                 seen[pairs] = tags_json(

@@ -16,10 +16,12 @@ is skipped. Whether a file is CUR or FOCUS is decided from its column names.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +35,7 @@ from ..focus.schema import detect_version
 from ..retry import ConnectorError
 from ..sources import open_source
 from .client import AwsClient
-from .cur import cur_to_focus, is_cur
+from .cur import cur_to_focus, is_cur, read_cur_csv
 
 DATA_EXPORT_RE = re.compile(
     r"(?:^|/)metadata/BILLING_PERIOD=(\d{4})-(\d{2})/(?:.*/)?[^/]*Manifest\.json$", re.I
@@ -50,6 +52,15 @@ class ExportPeriod:
     manifest_etag: str
     data_keys: list[str] = field(default_factory=list)
     fingerprint: str = ""
+
+
+def csv_header(src: Any) -> list[str]:
+    """Column names of a CSV or gzip CSV object, from its first 64 KiB."""
+    head = src.head(65536)
+    if head[:2] == b"\x1f\x8b":
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
+    line = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    return next(csv.reader([line]), [])
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -168,7 +179,7 @@ class AwsExportConnector:
             if src.head(4) == b"PAR1":
                 columns = pq.ParquetFile(src.open_random_access()).schema_arrow.names
             else:
-                columns = []  # CSV: let the FOCUS reader decide (CUR CSV is not supported)
+                columns = csv_header(src)
             if columns and is_cur(columns):
                 yield from self._cur_batches(uri, src, notes)
             else:
@@ -180,8 +191,13 @@ class AwsExportConnector:
 
     def _cur_batches(self, uri: str, src: Any, notes: list[str]) -> Iterator[pa.RecordBatch]:
         batcher = CanonicalBatcher(uri)
-        pf = pq.ParquetFile(src.open_random_access())
-        for raw in pf.iter_batches(batch_size=self.batch_rows):
+        if src.head(4) == b"PAR1":
+            raws: Iterator[pa.RecordBatch] = pq.ParquetFile(src.open_random_access()).iter_batches(
+                batch_size=self.batch_rows
+            )
+        else:
+            raws = read_cur_csv(src.open_stream(), batch_rows=self.batch_rows)
+        for raw in raws:
             if raw.num_rows:
                 yield batcher.batch(cur_to_focus(raw))
         notes.extend(f"{uri}: {w}" for w in batcher.warnings())

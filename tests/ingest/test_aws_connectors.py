@@ -328,3 +328,81 @@ def test_throttled_cost_explorer_call_is_retried_and_succeeds(monkeypatch):
     assert _ThrottleOnce.calls == ["AWSInsightsIndexService.GetCostAndUsage"] * 2
     assert len(sleeps) == 1 and 0.0 <= sleeps[0] <= 0.25  # one jittered backoff
     assert table["BilledCost"].to_pylist() == [24.144]
+
+
+def _legacy_name(name: str) -> str:
+    """CUR 2.0 name -> the legacy CUR CSV header (``line_item_unblended_cost`` -> ``lineItem/UnblendedCost``)."""
+    groups = {"bill": "bill", "line_item": "lineItem", "pricing": "pricing", "product": "product",
+              "reservation": "reservation", "savings_plan": "savingsPlan"}  # fmt: skip
+    for snake, camel in sorted(groups.items(), key=lambda kv: -len(kv[0])):
+        if name.startswith(snake + "_"):
+            rest = name[len(snake) + 1 :].split("_")
+            field = "".join(w.upper() if len(w) == 1 else w.capitalize() for w in rest)
+            return f"{camel}/{field}"
+    return name
+
+
+@pytest.mark.parametrize("layout", ["cur2-csv-gz", "legacy-csv"])
+def test_cur_csv_exports_map_like_parquet(s3, layout):
+    import csv
+    import gzip
+    import io
+
+    table = cur_table(9)
+    rows = table.to_pylist()
+    names = [n for n in table.column_names if n != "resource_tags"]
+    out = io.StringIO()
+    w = csv.writer(out)
+    if layout == "cur2-csv-gz":
+        w.writerow([*names, "resource_tags"])
+        for r in rows:
+            tags = json.dumps(dict(r["resource_tags"])) if r["resource_tags"] else ""
+            w.writerow(
+                [
+                    *(
+                        ""
+                        if r[n] is None
+                        else (
+                            r[n].strftime("%Y-%m-%dT%H:%M:%SZ")
+                            if hasattr(r[n], "strftime")
+                            else r[n]
+                        )
+                        for n in names
+                    ),
+                    tags,
+                ]
+            )
+        body = gzip.compress(out.getvalue().encode())
+    else:
+        w.writerow([*(_legacy_name(n) for n in names), "resourceTags/user:service"])
+        for r in rows:
+            tag = dict(r["resource_tags"] or []).get("user_service", "")
+            w.writerow(
+                [
+                    *(
+                        ""
+                        if r[n] is None
+                        else (
+                            r[n].strftime("%Y-%m-%dT%H:%M:%SZ")
+                            if hasattr(r[n], "strftime")
+                            else r[n]
+                        )
+                        for n in names
+                    ),
+                    tag,
+                ]
+            )
+        body = out.getvalue().encode()
+    put_data_export(s3, f"csv-{layout}", "gpu-cur", 9, body)
+    conn = AwsExportConnector(f"s3://{BUCKET}/csv-{layout}", AwsClient(policy=_fast()))
+    got = pa.Table.from_batches(list(conn.read_period(SEPT).batches))
+    assert got.num_rows == 9
+    assert math.isclose(sum(got["BilledCost"].to_pylist()), CUR_BILLED, abs_tol=1e-9)
+    assert math.isclose(sum(got["EffectiveCost"].to_pylist()), CUR_EFFECTIVE, abs_tol=1e-9)
+    by_type = {json.loads(r["x_Extensions"])["x_LineItemType"]: r for r in got.to_pylist()}
+    assert by_type["SavingsPlanCoveredUsage"]["CommitmentDiscountId"] == SP_ARN
+    assert by_type["DiscountedUsage"]["CommitmentDiscountId"] == RI_ARN
+    assert json.loads(by_type["Usage"]["Tags"]) in (
+        {"service": "chat-llm"},
+        {"service": "image-gen"},
+    )
