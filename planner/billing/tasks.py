@@ -30,8 +30,30 @@ def ingest_focus(self, run_id: int, allow_mixed_currency: bool = False) -> dict:
 
 
 def enqueue_focus_ingest(run_id: int, allow_mixed_currency: bool = False) -> None:
-    """Queue after the run row is committed, so a worker never looks for a row it can't see."""
-    transaction.on_commit(lambda: ingest_focus.delay(run_id, allow_mixed_currency))
+    """Queue after the run row is committed, so a worker never looks for a row it can't see.
+    If the broker is down the error is logged and the run stays queued: the beat task
+    `requeue_stalled_focus_runs` sends it again once the broker is back (no lost work)."""
+    transaction.on_commit(lambda: ingest_focus.delay(run_id, allow_mixed_currency), robust=True)
+
+
+@shared_task(name="planner.billing.tasks.requeue_stalled_focus_runs")
+def requeue_stalled_focus_runs() -> int:
+    """Beat: re-send FOCUS-file runs still 'queued' after INGEST_REQUEUE_AFTER_S seconds (their
+    message was lost, e.g. the broker restarted without persistence). Safe to over-send: only one
+    task can claim a queued run (services.claim_run). Returns how many were re-sent."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from planner.billing.models import IngestRun, RunStatus
+
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.INGEST_REQUEUE_AFTER_S)
+    ids = list(IngestRun.objects.filter(status=RunStatus.QUEUED, source="focus_file", created_at__lt=cutoff)
+               .values_list("pk", flat=True)[:500])  # fmt: skip
+    for run_id in ids:
+        ingest_focus.delay(run_id)
+    return len(ids)
 
 
 @shared_task(name="planner.billing.tasks.schedule_due_ingests")

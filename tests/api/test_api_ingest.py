@@ -141,3 +141,24 @@ def test_runs_list_filters_by_status(viewer_api, account):
     body = viewer_api.get("/api/v1/ingest-runs/", {"status": "failed"}).json()
     assert body["count"] == 1 and body["results"][0]["status"] == "failed"
     assert viewer_api.get("/api/v1/ingest-runs/", {"status": "nope"}).status_code == 400
+
+
+def test_requeue_sweep_resends_runs_whose_message_was_lost(account, tmp_path, settings):
+    """A run left 'queued' (its message lost with the broker) is sent again by the beat sweep
+    and loads once; a fresh queued run is left alone."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from planner.billing.tasks import requeue_stalled_focus_runs
+
+    settings.INGEST_REQUEUE_AFTER_S = 60
+    gen = write_focus_file(tmp_path / "lost.csv", rows=25, seed=9)
+    lost = IngestRun.objects.create(account=account, source="focus_file", source_uri=str(gen.path))
+    IngestRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - dt.timedelta(minutes=5))
+    fresh = IngestRun.objects.create(account=account, source="focus_file", source_uri=str(gen.path))
+    assert requeue_stalled_focus_runs() == 1  # Celery eager: the resent task runs here
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert lost.status == "succeeded" and lost.rows_stored == 25 and fresh.status == "queued"
+    assert requeue_stalled_focus_runs() == 0
