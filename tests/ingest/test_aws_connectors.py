@@ -104,12 +104,13 @@ def test_unchanged_export_is_skipped_and_restated_one_reloaded(s3):
     assert math.isclose(billed, sum(round(r[2] * 1.1, 6) for r in CUR_ROWS), abs_tol=1e-9)
 
 
-def test_focus_export_is_read_through_the_focus_reader(s3, tmp_path):
+@pytest.mark.parametrize("version", ["1.0", "1.2"])
+def test_focus_export_is_read_through_the_focus_reader(s3, tmp_path, version):
     gen = write_focus_file(
-        tmp_path / "f.parquet", version="1.0", rows=400, start="2026-09-01", seed=3
+        tmp_path / "f.parquet", version=version, rows=400, start="2026-09-01", seed=3
     )
-    put_data_export(s3, "focus", "gpu-focus", 9, (tmp_path / "f.parquet").read_bytes())
-    conn = AwsExportConnector(f"s3://{BUCKET}/focus/", AwsClient(policy=_fast()))
+    put_data_export(s3, f"focus{version}", "gpu-focus", 9, (tmp_path / "f.parquet").read_bytes())
+    conn = AwsExportConnector(f"s3://{BUCKET}/focus{version}/", AwsClient(policy=_fast()))
     table = pa.Table.from_batches(list(conn.read_period(SEPT).batches))
     assert table.num_rows == gen.rows == 400
     assert math.isclose(
@@ -117,7 +118,7 @@ def test_focus_export_is_read_through_the_focus_reader(s3, tmp_path):
     )
     checks = conn.test_connection()
     assert all(c.ok for c in checks), checks
-    assert "FOCUS 1.0" in checks[-1].detail
+    assert f"FOCUS {version}" in checks[-1].detail
 
 
 def test_missing_period_names_the_periods_found(s3):
