@@ -164,7 +164,9 @@ class BillingPeriodLoadSerializer(serializers.ModelSerializer):
 
 
 class IngestRunSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = IngestRun

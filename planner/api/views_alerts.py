@@ -21,7 +21,9 @@ from planner.core.roles import ANALYST
 
 
 class AnomalySerializer(serializers.ModelSerializer):
-    status_changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    status_changed_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Anomaly
@@ -79,7 +81,9 @@ class AnomalyViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class BudgetSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Budget

@@ -26,9 +26,15 @@ class PlanDecisionSerializer(serializers.ModelSerializer):
 
 
 class PlanSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    applied_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    approved_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    applied_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     decisions = PlanDecisionSerializer(many=True, read_only=True)
 
     class Meta:

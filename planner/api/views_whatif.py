@@ -21,7 +21,9 @@ from planner.whatif.tasks import enqueue_scenario, refresh_recommendations
 
 class RecommendationSerializer(serializers.ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Recommendation
@@ -129,7 +131,9 @@ class ScenarioCreateSerializer(serializers.Serializer):
 
 class ScenarioSerializer(serializers.ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     totals = serializers.SerializerMethodField(
         help_text="Baseline vs scenario totals once finished"
     )
