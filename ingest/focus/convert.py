@@ -10,6 +10,7 @@ error path or on the *distinct* values of JSON columns.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -342,13 +343,43 @@ def key_of(name: str) -> str:
 
 
 def extensions_json(columns: dict[str, pa.Array], length: int) -> pa.Array:
-    """One JSON object per row of the given extension columns (nulls omitted), or null."""
+    """One JSON object per row of the given extension columns (nulls omitted), or null.
+
+    Returned dictionary-encoded: the object text is built once per distinct combination of
+    the columns' values (a few dozen in real exports), not once per row."""
     if not columns:
         return pa.nulls(length, pa.string())
+    encs = {
+        name: as_text_dict(arr) if is_text_dict(arr.type) else pc.dictionary_encode(_text(arr))
+        for name, arr in columns.items()
+    }
+    sizes = [len(enc.dictionary) + 1 for enc in encs.values()]  # + 1: the null slot
+    if math.prod(sizes) >= 2**62:  # combinations not countable in int64: build per row
+        return _json_objects(encs)
+    code = None  # mixed-radix number of the row's combination
+    for enc, size in zip(encs.values(), sizes, strict=True):
+        idx = pc.fill_null(pc.cast(enc.indices, pa.int64()), size - 1)
+        code = idx if code is None else pc.add(pc.multiply(code, size), idx)
+    combos = pc.dictionary_encode(code)
+    digits: list[list[int]] = [[] for _ in sizes]
+    for value in combos.dictionary.to_pylist():
+        for k in range(len(sizes) - 1, -1, -1):
+            value, digit = divmod(value, sizes[k])
+            digits[k].append(digit)
+    small = {
+        name: pa.DictionaryArray.from_arrays(
+            pa.array([None if d == size - 1 else d for d in ds], pa.int32()), enc.dictionary
+        )
+        for (name, enc), size, ds in zip(encs.items(), sizes, digits, strict=True)
+    }
+    return with_values(combos.indices, _json_objects(small))
+
+
+def _json_objects(encs: dict[str, pa.DictionaryArray]) -> pa.Array:
+    """Per row, the JSON object of the (dictionary-encoded) columns, or null if all null."""
     parts = []
-    for name, arr in columns.items():
-        # Escape each distinct value once: extension columns are mostly low-cardinality.
-        enc = as_text_dict(arr) if is_text_dict(arr.type) else pc.dictionary_encode(_text(arr))
+    for name, enc in encs.items():
+        # Escape each distinct value once.
         frags = pc.binary_join_element_wise(key_of(name), json_string_literal(enc.dictionary), "")
         parts.append(pc.fill_null(frags.take(enc.indices), ""))
     joined = pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else parts[0]

@@ -31,6 +31,8 @@ def is_text_dict(t: pa.DataType) -> bool:
 
 def as_text_dict(arr: pa.Array) -> pa.DictionaryArray:
     """``arr`` (dictionary of text, or text) as ``dictionary<int32, string>``, no null values."""
+    if arr.type == TEXT_DICT:
+        return arr
     if not pa.types.is_dictionary(arr.type):
         return pc.dictionary_encode(pc.cast(arr, pa.string()))
     values, indices = arr.dictionary, arr.indices
@@ -48,7 +50,9 @@ def with_values(indices: pa.Array, values: pa.Array) -> pa.DictionaryArray:
         row_null = pc.fill_null(pc.take(pc.is_null(values), indices), False)
         indices = pc.if_else(row_null, None, indices)
         values = pc.fill_null(values, "")
-    return pa.DictionaryArray.from_arrays(indices, values)
+    # Indices come from a valid dictionary array of the same dictionary length: no
+    # bounds check (it costs as much as the rest of a column's validation).
+    return pa.DictionaryArray.from_arrays(indices, values, safe=False)
 
 
 def map_values(arr: pa.DictionaryArray, fn: Callable[[pa.Array], pa.Array]) -> pa.DictionaryArray:

@@ -140,3 +140,24 @@ def test_column_values_stay_dictionary_encoded_and_write_back_as_plain_text(tmp_
     plain = open_focus(path).read_all()
     assert back.equals(plain.replace_schema_metadata(None))
     assert pc.sum(back["BilledCost"]).as_py() == pytest.approx(pc.sum(table["BilledCost"]).as_py())
+
+
+def test_extension_objects_per_combination_equal_the_per_row_build():
+    from ingest.focus.convert import _json_objects, extensions_json
+
+    a = pa.array(["H100", None, 'say "hi"', "H100", None, "é\n"] * 50)
+    b = pa.array([1, 2, None, 1, None, 3] * 50)
+    c = pa.array(["x", "y"] * 150).dictionary_encode()
+    got = extensions_json({"x_Gpu": a, "x_Count": b, "x_C": c}, 300)
+    assert pa.types.is_dictionary(got.type)
+    assert len(got.dictionary) <= 12  # one object per distinct combination
+    per_row = _json_objects(
+        {"x_Gpu": a.dictionary_encode(), "x_Count": b.cast(pa.string()).dictionary_encode(),
+         "x_C": c}
+    )  # fmt: skip
+    assert got.dictionary_decode().equals(per_row)
+    assert got[0].as_py() == '{"x_Gpu":"H100","x_Count":"1","x_C":"x"}'
+    assert got[2].as_py() == '{"x_Gpu":"say \\"hi\\"","x_C":"x"}'
+    assert got.dictionary_decode()[4].as_py() == '{"x_C":"x"}'
+    none = extensions_json({"x_A": pa.array([None, None], pa.string())}, 2)
+    assert none.null_count == 2
