@@ -8,15 +8,18 @@ from planner.core.charts import figure_json, hline, series
 COLOURS = {"baseline": "#64748b", "scenario": "#2563eb"}
 
 
-def lines(
-    x, traces: dict[str, list], yaxis: str, ref: float | None = None, ref_name: str = ""
-) -> str:
+def lines(x, traces: dict[str, list], yaxis: str, ref: float | None = None, ref_name: str = "",
+          dx_ms: int | None = None) -> str:  # fmt: skip
+    """Line chart; with ``dx_ms`` the x axis is ``x`` (the first timestamp) plus a fixed step,
+    which keeps a month of hourly points small."""
+    where = {"x0": x, "dx": dx_ms} if dx_ms else {"x": x}
     data = [
-        {"type": "scatter", "mode": "lines", "name": name, "x": x, "y": series(ys)}
+        {"type": "scatter", "mode": "lines", "name": name, **where, "y": series(ys)}
         for name, ys in traces.items()
     ]
     extra = hline(ref, ref_name) if ref is not None else {}
-    return figure_json(data, yaxis={"title": {"text": yaxis}}, **extra)
+    axis = {"xaxis": {"type": "date"}} if dx_ms else {}
+    return figure_json(data, yaxis={"title": {"text": yaxis}}, **axis, **extra)
 
 
 def per_minute(

@@ -91,3 +91,19 @@ def hourly_usage(service, rng: DateRange) -> list[dict]:
             "mem_total": r["mem_total"], "p95": r["p95"], "p95_max": r["p95_max"],
         })  # fmt: skip
     return out
+
+
+def hourly_grid(rows: list[dict]) -> list[dict]:
+    """``rows`` on a complete hourly grid from the first to the last hour; missing hours are
+    all-None rows so charts show gaps and can use a fixed x step."""
+    if not rows:
+        return []
+    by_hour = {r["hour"]: r for r in rows}
+    first, last = rows[0]["hour"], rows[-1]["hour"]
+    n = int((last - first).total_seconds() // 3600) + 1
+    empty = {k: None for k in rows[0] if k != "hour"}
+    grid = []
+    for i in range(n):
+        h = first + dt.timedelta(hours=i)
+        grid.append(by_hour.get(h, {**empty, "hour": h}))
+    return grid

@@ -25,6 +25,8 @@ from planner.whatif.models import (
     SloRisk,
 )
 
+HOUR_MS = 3_600_000
+
 
 def services(request):
     rng = parse_range(request.GET)
@@ -47,22 +49,22 @@ def _service_figures(service, params) -> dict:
     rng = parse_range(params)
     row = fleet.service_rows([service], rng)[0]
     row.pop("service")
-    hourly = fleet.hourly_usage(service, rng)
-    x = [h["hour"] for h in hourly]
+    hourly = fleet.hourly_grid(fleet.hourly_usage(service, rng))
+    x = hourly[0]["hour"] if hourly else None
     qs = filtered(rng, {"service": service.slug})
     out = {"range": rng, "row": row, "has_usage": bool(hourly), "cost": total(qs),
            "chart_cost": core_charts.stacked_daily(daily_by(qs, "pricing_category"))}  # fmt: skip
     if hourly:
         out["chart_demand"] = charts.lines(
             x, {"demand (req/s)": [h["demand_rps"] for h in hourly], "capacity (req/s)": [h["capacity_rps"] for h in hourly]},
-            "requests / s")  # fmt: skip
+            "requests / s", dx_ms=HOUR_MS)  # fmt: skip
         out["chart_gpu"] = charts.lines(
             x, {"GPU utilisation (%)": [h["util"] for h in hourly],
                 "GPU memory used (% of total)": [100.0 * h["mem_used"] / h["mem_total"] if h["mem_total"] else None for h in hourly]},
-            "percent")  # fmt: skip
+            "percent", dx_ms=HOUR_MS)  # fmt: skip
         out["chart_latency"] = charts.lines(
             x, {"p95 latency, hourly mean (ms)": [h["p95"] for h in hourly], "p95 latency, hourly max (ms)": [h["p95_max"] for h in hourly]},
-            "ms", ref=service.latency_slo_p95_ms, ref_name="SLO")  # fmt: skip
+            "ms", ref=service.latency_slo_p95_ms, ref_name="SLO", dx_ms=HOUR_MS)  # fmt: skip
     return out
 
 

@@ -50,3 +50,17 @@ def test_cached_dashboard_follows_new_rollups(viewer_client, demo_fleet):
         reverse("service-detail", args=["embeddings"]) + "?start=2026-09-01&end=2026-09-30"
     )
     assert resp.status_code == 200 and resp.context["service"].slug == "embeddings"
+
+
+def test_hourly_grid_fills_missing_hours_with_gaps_for_a_fixed_step_axis():
+    from planner.whatif.fleet import hourly_grid
+
+    h0 = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    rows = [{"hour": h0, "util": 50.0}, {"hour": h0 + dt.timedelta(hours=3), "util": 70.0}]
+    grid = hourly_grid(rows)
+    assert [g["util"] for g in grid] == [50.0, None, None, 70.0]
+    fig = json.loads(
+        charts.lines(grid[0]["hour"], {"util": [g["util"] for g in grid]}, "%", dx_ms=3_600_000)
+    )
+    go.Figure(fig)
+    assert fig["data"][0]["x0"] == "2026-09-01 00:00:00" and fig["data"][0]["dx"] == 3_600_000

@@ -107,7 +107,9 @@ def test_management_command_refreshes_the_named_services(demo_fleet):
     from django.core.management import call_command
 
     out = StringIO()
-    call_command("refresh_recommendations", "--days", "3", "--service", "text-to-speech", stdout=out)
+    call_command(
+        "refresh_recommendations", "--days", "3", "--service", "text-to-speech", stdout=out
+    )
     n = Recommendation.objects.filter(service__slug="text-to-speech", status="open").count()
     assert n > 0 and f"text-to-speech: {n} recommendation(s)" in out.getvalue()
     assert not Recommendation.objects.exclude(service__slug="text-to-speech").exists()
