@@ -93,14 +93,19 @@ def load_batches(
                 continue
             starts = _period_starts(batch)
             table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-            for period in pc.unique(starts).to_pylist():
+            in_batch = pc.unique(starts).to_pylist()
+            for period in in_batch:
                 periods.add(period)
                 writer = writers.get(period)
                 if writer is None:
                     writer = writers[period] = line_store.staging_writer(
                         result.version, account.pk, period
                     )
-                part = table.filter(pc.equal(starts, pa.scalar(period, pa.date32())))
+                part = (  # a batch usually holds one period: no copy then
+                    table
+                    if len(in_batch) == 1
+                    else table.filter(pc.equal(starts, pa.scalar(period, pa.date32())))
+                )
                 pending.append(pool.submit(writer.write, part))
             rollup.add(table)
             while pending and (pending[0].done() or len(pending) > 4):  # bounded memory
