@@ -267,18 +267,24 @@ def data_version() -> str:
         return "|".join(str(v) for v in cur.fetchone())
 
 
-def cached(prefix: str, params, compute, timeout: int = 300):
-    """``compute()`` cached under the page, its query parameters and :func:`data_version`, so a
-    new load shows at once while repeated views of unchanged data cost one cache read."""
+def cache_key(prefix: str, params) -> str:
+    """Key for a page's figures: the page, its query parameters and :func:`data_version`."""
     items = (
         sorted((k, v) for k, vs in params.lists() for v in vs)
         if hasattr(params, "lists")
         else sorted(params.items())
     )
     raw = f"{prefix}|{data_version()}|{urlencode(items)}"
-    key = f"headroom:{prefix}:{hashlib.sha256(raw.encode()).hexdigest()}"
+    return f"headroom:{prefix}:{hashlib.sha256(raw.encode()).hexdigest()}"
+
+
+def cached(prefix: str, params, compute, timeout: int = 300):
+    """``compute()`` cached under :func:`cache_key`, so a new load shows at once while repeated
+    views of unchanged data cost one cache read. The result carries ``page_key`` (the key) for
+    templates that also cache their rendered fragment (``{% cache 300 name page_key %}``)."""
+    key = cache_key(prefix, params)
     value = cache.get(key)
     if value is None:
         value = compute()
         cache.set(key, value, timeout)
-    return value
+    return {**value, "page_key": key}
