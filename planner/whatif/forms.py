@@ -27,7 +27,7 @@ class ScenarioForm(forms.Form):
     services = forms.ModelMultipleChoiceField(
         queryset=Service.objects.all(),
         to_field_name="slug",
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=forms.SelectMultiple(attrs={"size": 8}),
     )
     window_days = forms.IntegerField(
         min_value=1, max_value=30, initial=7, help_text="Days of recorded demand to replay"

@@ -157,6 +157,7 @@ def test_analyst_runs_a_what_if_and_sees_progress_then_the_comparison(
     page.wait_for_url(re.compile(r"/whatif/\?recommendation=\d+"))
     assert page.locator("#id_spot_share").input_value() != ""  # prefilled from the recommendation
     page.goto(f"{base}/whatif/")
+    shot(page, "whatif-form")
     page.select_option("#id_services", ["embeddings", "text-to-speech"])
     page.fill("#id_window_days", "2")
     page.fill("#id_batch_size", "8")
@@ -181,6 +182,11 @@ def test_analyst_runs_a_what_if_and_sees_progress_then_the_comparison(
     page.click("#save-scenario")
     page.wait_for_selector("text=saved.")
     assert Scenario.objects.get(pk=s.pk).saved
+    page.goto(f"{base}/whatif/?saved=1")
+    page.check(f"input[name=ids][value='{s.pk}']")
+    page.click("#compare-selected")
+    page.wait_for_selector("#chart-compare.rendered")
+    assert f"ids={s.pk}" in page.url
 
     page.goto(f"{base}/recommendations/")
     row = page.locator("tr[id^=rec-]").first
