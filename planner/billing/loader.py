@@ -83,9 +83,9 @@ def load_batches(
     encoded = getattr(batches, "iter_encoded", None)
     if callable(encoded):
         batches = encoded()
-    # Parquet encoding releases the GIL: write line items on a second thread while this one
-    # validates and aggregates the next batch. One writer thread keeps part order.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lineitem-writer")
+    # Parquet encoding releases the GIL: write line items on two more threads (two part
+    # files per period) while this one reads, validates and aggregates the next batch.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lineitem-writer")
     pending: list = []
     try:
         for batch in batches:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +43,10 @@ STATISTICS_COLUMNS = (
 
 
 def parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
-    """A line-item writer: zstd, dictionary pages for text columns only (numbers rarely
-    repeat enough to pay for the attempt), statistics only on :data:`STATISTICS_COLUMNS`.
+    """A line-item writer: Snappy (as providers' own Parquet exports; ~20 % less CPU than
+    zstd for ~40 % larger files — encoding is the costliest step of a load), dictionary
+    pages for text columns only (numbers rarely repeat enough to pay for the attempt),
+    statistics only on :data:`STATISTICS_COLUMNS`.
 
     Dictionary-encoded input (``dictionary<int32, string>``, from
     ``FocusStream.iter_encoded``) is written without re-encoding, and without the Arrow
@@ -54,7 +57,7 @@ def parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
     return pq.ParquetWriter(
         path,
         schema,
-        compression="zstd",
+        compression="snappy",
         use_dictionary=text,
         write_statistics=[n for n in STATISTICS_COLUMNS if n in schema.names],
         store_schema=not encoded,
@@ -63,29 +66,56 @@ def parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
 
 @dataclass
 class PeriodWriter:
-    """Writes the Parquet parts of one account × period into the staging area."""
+    """Writes the Parquet parts of one account × period into the staging area.
+
+    Thread-safe: up to ``parts`` threads may call :meth:`write` at once, each then writes
+    its own file (``part-<n>.parquet``), so Parquet encoding — the costliest step of a
+    load — runs on several cores. Rows of a period are split over the parts; their order
+    within a period is not kept.
+    """
 
     directory: Path
     schema: pa.Schema | None = None
     rows: int = 0
-    _writer: pq.ParquetWriter | None = field(default=None, repr=False)
+    parts: int = 2
+    _writers: list = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        if self._writer is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self.schema = table.schema
-            self._writer = parquet_writer(self.directory / "part-0.parquet", table.schema)
-        elif table.schema != self.schema:
-            table = table.cast(self.schema)
-        self._writer.write_table(table)
-        self.rows += table.num_rows
+        with self._lock:
+            if self.schema is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self.schema = table.schema
+            part = next((p for p in self._writers if p.lock.acquire(blocking=False)), None)
+            if part is None and len(self._writers) < self.parts:
+                part = _Part(self.directory / f"part-{len(self._writers)}.parquet", self.schema)
+                part.lock.acquire()
+                self._writers.append(part)
+        if part is None:  # more callers than parts: wait for the first
+            part = self._writers[0]
+            part.lock.acquire()
+        try:
+            if table.schema != self.schema:
+                table = table.cast(self.schema)
+            part.writer.write_table(table)
+        finally:
+            part.lock.release()
+        with self._lock:
+            self.rows += table.num_rows
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        for part in self._writers:
+            with part.lock:
+                part.writer.close()
+        self._writers = []
+
+
+class _Part:
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.lock = threading.Lock()
+        self.writer = parquet_writer(path, schema)
 
 
 class LineItemStore:
