@@ -42,8 +42,11 @@ def test_analyst_acknowledges_an_anomaly_viewer_cannot(viewer_api, analyst_api, 
         and body["status_changed_by"] == "t-analyst"
         and body["note"] == "known launch"
     )
-    listed = viewer_api.get("/api/v1/anomalies/", {"status": "acknowledged"}).json()
-    assert [a["id"] for a in listed["results"]] == [anomaly.pk]
+    listed = viewer_api.get(
+        "/api/v1/anomalies/", {"status": "acknowledged", "page_size": 1000}
+    ).json()
+    assert anomaly.pk in [a["id"] for a in listed["results"]]
+    assert {a["status"] for a in listed["results"]} == {"acknowledged"}
 
 
 def test_budget_crud_and_status(viewer_api, analyst_api, demo_fleet):
