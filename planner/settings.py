@@ -17,7 +17,9 @@ from planner.env import envbool, envfloat, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("HEADROOM_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet (SQLite, uploads, line items)
+VAR_DIR.mkdir(
+    parents=True, exist_ok=True
+)  # a fresh clone has no var/ yet (SQLite, uploads, line items)
 
 DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-headroom-0123456789"
 DEBUG = envbool("DEBUG", True)
@@ -139,6 +141,15 @@ PROMETHEUS_LOOKBACK_MINUTES = envint("PROMETHEUS_LOOKBACK_MINUTES", 60)
 INGEST_REQUEUE_AFTER_S = envint("INGEST_REQUEUE_AFTER_S", 600)
 EXTERNAL_CALL_TIMEOUT_S = envfloat("EXTERNAL_CALL_TIMEOUT_S", 30.0)
 
+# One cache for all processes in production (rendered dashboard fragments, figures);
+# per-process memory cache locally.
+CACHE_URL = envstr("CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL.startswith(("redis://", "rediss://"))
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 # --- Celery (CELERY_ namespace, after Saleor's celeryconf) ----------------------------
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
@@ -165,6 +176,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "anomaly-digests-daily": {
         "task": "planner.alerts.tasks.send_anomaly_digests",
+        "schedule": 24 * 60 * 60.0,
+    },
+    "refresh-recommendations-daily": {
+        "task": "planner.whatif.tasks.refresh_recommendations",
         "schedule": 24 * 60 * 60.0,
     },
     "evaluate-budgets-daily": {

@@ -1,6 +1,6 @@
 from django.urls import NoReverseMatch, reverse
 
-from planner.core.roles import ADMIN, ANALYST, has_role, user_role
+from planner.core.roles import ADMIN, ANALYST, ROLE_RANK, user_role
 
 # Main navigation: (label, url name). Entries whose app is not installed are left out.
 NAV = [
@@ -31,9 +31,11 @@ def _nav(request):
 
 def headroom(request):
     user = getattr(request, "user", None)
+    role = user_role(user) if user is not None else None  # one group query per page
+    rank = ROLE_RANK.get(role, 0)
     return {
-        "user_role": user_role(user) if user else None,
-        "can_analyse": bool(user) and has_role(user, ANALYST),
-        "can_admin": bool(user) and has_role(user, ADMIN),
+        "user_role": role,
+        "can_analyse": rank >= ROLE_RANK[ANALYST],
+        "can_admin": rank >= ROLE_RANK[ADMIN],
         "nav_items": _nav(request) if user is not None and user.is_authenticated else [],
     }

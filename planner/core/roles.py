@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 
 VIEWER, ANALYST, ADMIN = "viewer", "analyst", "admin"
 ROLES = (VIEWER, ANALYST, ADMIN)
-_RANK = {VIEWER: 1, ANALYST: 2, ADMIN: 3}
+ROLE_RANK = {VIEWER: 1, ANALYST: 2, ADMIN: 3}
 HEADROOM_APP_LABELS = ("core", "billing", "whatif", "plans", "alerts", "api")
 # Models analysts may change (app_label.model); everything else is admin-only to change.
 ANALYST_CHANGE_MODELS = {
@@ -45,7 +45,7 @@ def user_role(user) -> str | None:
 
 def has_role(user, role: str) -> bool:
     held = user_role(user)
-    return held is not None and _RANK[held] >= _RANK[role]
+    return held is not None and ROLE_RANK[held] >= ROLE_RANK[role]
 
 
 def role_required(role: str):
