@@ -4,8 +4,11 @@ Generates the file once (cached under bench/.cache/), then in one run:
   1. ingests it with Headroom's loader (stream → validate → Parquet line items → rollups in the
      database, one transaction), measuring seconds and peak RSS of the ingesting process;
   2. times DuckDB computing the same daily rollup directly from the file (the baseline).
-Prints figures and, as its last line, one JSON object. Database: $DATABASE_URL if set (use
-PostgreSQL for production-like figures), else a throwaway SQLite file.
+Prints figures and, as its last line, one JSON object (also ``cpu_seconds`` of each side: the
+machine may be shared, and CPU time is steadier than wall time there; the database server's
+CPU is not in ours). The ingest is a first load of the period: rows of earlier bench runs are
+deleted before the clock starts. Database: $DATABASE_URL if set (use PostgreSQL for
+production-like figures), else a throwaway SQLite file.
 
     python bench/ingest.py [--rows 10000000] [--batch-rows 100000]
 """
