@@ -90,6 +90,15 @@ def _assert_loaded_exactly_once(account, gen, run_id: int) -> None:
     assert len(versions) == len(gen.billing_periods), versions  # one published version per period
 
 
+def _reset_producer_pool(app) -> None:
+    """Drop the producer pool so the next send connects with the current broker settings
+    (a force-closed pool refuses every later acquire, so it is replaced, not reused)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None  # built on the old connection pool
+
+
 def _start_run(worker, gen):
     account = CloudAccount.objects.create(
         provider="aws", account_id=f"faults-{os.getpid()}", name="faults"
@@ -189,13 +198,13 @@ def test_redis_restart_under_beat_loses_no_run(celery_worker_proc, tmp_path):
                     broker_url=worker.broker_url,
                     broker_transport_options={"max_retries": 0},
                 )
-                app.pool.force_close_all()
+                _reset_producer_pool(app)
                 enqueue_focus_ingest(
                     run.pk
                 )  # autocommit: on_commit sends now; it fails and is logged
             finally:
                 app.conf.update(saved)
-                app.pool.force_close_all()
+                _reset_producer_pool(app)
             assert IngestRun.objects.get(pk=run.pk).status == "queued"
         finally:
             redis_start()  # always restore Redis for everybody else
