@@ -83,9 +83,11 @@ def load_batches(
     encoded = getattr(batches, "iter_encoded", None)
     if callable(encoded):
         batches = encoded()
-    # Parquet encoding releases the GIL: write line items on two more threads (two part
-    # files per period) while this one reads, validates and aggregates the next batch.
+    # Parquet encoding, pyarrow kernels and DuckDB release the GIL: line items are written
+    # on two threads (two part files per period) and the rollup aggregated on a third (one,
+    # so batches are added in order) while this one reads and validates the next batch.
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lineitem-writer")
+    agg = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollup")
     pending: list = []
     try:
         for batch in batches:
@@ -107,8 +109,8 @@ def load_batches(
                     else table.filter(pc.equal(starts, pa.scalar(period, pa.date32())))
                 )
                 pending.append(pool.submit(writer.write, part))
-            rollup.add(table)
-            while pending and (pending[0].done() or len(pending) > 4):  # bounded memory
+            pending.append(agg.submit(rollup.add, table))
+            while pending and (pending[0].done() or len(pending) > 6):  # bounded memory
                 pending.pop(0).result()
             result.rows_read += batch.num_rows
             if progress:
@@ -133,6 +135,7 @@ def load_batches(
         raise
     finally:
         pool.shutdown(wait=True)
+        agg.shutdown(wait=True)
         con.close()
     return result
 
