@@ -219,3 +219,21 @@ def test_deleting_an_account_in_use_is_a_409_not_a_crash(admin_api, demo_fleet):
     resp = admin_api.delete(f"/api/v1/accounts/{acct.pk}/")
     assert resp.status_code == 409 and "still used by" in resp.json()["detail"]
     assert CloudAccount.objects.count() == before
+
+
+def test_session_writes_need_csrf_but_token_writes_do_not(analyst, analyst_api):
+    from django.test import Client
+
+    body = {
+        "slug": "csrf-check",
+        "name": "C",
+        "modality": "embeddings",
+        "unit_of_work": "1k tokens",
+        "latency_slo_p95_ms": 100,
+    }
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(analyst)
+    resp = browser.post("/api/v1/services/", body, content_type="application/json")
+    assert resp.status_code == 403 and "CSRF" in resp.json()["detail"]
+    assert not Service.objects.filter(slug="csrf-check").exists()
+    assert analyst_api.post("/api/v1/services/", body, format="json").status_code == 201
