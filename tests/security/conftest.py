@@ -3,9 +3,11 @@ real object ids where objects exist), and a fingerprint of the stored data."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -172,3 +174,43 @@ def populated(demo_fleet, analyst):
         dep = next(iter(ensure_fleet().values()))
         create_plan_from_decisions([decision_from_deployment(dep)], name="p", created_by=analyst)
         ClusterToken.issue("prod", analyst)
+
+
+def stored_state(store_root: Path) -> tuple:
+    """Everything a failed ingest must leave untouched."""
+    from django.db.models import Count, Sum
+
+    from planner.billing.models import BillingPeriodLoad, CostRollup
+
+    rollups = CostRollup.objects.aggregate(
+        n=Count("id"), billed=Sum("billed_cost"), eff=Sum("effective_cost")
+    )
+    loads = sorted(
+        BillingPeriodLoad.objects.values_list(
+            "account_id", "billing_period_start", "version", "rows", "billed_cost"
+        )
+    )
+    files = (
+        sorted(str(p.relative_to(store_root)) for p in store_root.rglob("*.parquet"))
+        if store_root.exists()
+        else []
+    )
+    return rollups, loads, files
+
+
+@pytest.fixture
+def loaded(tmp_path, settings):
+    """An account with one good period loaded (40 rows): the data bad inputs must not disturb."""
+    from ingest.focus.generate import write_focus_file
+    from planner.billing.loader import load_batches
+    from planner.core.models import CloudAccount
+
+    settings.LINE_ITEM_STORE = str(tmp_path / "store")
+    account = CloudAccount.objects.create(provider="aws", account_id="corpus", name="corpus")
+    good = write_focus_file(tmp_path / "good.csv", version="1.2", rows=40, seed=3, fmt="csv")
+    from ingest.focus.reader import open_focus
+
+    load_batches(open_focus(str(good.path)), account)
+    with open(good.path, newline="", encoding="utf-8") as f:
+        base = list(csv.reader(f))
+    return account, base, Path(settings.LINE_ITEM_STORE)
