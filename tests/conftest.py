@@ -62,6 +62,15 @@ def _eager_celery(settings):
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager = previous
+    # Celery ≥ 5.5 takes a producer from the pool even for eager tasks: a test that closed the
+    # pool (e.g. to simulate a broker outage) must not break every test after it.
+    pool = getattr(app, "_pool", None)
+    if pool is not None and getattr(pool, "_closed", False):
+        from kombu import pools
+
+        pools.reset()  # drops kombu's registry of (now closed) connection and producer pools
+        app._pool = None
+        app.amqp._producer_pool = None
 
 
 @pytest.fixture(scope="session")

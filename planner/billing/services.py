@@ -60,6 +60,13 @@ def claim_run(run_id: int, *, redelivered: bool = False) -> bool:
     )
 
 
+def printable(message) -> str:
+    """Error text as stored and shown: NUL and other control characters from a hostile file are
+    made visible (PostgreSQL's jsonb refuses a raw NUL, and a page should not render them)."""
+    text = str(message)
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else f"\\x{ord(ch):02x}" for ch in text)
+
+
 def finish_run(
     run: IngestRun,
     *,
@@ -71,7 +78,11 @@ def finish_run(
     now = timezone.now()
     fields = {"finished_at": now, "duration_s": (now - (run.started_at or now)).total_seconds()}
     if error or errors:
-        fields.update(status=RunStatus.FAILED, errors=errors or [error], progress_message="failed")
+        fields.update(
+            status=RunStatus.FAILED,
+            errors=[printable(e) for e in (errors or [error])],
+            progress_message="failed",
+        )
     else:
         fields.update(
             status=RunStatus.SUCCEEDED,
@@ -83,7 +94,7 @@ def finish_run(
             totals=result.totals,
         )
     if warnings:
-        fields["warnings"] = warnings[:200]
+        fields["warnings"] = [printable(w) for w in warnings[:200]]
     IngestRun.objects.filter(pk=run.pk).update(**fields)
     if run.account_id and not (error or errors):
         CloudAccount.objects.filter(pk=run.account_id).update(last_ingest_at=now)
