@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from .conftest import data_fingerprint
-from .test_malformed_corpus import FOCUS_IDS, PROVIDER_CASES
+from .test_malformed_corpus import AZURE_CASES, FOCUS_IDS, PROVIDER_CASES
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +152,7 @@ def api_objects(loaded, admin_user):
 
 
 def test_corpus_is_at_least_100_cases():
-    assert len(FOCUS_IDS) + len(PROVIDER_CASES) + len(API_CASES) >= 100
+    assert len(FOCUS_IDS) + len(PROVIDER_CASES) + len(AZURE_CASES) + len(API_CASES) >= 100
     assert len(set(FOCUS_IDS)) == len(FOCUS_IDS) and len({c[0] for c in API_CASES}) == len(
         API_CASES
     )
