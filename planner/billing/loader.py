@@ -272,12 +272,6 @@ def _replace_in_database(
     totals = period_totals(rollup)
     rows = rows.sort_by([("date", "ascending"), ("provider", "ascending")])
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # No wait for the WAL flush at commit: atomicity is unchanged (a crash loses the
-            # whole load or nothing, like an uncommitted one), and the IngestRun written in
-            # the same database shares the fate. Saves seconds on large loads.
-            with connection.cursor() as cur:
-                cur.execute("SET LOCAL synchronous_commit TO OFF")
         # Lock the period pointers so that two loads of the same period serialise here.
         list(
             BillingPeriodLoad.objects.select_for_update().filter(
