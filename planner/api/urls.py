@@ -4,7 +4,6 @@ browser page and keeps the login redirect."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -24,23 +23,11 @@ router.register("ingest-runs", views.IngestRunViewSet, basename="api-ingest-run"
 register_optional(router)
 
 
-# Several models have a `status` with different choices; give each enum its own clear name.
-_ENUMS = {
-    "IngestRunStatusEnum": ("planner.billing", "planner.billing.models.RunStatus"),
-    "AnomalyStatusEnum": ("planner.alerts", "planner.alerts.models.AnomalyStatus"),
-    "PlanStatusEnum": ("planner.plans", "planner.plans.models.PlanStatus"),
-    "RecommendationStatusEnum": ("planner.whatif", "planner.whatif.models.RecommendationStatus"),
-}
-
-
 class SchemaView(SpectacularAPIView):
     """OpenAPI 3 schema; authenticated users only (it describes the whole API surface)."""
 
     permission_classes = [IsAuthenticated]
     custom_settings = {
-        "ENUM_NAME_OVERRIDES": {
-            k: path for k, (app, path) in _ENUMS.items() if app in settings.INSTALLED_APPS
-        },
         "COMPONENT_SPLIT_REQUEST": True,
     }
 
