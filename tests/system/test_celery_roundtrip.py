@@ -100,10 +100,11 @@ def test_task_round_trip_through_redis_and_a_real_worker(worker):
         unit_of_work="1k tokens",
         latency_slo_p95_ms=100,
     )
+    expected_services = Service.objects.count()  # committed: the worker reads the same database
     client = Celery("roundtrip-client", broker=REDIS_URL, backend=REDIS_URL)
     result = client.send_task("planner.core.tasks.ping", args=[21], queue=queue)
     deadline = time.monotonic() + 90
     while not result.ready() and time.monotonic() < deadline:
         assert proc.poll() is None, "the worker process exited"
         time.sleep(0.2)
-    assert result.get(timeout=5) == {"echo": 42, "services": 1}
+    assert result.get(timeout=5) == {"echo": 42, "services": expected_services}
