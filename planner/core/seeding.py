@@ -179,5 +179,7 @@ def seed_extras() -> list[str]:
     if "planner.whatif" in dj_settings.INSTALLED_APPS:
         from planner.whatif.services import refresh_all_recommendations
 
-        done.append(f"recommendations: {refresh_all_recommendations()} generated from the demo usage")
+        done.append(
+            f"recommendations: {refresh_all_recommendations()} generated from the demo usage"
+        )
     return done
