@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..canonical import CanonicalBatcher, ConnectionCheck, PeriodRead, next_month
+from ..retry import ConnectorError
 from .client import AwsClient
 
 METRICS = ("UnblendedCost", "AmortizedCost", "UsageQuantity")
@@ -69,6 +70,42 @@ def period_request(period_start: dt.date, today: dt.date) -> dict[str, Any]:
     }
 
 
+class ResponseShapeError(ConnectorError):
+    """A Cost Explorer response that does not have the documented shape."""
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
+    """`value` if it is of the documented JSON type, else a clear error naming where it is."""
+    if isinstance(value, kind) and not isinstance(value, bool):
+        return value
+    names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise ResponseShapeError(
+        f"Cost Explorer response: {where} should be {names} but is {type(value).__name__} {shown}; "
+        "the response does not follow the get_cost_and_usage shape and nothing was loaded"
+    )
+
+
+def _checked_day(day: Any, i: int) -> tuple[str, str, list[dict[str, Any]]]:
+    where = f"ResultsByTime[{i}]"
+    _expect(day, dict, where)
+    period = _expect(day.get("TimePeriod"), dict, f"{where}.TimePeriod")
+    start = _expect(period.get("Start"), str, f"{where}.TimePeriod.Start")
+    end = _expect(period.get("End"), str, f"{where}.TimePeriod.End")
+    groups = _expect(day.get("Groups", []), list, f"{where}.Groups")
+    for j, group in enumerate(groups):
+        g_where = f"{where}.Groups[{j}]"
+        _expect(group, dict, g_where)
+        _expect(group.get("Keys", []), list, f"{g_where}.Keys")
+        metrics = _expect(group.get("Metrics", {}), dict, f"{g_where}.Metrics")
+        for name, metric in metrics.items():
+            _expect(metric, dict, f"{g_where}.Metrics.{name}")
+            if metric.get("Amount") is not None:
+                _expect(metric["Amount"], (str, int, float), f"{g_where}.Metrics.{name}.Amount")
+    return start, end, groups
+
+
 def results_to_focus(
     results: list[dict[str, Any]], period_start: dt.date, account_id: str
 ) -> dict[str, list[Any]]:
@@ -81,9 +118,9 @@ def results_to_focus(
         "SkuId", "x_UsageType", "x_InstanceType", "x_Estimated",
     )}  # fmt: skip
     bp_end = next_month(period_start)
-    for day in results:
-        start, end = day["TimePeriod"]["Start"], day["TimePeriod"]["End"]
-        for group in day.get("Groups", []):
+    for i, day in enumerate(_expect(results, list, "ResultsByTime")):
+        start, end, groups = _checked_day(day, i)
+        for group in groups:
             keys = group.get("Keys", [])
             service = keys[0] if keys else None
             usage_type = keys[1] if len(keys) > 1 else ""

@@ -111,11 +111,17 @@ def join_actual_amortized(
 
 
 def _day(value: Any) -> dt.date:
+    """UsageDate as Azure sends it: 20260903 (number) or '2026-09-03T00:00:00'."""
     text = str(value)
-    if len(text) >= 10 and text[4] == "-":
-        return dt.date.fromisoformat(text[:10])
-    n = int(float(text))
-    return dt.date(n // 10000, n // 100 % 100, n % 100)
+    try:
+        if len(text) >= 10 and text[4] == "-":
+            return dt.date.fromisoformat(text[:10])
+        n = int(float(text))
+        return dt.date(n // 10000, n // 100 % 100, n % 100)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(
+            f"UsageDate {text!r} is not a date (expected YYYYMMDD or YYYY-MM-DD): {exc}"
+        ) from None
 
 
 def records_to_focus(

@@ -151,15 +151,7 @@ PROVIDER_CASES = [
 # Cost Explorer responses of the wrong *shape* reach results_to_focus unchecked and fail with a
 # bare TypeError/AttributeError (recorded on the run as "unexpected ...", data untouched, but the
 # message does not say which field). Owner: ingest/aws/cost_explorer.py.
-SHAPE_NOT_CHECKED = {
-    "cost-as-list",
-    "no-time-period",
-    "groups-not-a-list",
-    "keys-not-a-list",
-    "metrics-not-an-object",
-    "results-not-a-list",
-    "result-not-an-object",
-}
+SHAPE_NOT_CHECKED: set[str] = set()  # all shapes are now checked with a named path
 
 
 def _provider_params():
@@ -249,7 +241,7 @@ AZURE_CASES = [
 
 # An out-of-range UsageDate fails with Python's bare "month must be in 1..12" / "day is out of
 # range for month", naming neither the value nor the row. Owner: ingest/azure/query.py (_day).
-AZ_DATE_NOT_NAMED = {"az-date-impossible", "az-iso-date-garbage"}
+AZ_DATE_NOT_NAMED: set[str] = set()  # the error now names the value
 AZURE_PARAMS = [
     pytest.param(*case, id=case[0], marks=[pytest.mark.xfail(strict=True, reason="date error names no value (ingest/azure/query.py)")]
                  if case[0] in AZ_DATE_NOT_NAMED else [])
