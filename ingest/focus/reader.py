@@ -214,6 +214,19 @@ class FocusStream:
 
     def _parse_header(self, prefix: bytes) -> list[str]:
         text = prefix.decode("utf-8", errors="replace").lstrip("\ufeff")
+        if not text.strip():
+            raise NotFocusError(
+                [
+                    FocusError(
+                        self.source,
+                        None,
+                        None,
+                        None,
+                        "a CSV header",
+                        "the file has no header row: it is empty apart from a byte-order mark or blank space",
+                    )
+                ]
+            )
         try:
             row = next(csv.reader(io.StringIO(text)))
         except (csv.Error, StopIteration) as exc:

@@ -159,6 +159,7 @@ CASES: list[tuple[str, Callable[[Kit], Path], list[tuple[int | None, str | None]
      ["not a FOCUS billing file", "columns seen: date, amount, team"]),
     ("empty-file", lambda k: k.raw(b""), [(None, None)], ["the file is empty (0 bytes)"]),
     ("blank-file", lambda k: k.raw(b"\n\n  \n"), [(None, None)], ["no header row"]),
+    ("bom-only", lambda k: k.raw(b"\xef\xbb\xbf"), [(None, None)], ["no header row", "byte-order mark"]),
     ("header-only", lambda k: write_rows(k.tmp / "h.csv", [k.base[0]]), [(None, None)],
      ["header but no billing rows"]),
     ("short-row", _short_row, [(9, None)],
