@@ -33,6 +33,9 @@ class IngestRun(models.Model):
     period_start = models.DateField(
         null=True, blank=True, help_text="Billing period claimed, if known upfront"
     )
+    allow_mixed_currency = models.BooleanField(
+        default=False, help_text="The user accepted several billing currencies in this source"
+    )
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     progress = models.FloatField(default=0.0, help_text="0..1")
     progress_message = models.CharField(max_length=300, blank=True)

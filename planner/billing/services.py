@@ -138,7 +138,9 @@ def execute_focus_run(
         return IngestRun.objects.get(pk=run_id)
     run = IngestRun.objects.select_related("account").get(pk=run_id)
     try:
-        stream = open_focus(run.source_uri, allow_mixed_currency=allow_mixed_currency)
+        stream = open_focus(
+            run.source_uri, allow_mixed_currency=allow_mixed_currency or run.allow_mixed_currency
+        )
 
         def byte_progress():
             return (getattr(stream, "bytes_read", 0) or 0, getattr(stream, "bytes_total", 0) or 0)

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 
 from planner.billing import services
+from planner.billing.models import IngestRun
 
 
 @shared_task(
@@ -32,7 +33,10 @@ def ingest_focus(self, run_id: int, allow_mixed_currency: bool = False) -> dict:
 def enqueue_focus_ingest(run_id: int, allow_mixed_currency: bool = False) -> None:
     """Queue after the run row is committed, so a worker never looks for a row it can't see.
     If the broker is down the error is logged and the run stays queued: the beat task
-    `requeue_stalled_focus_runs` sends it again once the broker is back (no lost work)."""
+    `requeue_stalled_focus_runs` sends it again once the broker is back (no lost work). The
+    user's options are kept on the run, so a re-sent or redelivered task honours them too."""
+    if allow_mixed_currency:
+        IngestRun.objects.filter(pk=run_id).update(allow_mixed_currency=True)
     transaction.on_commit(lambda: ingest_focus.delay(run_id, allow_mixed_currency), robust=True)
 
 

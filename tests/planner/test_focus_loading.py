@@ -205,3 +205,25 @@ def test_analyst_uploads_a_focus_file_through_the_ui(
     assert abs(total - Decimal(str(gen.billed_cost_total))) < Decimal("0.01")
     page = analyst_client.get(resp["Location"]).content.decode()
     assert "succeeded" in page and "500" in page
+
+
+def test_a_resent_run_keeps_the_users_mixed_currency_choice(tmp_path, account):
+    from planner.billing.tasks import enqueue_focus_ingest, ingest_focus
+
+    gen = write_focus_file(tmp_path / "mixed.csv", rows=300, seed=6)
+    mixed = tmp_path / "mixed-eur.csv"
+    with open(gen.path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    col = rows[0].index("BillingCurrency")
+    for row in rows[1:50]:
+        row[col] = "EUR"
+    with open(mixed, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    refused = ingest(mixed, account)
+    assert refused.status == RunStatus.FAILED and any("EUR" in e for e in refused.errors)
+    run = services.create_run(account, "focus_file", str(mixed))
+    enqueue_focus_ingest(run.pk, allow_mixed_currency=True)  # on_commit: not sent in this test
+    ingest_focus.apply(args=[run.pk])  # what the requeue sweep sends: no options in the message
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.errors
+    assert run.rows_stored == 300
