@@ -50,6 +50,28 @@ class PeriodRead:
     unchanged: bool = False
 
 
+class ApiConnector:
+    """A connector whose period is read from an API as a lazy stream of canonical batches (no
+    fingerprint: APIs are always re-read). Subclasses say where a period comes from
+    (`source_for`) and how its batches are made (`_batches`, which may add notes)."""
+
+    def source_for(self, period_start: dt.date) -> str:
+        raise NotImplementedError
+
+    def _batches(
+        self, period_start: dt.date, source: str, notes: list[str]
+    ) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+    def read_period(
+        self, period_start: dt.date, *, known_fingerprint: str | None = None
+    ) -> PeriodRead:
+        source = self.source_for(period_start)
+        read = PeriodRead(period_start, source, iter(()))
+        read.batches = self._batches(period_start, source, read.warnings)
+        return read
+
+
 def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 

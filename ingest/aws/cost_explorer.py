@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..canonical import CanonicalBatcher, ConnectionCheck, PeriodRead, next_month
+from ..canonical import ApiConnector, CanonicalBatcher, ConnectionCheck, next_month
 from ..retry import ConnectorError
 from .client import AwsClient
 
@@ -157,7 +157,7 @@ def results_to_focus(
     return cols
 
 
-class CostExplorerConnector:
+class CostExplorerConnector(ApiConnector):
     """Reads one AWS account's costs through Cost Explorer, one billing period at a time."""
 
     def __init__(self, account_id: str, client: AwsClient, *, today: dt.date | None = None) -> None:
@@ -175,13 +175,8 @@ class CostExplorerConnector:
                 return
             request = {**request, "NextPageToken": token}
 
-    def read_period(
-        self, period_start: dt.date, *, known_fingerprint: str | None = None
-    ) -> PeriodRead:
-        source = f"aws-ce://{self.account_id}/{period_start:%Y-%m}"
-        read = PeriodRead(period_start, source, iter(()))
-        read.batches = self._batches(period_start, source, read.warnings)
-        return read
+    def source_for(self, period_start: dt.date) -> str:
+        return f"aws-ce://{self.account_id}/{period_start:%Y-%m}"
 
     def _batches(
         self, period_start: dt.date, source: str, notes: list[str]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..canonical import CanonicalBatcher, ConnectionCheck, PeriodRead, next_month, tags_json
+from ..canonical import ApiConnector, CanonicalBatcher, ConnectionCheck, next_month, tags_json
 from .client import AzureClient
 
 DEFAULT_GROUPINGS: list[dict[str, str]] = [
@@ -170,7 +170,7 @@ def records_to_focus(
     return cols
 
 
-class AzureQueryConnector:
+class AzureQueryConnector(ApiConnector):
     """Reads one scope (``/subscriptions/<id>``, a billing account, ...) period by period."""
 
     def __init__(
@@ -196,13 +196,8 @@ class AzureQueryConnector:
             for rec in page_records(page)
         ]
 
-    def read_period(
-        self, period_start: dt.date, *, known_fingerprint: str | None = None
-    ) -> PeriodRead:
-        source = f"azure-query:{self.scope}/{period_start:%Y-%m}"
-        read = PeriodRead(period_start, source, iter(()))
-        read.batches = self._batches(period_start, source, read.warnings)
-        return read
+    def source_for(self, period_start: dt.date) -> str:
+        return f"azure-query:{self.scope}/{period_start:%Y-%m}"
 
     def _batches(
         self, period_start: dt.date, source: str, notes: list[str]

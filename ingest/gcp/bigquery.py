@@ -32,7 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..canonical import CanonicalBatcher, ConnectionCheck, PeriodRead, next_month, tags_json
+from ..canonical import ApiConnector, CanonicalBatcher, ConnectionCheck, next_month, tags_json
 from ..focus.schema import detect_version
 from ..retry import ConnectorError
 from .client import GcpClient
@@ -148,7 +148,7 @@ def focus_rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return cols
 
 
-class BigQueryBillingConnector:
+class BigQueryBillingConnector(ApiConnector):
     def __init__(self, table: str, client: GcpClient, *, page_size: int = 50_000) -> None:
         self.table = table.removeprefix("bq://").strip("`")
         if self.table.count(".") != 2:
@@ -158,13 +158,8 @@ class BigQueryBillingConnector:
         self.client = client
         self.page_size = page_size
 
-    def read_period(
-        self, period_start: dt.date, *, known_fingerprint: str | None = None
-    ) -> PeriodRead:
-        source = f"bq://{self.table}/{period_start:%Y-%m}"
-        read = PeriodRead(period_start, source, iter(()))
-        read.batches = self._batches(period_start, source, read.warnings)
-        return read
+    def source_for(self, period_start: dt.date) -> str:
+        return f"bq://{self.table}/{period_start:%Y-%m}"
 
     def _batches(
         self, period_start: dt.date, source: str, notes: list[str]

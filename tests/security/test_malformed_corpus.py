@@ -55,7 +55,7 @@ def _extra_focus_cases():
         ("a-directory", lambda k: str(k.tmp), "tmp"),
         ("png-named-csv", raw(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "img.csv"), "not a FOCUS billing file"),
         ("nul-bytes", raw(b"\x00" * 128, "nul.csv"), "not a FOCUS billing file"),
-        ("only-bom", raw(b"\xef\xbb\xbf", "bom.csv"), "unreadable header"),
+        ("only-bom", raw(b"\xef\xbb\xbf", "bom.csv"), "no header row"),
         ("html-error-page", raw(b"<html><body>403 Forbidden</body></html>\n", "page.csv"), "not a FOCUS billing file"),
         ("json-not-csv", raw(b'{"BilledCost": 1}\n', "j.csv"), "mandatory FOCUS"),
         ("gzip-garbage", raw(b"\x1f\x8b\x08\x00garbage-garbage", "g.csv.gz"), "gzip"),
