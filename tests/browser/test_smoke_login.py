@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = REPO / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture
-def page():
-    exe = shutil.which("chromium")
-    if not exe:
-        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 1000})
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 @pytest.fixture
@@ -48,7 +24,8 @@ def seeded(django_user_model):
     return user
 
 
-def test_login_shows_the_dashboard_charts_and_logout_refuses_it(page, live_server, seeded):
+def test_login_shows_the_dashboard_charts_and_logout_refuses_it(browser_page, live_server, seeded):
+    page = browser_page
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url  # refused while logged out
     page.fill("#id_username", "browser-viewer")

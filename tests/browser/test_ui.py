@@ -15,11 +15,9 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 SHOTS = REPO / "test-artifacts" / "screenshots"
 PASSWORD = "Ui-browser-pass-123!"
 
@@ -68,22 +66,6 @@ def fleet(django_db_setup, django_db_blocker):
         Recommendation.objects.all().delete()
         for u in users:
             u.delete()
-
-
-@pytest.fixture
-def browser_page():
-    exe = shutil.which("chromium")
-    if not exe:
-        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        context.close()
-        browser.close()
 
 
 def login(page, base: str, role: str) -> None:
