@@ -64,11 +64,14 @@ def _eager_celery(settings):
     app.conf.task_always_eager = previous
     # Celery ≥ 5.5 takes a producer from the pool even for eager tasks: a test that closed the
     # pool (e.g. to simulate a broker outage) must not break every test after it.
-    pool = getattr(app, "_pool", None)
-    if pool is not None and getattr(pool, "_closed", False):
-        from kombu import pools
+    from kombu import pools
 
-        pools.reset()  # drops kombu's registry of (now closed) connection and producer pools
+    registered = list(pools._all_pools())
+    pool = getattr(app, "_pool", None)
+    if pool is not None:
+        registered.append(pool)
+    if any(getattr(p, "_closed", False) for p in registered):
+        pools.reset()  # drops kombu's process-wide registry of (now closed) pools
         app._pool = None
         app.amqp._producer_pool = None
 

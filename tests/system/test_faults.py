@@ -93,9 +93,12 @@ def _assert_loaded_exactly_once(account, gen, run_id: int) -> None:
 def _reset_producer_pool(app) -> None:
     """Drop the producer pool so the next send connects with the current broker settings
     (a force-closed pool refuses every later acquire, so it is replaced, not reused)."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    from kombu import pools
+
+    # kombu keeps a process-wide registry of pools keyed by broker URL: closing only the app's
+    # pool would leave a closed pool there for the next send to pick up. Reset the registry.
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None  # built on the old connection pool
 
 
