@@ -214,6 +214,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "planner.api.errors.headroom_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Headroom API",

@@ -156,3 +156,20 @@ def test_healthz_is_503_when_the_broker_is_unreachable(client, settings, monkeyp
         and body["database"] == "ok"
     )
     assert "redis://" not in resp.content.decode()  # no connection strings leak
+
+
+@pytest.mark.django_db
+def test_an_unreachable_task_queue_is_a_503_not_a_500(analyst, settings, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from planner.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False  # restored by the autouse _eager_celery fixture
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    api = APIClient()
+    api.force_authenticate(analyst)
+    resp = api.post("/api/v1/recommendations/refresh/")
+    assert resp.status_code == 503, resp.content
+    assert "task queue is unavailable" in resp.json()["detail"]
+    assert resp["Retry-After"] == "60"
