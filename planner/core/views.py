@@ -24,6 +24,35 @@ def dashboard(request):
     return render(request, "core/dashboard.html", {**context, **_alerts(context["range"])})
 
 
+def _shared_gpu_rows(rng, filters, by_service) -> dict:
+    """By-service rows with the untagged shared-GPU-node cost attributed by GPU-hours (see
+    planner/billing/attribution.py for the rule); unallocated shrinks by what was attributed."""
+    from planner.billing.attribution import shared_cost_by_service
+
+    shared = {}
+    if not filters.get("provider") and not filters.get("tag"):
+        account = int(filters["account"]) if str(filters.get("account") or "").isdigit() else None
+        names = dict(Service.objects.values_list("pk", "name"))
+        shared = {
+            names[k]: v for k, v in shared_cost_by_service(rng.start, rng.end, account).items()
+        }
+        if filters.get("service") and filters["service"] != "unallocated":
+            wanted = (
+                Service.objects.filter(slug=filters["service"])
+                .values_list("name", flat=True)
+                .first()
+            )
+            shared = {k: v for k, v in shared.items() if k == wanted}
+    attributed = sum(shared.values())
+    rows = []
+    for label, cost in by_service:
+        extra = -attributed if label == "(none)" else shared.get(label, 0)
+        rows.append((label, cost, extra, cost + extra))
+    seen = {label for label, _ in by_service}
+    rows += [(name, 0, extra, extra) for name, extra in shared.items() if name not in seen]
+    return {"service_rows": rows, "shared_attributed": attributed}
+
+
 def _dashboard_context(params) -> dict:
     rng = parse_range(params)
     filters = {k: params.get(k, "") for k in ("provider", "account", "service", "tag")}
@@ -46,6 +75,7 @@ def _dashboard_context(params) -> dict:
         "by_provider": by_dimension(qs, "provider"),
         "by_category": by_dimension(qs, "pricing_category"),
         "by_service": by_dimension(qs, "service__name"),
+        **_shared_gpu_rows(rng, filters, by_dimension(qs, "service__name")),
         "chart_over_time": charts.stacked_daily(daily_by(qs, GROUPINGS[group])),
         "chart_provider": charts.donut(by_dimension(qs, "provider")),
         "chart_category": charts.donut(by_dimension(qs, "pricing_category")),
