@@ -76,6 +76,29 @@ def _eager_celery(settings):
         app.amqp._producer_pool = None
 
 
+def _reset_broker_pools() -> None:
+    from kombu import pools
+
+    from planner.celery import app
+
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def unreachable_broker(monkeypatch):
+    """Celery pointed at a port nothing listens on, with fresh connection pools (pools already
+    opened to the real broker would otherwise still deliver), and real (non-eager) sends."""
+    from planner.celery import app
+
+    _reset_broker_pools()
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")  # Celery reads this first
+    app.conf.task_always_eager = False  # restored by _eager_celery
+    yield
+    _reset_broker_pools()  # drop the pools bound to the dead URL before the env is restored
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Every test database starts with the demo fleet (45 days to 2026-10-01, seed 7), so that

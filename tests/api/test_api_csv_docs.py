@@ -159,14 +159,9 @@ def test_healthz_is_503_when_the_broker_is_unreachable(client, settings, monkeyp
 
 
 @pytest.mark.django_db
-def test_an_unreachable_task_queue_is_a_503_not_a_500(analyst, settings, monkeypatch):
+def test_an_unreachable_task_queue_is_a_503_not_a_500(analyst, unreachable_broker):
     from rest_framework.test import APIClient
 
-    from planner.celery import app
-
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    app.conf.task_always_eager = False  # restored by the autouse _eager_celery fixture
-    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")  # nothing listens there
     api = APIClient()
     api.force_authenticate(analyst)
     resp = api.post("/api/v1/recommendations/refresh/")
