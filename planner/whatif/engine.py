@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,9 +46,20 @@ class ScenarioInputError(ValueError):
     """A scenario that cannot be simulated, with a message saying what to change."""
 
 
-@lru_cache(maxsize=1)
 def catalog() -> PriceCatalog:
-    return PriceCatalog.load_default()
+    """The price catalog with the connectors' latest refreshed prices (EC2 spot history, GCP
+    list_skus) applied; rebuilt only when the refreshed-price file changes."""
+    from planner.billing.connector_tasks import price_updates_path
+
+    path = price_updates_path()
+    return _catalog_at(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@lru_cache(maxsize=2)
+def _catalog_at(path: str, stamp: int) -> PriceCatalog:
+    from planner.billing.connector_tasks import refreshed_price_catalog
+
+    return refreshed_price_catalog(Path(path))
 
 
 @dataclass

@@ -102,3 +102,26 @@ def test_more_batching_and_a_cache_cut_replicas_and_cost(demo_fleet):
     assert dt.datetime.fromisoformat(r["end"]) - dt.datetime.fromisoformat(
         r["start"]
     ) == dt.timedelta(days=2)
+
+
+def test_what_if_prices_follow_the_connectors_refreshed_prices(settings, tmp_path):
+    from planner.billing.connector_tasks import save_price_updates
+    from planner.whatif import engine
+
+    settings.VAR_DIR = tmp_path
+    seed = engine.catalog().offer("aws", "g5.2xlarge", "us-east-1")
+    assert seed.spot_usd_per_hour == pytest.approx(0.5090)
+    save_price_updates(
+        [
+            {
+                "provider": "aws",
+                "instance_type": "g5.2xlarge",
+                "region": "us-east-1",
+                "spot_usd_per_hour": 0.4321,
+            }
+        ],
+        source="ec2-spot-price-history",
+    )
+    refreshed = engine.catalog().offer("aws", "g5.2xlarge", "us-east-1")
+    assert refreshed.spot_usd_per_hour == pytest.approx(0.4321)
+    assert refreshed.ondemand_usd_per_hour == seed.ondemand_usd_per_hour  # only what was refreshed
