@@ -71,19 +71,20 @@ def _eager_celery(settings):
     if pool is not None:
         registered.append(pool)
     if any(getattr(p, "_closed", False) for p in registered):
-        pools.reset()  # drops kombu's process-wide registry of (now closed) pools
-        app._pool = None
-        app.amqp._producer_pool = None
+        reset_broker_pools()
 
 
-def _reset_broker_pools() -> None:
+def reset_broker_pools() -> None:
+    """Forget every broker connection and producer pool, so the next send connects afresh with
+    the current settings: kombu keeps a process-wide registry of pools keyed by broker URL, and a
+    closed pool left there refuses every later acquire."""
     from kombu import pools
 
     from planner.celery import app
 
     pools.reset()
     app._pool = None
-    app.amqp._producer_pool = None
+    app.amqp._producer_pool = None  # built on the old connection pool
 
 
 @pytest.fixture
@@ -92,11 +93,11 @@ def unreachable_broker(monkeypatch):
     opened to the real broker would otherwise still deliver), and real (non-eager) sends."""
     from planner.celery import app
 
-    _reset_broker_pools()
+    reset_broker_pools()
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")  # Celery reads this first
     app.conf.task_always_eager = False  # restored by _eager_celery
     yield
-    _reset_broker_pools()  # drop the pools bound to the dead URL before the env is restored
+    reset_broker_pools()  # drop the pools bound to the dead URL before the env is restored
 
 
 @pytest.fixture(scope="session")

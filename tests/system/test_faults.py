@@ -21,6 +21,7 @@ from planner.billing import services
 from planner.billing.loader import load_batches
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
 from planner.core.models import CloudAccount
+from tests.conftest import reset_broker_pools
 from tests.system.services import CeleryProc, redis_shutdown, redis_start, service_env, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
@@ -88,18 +89,6 @@ def _assert_loaded_exactly_once(account, gen, run_id: int) -> None:
     store = Path(os.environ["LINE_ITEM_STORE"]) / f"account={account.pk}"
     versions = sorted(p.parent.name for p in store.glob("period=*/v=*/part-0.parquet"))
     assert len(versions) == len(gen.billing_periods), versions  # one published version per period
-
-
-def _reset_producer_pool(app) -> None:
-    """Drop the producer pool so the next send connects with the current broker settings
-    (a force-closed pool refuses every later acquire, so it is replaced, not reused)."""
-    from kombu import pools
-
-    # kombu keeps a process-wide registry of pools keyed by broker URL: closing only the app's
-    # pool would leave a closed pool there for the next send to pick up. Reset the registry.
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None  # built on the old connection pool
 
 
 def _start_run(worker, gen):
@@ -201,13 +190,13 @@ def test_redis_restart_under_beat_loses_no_run(celery_worker_proc, tmp_path):
                     broker_url=worker.broker_url,
                     broker_transport_options={"max_retries": 0},
                 )
-                _reset_producer_pool(app)
+                reset_broker_pools()
                 enqueue_focus_ingest(
                     run.pk
                 )  # autocommit: on_commit sends now; it fails and is logged
             finally:
                 app.conf.update(saved)
-                _reset_producer_pool(app)
+                reset_broker_pools()
             assert IngestRun.objects.get(pk=run.pk).status == "queued"
         finally:
             redis_start()  # always restore Redis for everybody else
