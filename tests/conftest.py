@@ -106,26 +106,28 @@ def django_db_setup(django_db_setup, django_db_blocker):
     what a test sees never depends on which other tests ran first. Tests that need their own
     data filter by their own accounts/services. (Transactional tests flush the database at their
     end; pytest-django runs them after the others.)"""
-    from planner.core.seeding import seed_demo
-
     with django_db_blocker.unblock():
-        anomalies = seed_demo(
-            days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None
-        )
-    _DEMO["anomalies"] = anomalies
+        _DEMO["anomalies"] = seed_test_fleet()
 
 
 _DEMO: dict = {}
+
+
+def seed_test_fleet():
+    """The demo fleet every test database starts with; returns its injected anomalies."""
+    from planner.core.seeding import seed_demo
+
+    return seed_demo(days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None)
 
 
 @pytest.fixture
 def demo_fleet(db):
     """The injected anomalies of the demo fleet that every test database starts with (re-seeded
     when a transactional test flushed it)."""
-    from planner.core.seeding import demo_is_loaded, seed_demo
+    from planner.core.seeding import demo_is_loaded
 
     if not demo_is_loaded():
-        seed_demo(days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None)
+        seed_test_fleet()
     return _DEMO["anomalies"]
 
 

@@ -35,16 +35,15 @@ def fleet(django_db_setup, django_db_blocker):
 
     from planner.core.models import Service
     from planner.core.roles import assign_role
-    from planner.core.seeding import seed_demo
     from planner.whatif.models import Recommendation, Scenario
     from planner.whatif.services import generate_recommendations
-    from tests.conftest import DEMO_DAYS, DEMO_END
+    from tests.conftest import seed_test_fleet
 
     with django_db_blocker.unblock():
         if not Service.objects.filter(
             slug="embeddings"
         ).exists():  # a transactional test flushed it
-            seed_demo(days=DEMO_DAYS, seed=7, end=DEMO_END, usage_step_min=15, log=lambda *_: None)
+            seed_test_fleet()
         users = []
         for role in ("viewer", "analyst", "admin"):
             u, _ = get_user_model().objects.get_or_create(username=f"ui-{role}")
