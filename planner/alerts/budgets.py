@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from planner.alerts.models import AlertKind, AlertSent, Budget, DeliveryStatus, period_bounds
 from planner.alerts.series import daily_frame, spend_rows
+from planner.core.sqlite_writes import sqlite_serialised
 
 log = logging.getLogger(__name__)
 FORECAST_HISTORY_DAYS = 120
@@ -140,8 +141,14 @@ def _reclaim_failed(budget: Budget, period_key: str) -> list[AlertSent]:
     return out
 
 
+@sqlite_serialised("budget evaluation")
 def evaluate_budget(budget_id: int, today: dt.date | None = None) -> list[int]:
-    """Evaluate one budget; send what crossed. Returns ids of the AlertSent rows emailed."""
+    """Evaluate one budget; send what crossed. Returns ids of the AlertSent rows emailed.
+
+    Safe to run twice or concurrently: each crossing is claimed by a unique row before sending.
+    On SQLite concurrent evaluations take turns and a briefly locked database is retried
+    (`planner.core.sqlite_writes`).
+    """
     from planner.alerts import notify
 
     budget = Budget.objects.select_related("account", "service").get(pk=budget_id)

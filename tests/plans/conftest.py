@@ -176,7 +176,12 @@ def fleet_services(db):
     return {
         slug: Service.objects.update_or_create(
             slug=slug,
-            defaults={"name": slug, "modality": mod, "unit_of_work": unit, "latency_slo_p95_ms": slo},
+            defaults={
+                "name": slug,
+                "modality": mod,
+                "unit_of_work": unit,
+                "latency_slo_p95_ms": slo,
+            },
         )[0]
         for slug, mod, unit, slo in specs
     }
