@@ -102,6 +102,7 @@ TRANSIENT_NAMES = frozenset(
 AUTH_NAMES = frozenset(
     {
         "NoCredentialsError",
+        "ProfileNotFound",
         "PartialCredentialsError",
         "CredentialRetrievalError",
         "ClientAuthenticationError",

@@ -247,6 +247,41 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- Limits an attacker would otherwise use (README "Security") -------------------------
+# Webhooks: https only outside DEBUG, public addresses only unless their network is listed;
+# an optional allow-list of hosts (".example.com" allows subdomains).
+WEBHOOK_ALLOWED_HOSTS = envlist("HEADROOM_WEBHOOK_ALLOWED_HOSTS", [])
+WEBHOOK_PRIVATE_NETWORKS = envlist("HEADROOM_WEBHOOK_PRIVATE_NETWORKS", [])
+DRIFT_MAX_BYTES = envint("HEADROOM_DRIFT_MAX_KB", 1024) * 1024  # a posted manifest bundle
+# A compressed FOCUS file may not decompress to more than this (a decompression bomb).
+FOCUS_MAX_DECOMPRESSED_BYTES = envint("HEADROOM_FOCUS_MAX_DECOMPRESSED_MB", 51200) * 1024 * 1024
+# FOCUS-file accounts may only name local files below this directory (symlinks resolved).
+IMPORT_DIR = Path(envstr("HEADROOM_IMPORT_DIR", str(VAR_DIR / "imports")))
+# Azure exports are read only from Azure Storage hosts, or from this endpoint (Azurite, tests).
+AZURE_BLOB_TEST_ENDPOINT = envstr("HEADROOM_AZURE_BLOB_TEST_ENDPOINT", "")
+UPLOAD_KEEP_FAILED_DAYS = envint("HEADROOM_UPLOAD_KEEP_FAILED_DAYS", 7)
+# Login: lock a username at one address out after this many failures, for the cool-off.
+AXES_FAILURE_LIMIT = envint("HEADROOM_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = envint("HEADROOM_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = envint("HEADROOM_PROXY_COUNT", 0)
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "rest_framework.throttling.AnonRateThrottle",
+    "rest_framework.throttling.UserRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": envstr("HEADROOM_API_THROTTLE_ANON", "60/min"),
+    "user": envstr("HEADROOM_API_THROTTLE_USER", "2000/min"),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,6 +1,17 @@
 from django import forms
 
+from planner.alerts import webhooks
 from planner.alerts.models import AnomalyStatus, AnomalySubscription, Budget
+
+
+def clean_webhook(url: str) -> str:
+    """A webhook URL Headroom will post to (https, public host, allow-list), or a form error."""
+    if url:
+        try:
+            webhooks.check_url(url, resolve=False)
+        except webhooks.WebhookError as exc:
+            raise forms.ValidationError(str(exc)) from None
+    return url
 
 
 class ThresholdsField(forms.CharField):
@@ -51,6 +62,9 @@ class BudgetForm(forms.ModelForm):
         widgets = {"recipients": forms.Textarea(attrs={"rows": 2})}
         labels = {"amount_usd": "Amount (USD)", "tag_value": "Tag value"}
 
+    def clean_webhook_url(self):
+        return clean_webhook(self.cleaned_data["webhook_url"])
+
 
 class AnomalyStatusForm(forms.Form):
     status = forms.ChoiceField(choices=AnomalyStatus.choices)
@@ -67,3 +81,6 @@ class AnomalySubscriptionForm(forms.ModelForm):
         model = AnomalySubscription
         fields = ["name", "recipients", "mode", "min_impact_usd", "webhook_url", "active"]
         widgets = {"recipients": forms.Textarea(attrs={"rows": 2})}
+
+    def clean_webhook_url(self):
+        return clean_webhook(self.cleaned_data["webhook_url"])

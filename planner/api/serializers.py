@@ -3,12 +3,11 @@ money is a decimal string in the record's currency (USD unless stated)."""
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from rest_framework import serializers
 
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
+from planner.core.credentials import credential_ref_problem
 from planner.core.models import CloudAccount, Deployment, Service
 
 
@@ -31,12 +30,10 @@ class CloudAccountSerializer(serializers.ModelSerializer):
         read_only_fields = ["last_ingest_at", "created_at"]
 
     def validate_credential_ref(self, value: str) -> str:
-        """Only 'default-chain' or an environment variable NAME: a secret must never be stored."""
-        if value != "default-chain" and not re.fullmatch(r"[A-Z][A-Z0-9_]*", value):
-            raise serializers.ValidationError(
-                "Use 'default-chain' or the NAME of an environment variable (e.g. AWS_PROFILE_BILLING); "
-                "never put a secret here."
-            )
+        """'default-chain' or the NAME of a declared HEADROOM_CRED_* variable, never a secret."""
+        problem = credential_ref_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
 

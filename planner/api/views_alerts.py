@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -14,7 +15,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from planner.alerts import webhooks
 from planner.alerts.budgets import budget_status
+from planner.alerts.forms import clean_webhook
 from planner.alerts.models import Anomaly, AnomalyStatus, Budget, BudgetScope
 from planner.api.views import RoleViewSetMixin
 from planner.core.roles import ANALYST
@@ -100,11 +103,27 @@ class BudgetSerializer(serializers.ModelSerializer):
             "forecast_thresholds",
             "recipients",
             "webhook_url",
+            "webhook",
             "active",
             "created_by",
             "created_at",
         ]
         read_only_fields = ["created_by", "created_at"]
+        # Webhook URLs carry their token: accepted, never returned (`webhook` shows the host).
+        extra_kwargs = {"webhook_url": {"write_only": True}}
+
+    webhook = serializers.SerializerMethodField(
+        help_text="The webhook's scheme and host ('' when none); the URL itself is write-only"
+    )
+
+    def get_webhook(self, budget) -> str:
+        return webhooks.redact(budget.webhook_url) if budget.webhook_url else ""
+
+    def validate_webhook_url(self, value: str) -> str:
+        try:
+            return clean_webhook(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
 
     def validate(self, attrs):
         merged = {

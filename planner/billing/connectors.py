@@ -12,6 +12,7 @@ Endpoints can be redirected (S3-compatible stores, sovereign clouds, test server
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import logging
@@ -25,6 +26,7 @@ from ingest.retry import AuthError, ConnectorError, TransientError, classify
 from planner.billing.loader import LoadError, LoadResult, load_batches
 from planner.billing.models import IngestRun, RunStatus
 from planner.billing.services import claim_run, finish_run, progress_reporter
+from planner.core.credentials import DEFAULT_CHAIN, credential_ref_problem, scrub
 from planner.core.models import CloudAccount, IngestSource
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,11 @@ FINGERPRINT_MARK = "#fingerprint="
 def credential_value(account: CloudAccount) -> str | None:
     """``None`` for the default chain, else the value of the named environment variable."""
     ref = (account.credential_ref or "").strip()
-    if ref in ("", "default-chain"):
+    if ref in ("", DEFAULT_CHAIN):
         return None
+    problem = credential_ref_problem(ref)
+    if problem:  # stored before the rule existed, or written around the API
+        raise AuthError(f"{account}: credential reference {ref!r} refused. {problem}")
     value = os.environ.get(ref)
     if not value:
         raise AuthError(
@@ -94,11 +99,13 @@ def build_connector(account: CloudAccount) -> Any:
 
 
 def test_connection(account: CloudAccount) -> list[ConnectionCheck]:
-    """What Headroom can read for this account (never raises: failures become failed checks)."""
+    """What Headroom can read for this account (never raises: failures become failed checks).
+    Credential values an SDK put into its messages are replaced by their variables' names."""
     try:
-        return build_connector(account).test_connection()
+        checks = build_connector(account).test_connection()
     except Exception as exc:  # noqa: BLE001 - shown to the analyst
-        return [ConnectionCheck("setup", False, f"{type(exc).__name__}: {exc}")]
+        checks = [ConnectionCheck("setup", False, f"{type(exc).__name__}: {exc}")]
+    return [dataclasses.replace(c, detail=scrub(c.detail)) for c in checks]
 
 
 def split_fingerprint(source_uri: str) -> tuple[str, str | None]:
@@ -171,10 +178,12 @@ def execute_connector_run(
             finish_run(run, error=f"authentication failed, not retried: {exc}")
         elif kind == "transient":
             if not final_attempt:
-                log.warning("run %s: transient failure, the task will retry: %s", run_id, exc)
+                log.warning(
+                    "run %s: transient failure, the task will retry: %s", run_id, scrub(str(exc))
+                )
                 if isinstance(exc, TransientError):
                     raise
-                raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+                raise TransientError(scrub(f"{type(exc).__name__}: {exc}")) from exc
             finish_run(run, error=f"gave up after repeated transient failures: {exc}")
         elif isinstance(exc, (ConnectorError, LoadError, ValueError, OSError, KeyError)):
             errors = [str(e) for e in getattr(exc, "errors", [])] or [
@@ -182,6 +191,9 @@ def execute_connector_run(
             ]
             finish_run(run, errors=errors)
         else:
-            finish_run(run, error=f"unexpected {type(exc).__name__}: {exc}")
+            message = f"unexpected {type(exc).__name__}: {exc}"
+            finish_run(run, error=message)
+            if scrub(message) != message:  # the traceback would carry a credential value
+                raise ConnectorError(scrub(message)) from None
             raise
     return IngestRun.objects.get(pk=run_id)

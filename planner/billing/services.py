@@ -13,6 +13,7 @@ from django.utils import timezone
 from planner.alerts.signals import ingest_succeeded
 from planner.billing.loader import LoadError, load_batches
 from planner.billing.models import IngestRun, RunStatus
+from planner.core.credentials import scrub
 from planner.core.models import CloudAccount
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,9 @@ def claim_run(run_id: int, *, redelivered: bool = False) -> bool:
 
 def printable(message) -> str:
     """Error text as stored and shown: NUL and other control characters from a hostile file are
-    made visible (PostgreSQL's jsonb refuses a raw NUL, and a page should not render them)."""
-    text = str(message)
+    made visible (PostgreSQL's jsonb refuses a raw NUL, and a page should not render them), and
+    the value of any credential variable is replaced by the variable's name."""
+    text = scrub(str(message))
     return "".join(ch if ch.isprintable() or ch in "\n\t" else f"\\x{ord(ch):02x}" for ch in text)
 
 

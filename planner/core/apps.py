@@ -8,6 +8,9 @@ class CoreConfig(AppConfig):
     verbose_name = "Headroom fleet"
 
     def ready(self) -> None:
+        from planner.core.credentials import install_log_scrubbing
         from planner.core.roles import ensure_role_groups
+
+        install_log_scrubbing()
 
         post_migrate.connect(ensure_role_groups, dispatch_uid="headroom-role-groups")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -70,6 +71,13 @@ class CloudAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} · {self.name} ({self.account_id})"
+
+    def clean(self) -> None:
+        from planner.core.credentials import credential_ref_problem
+
+        problem = credential_ref_problem(self.credential_ref)
+        if problem:
+            raise ValidationError({"credential_ref": problem})
 
 
 class Service(models.Model):

@@ -100,7 +100,10 @@ class FlakyWebhook(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def webhook_server():
+def webhook_server(settings):
+    # A local plain-http receiver: allowed only in DEBUG and with loopback declared private-ok.
+    settings.DEBUG = True
+    settings.WEBHOOK_PRIVATE_NETWORKS = ["127.0.0.0/8"]
     FlakyWebhook.received = []
     server = HTTPServer(("127.0.0.1", 0), FlakyWebhook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -56,12 +56,12 @@ def test_connection_test_shows_what_headroom_can_read(analyst_client, account, m
 def test_connection_test_reports_a_missing_credential_variable(
     analyst_client, account, monkeypatch
 ):
-    monkeypatch.delenv("HEADROOM_TEST_PROFILE", raising=False)
-    account.credential_ref = "HEADROOM_TEST_PROFILE"
+    monkeypatch.delenv("HEADROOM_CRED_TEST_PROFILE", raising=False)
+    account.credential_ref = "HEADROOM_CRED_TEST_PROFILE"
     account.save()
     text = analyst_client.post(reverse("account-test", args=[account.pk])).content.decode()
     section = text[text.index('id="connection-test"') :].split("</section>")[0]
-    assert "badge failed" in section and "HEADROOM_TEST_PROFILE" in section and "not set" in section
+    assert "badge failed" in section and "HEADROOM_CRED_TEST_PROFILE" in section and "not set" in section
 
 
 def test_run_now_queues_and_loads_due_periods(

@@ -47,11 +47,11 @@ def test_gcp_account_runs_end_to_end_with_credentials_named_by_an_environment_va
 
     with serve(FakeGoogle) as (url, _):
         _service_account_file(tmp_path / "sa.json", f"{url}/token")
-        monkeypatch.setenv("HEADROOM_TEST_GCP_SA", str(tmp_path / "sa.json"))
+        monkeypatch.setenv("HEADROOM_CRED_TEST_GCP_SA", str(tmp_path / "sa.json"))
         monkeypatch.setenv("HEADROOM_GCP_BIGQUERY_ENDPOINT", url)
         account = CloudAccount.objects.create(
             provider="gcp", account_id="infer-prod", name="GenAI", source="gcp_bigquery",
-            source_uri="infer-prod.billing.gcp_billing_export_resource_v1_01A2B3", credential_ref="HEADROOM_TEST_GCP_SA",
+            source_uri="infer-prod.billing.gcp_billing_export_resource_v1_01A2B3", credential_ref="HEADROOM_CRED_TEST_GCP_SA",
         )  # fmt: skip
         FakeGoogle.query_calls = []
         with django_capture_on_commit_callbacks(execute=True):
@@ -72,9 +72,9 @@ def test_gcp_account_runs_end_to_end_with_credentials_named_by_an_environment_va
 
         checks = test_connection(account)
         assert checks[0].ok and "detailed usage cost export" in checks[0].detail
-    monkeypatch.delenv("HEADROOM_TEST_GCP_SA")
+    monkeypatch.delenv("HEADROOM_CRED_TEST_GCP_SA")
     failed = test_connection(account)
-    assert not failed[0].ok and "HEADROOM_TEST_GCP_SA" in failed[0].detail
+    assert not failed[0].ok and "HEADROOM_CRED_TEST_GCP_SA" in failed[0].detail
 
 
 @pytest.mark.django_db
