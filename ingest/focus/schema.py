@@ -300,7 +300,8 @@ def _not_focus(
                 None,
                 None,
                 "a FOCUS 1.0-1.4 export with columns such as "
-                "BilledCost, ChargePeriodStart, BillingCurrency",
+                "BilledCost, ChargePeriodStart, BillingCurrency (or a FOCUS Contract "
+                "Commitment, Billing Period or Invoice Detail dataset)",
                 message,
             )
         ],
