@@ -23,8 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     v = sub.add_parser(
         "validate",
-        help="check a FOCUS 1.0-1.2 CSV / CSV.gz / Parquet file (local path or s3://)",
-        description="Validate a FOCUS billing file and print its summary or its errors.",
+        help="check a FOCUS 1.0-1.4 CSV / CSV.gz / Parquet file of any dataset (local path or s3://)",
+        description="Validate a FOCUS file (cost and usage, contract commitment, billing "
+        "period or invoice detail), print the FOCUS version and dataset found and a summary, "
+        "or its errors.",
     )
     v.add_argument("file", metavar="FILE", help="path or s3://bucket/key")
     v.add_argument(

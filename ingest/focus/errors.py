@@ -107,3 +107,15 @@ class FocusValidationError(ValueError):
 
 class NotFocusError(FocusValidationError):
     """The file is not a FOCUS export at all (too few FOCUS columns, or unreadable)."""
+
+
+class UnsupportedVersionError(FocusValidationError):
+    """The file is FOCUS, but of a release Headroom does not read (e.g. newer than 1.4)."""
+
+    def __init__(self, source: str, version: str, message: str) -> None:
+        self.version = version
+        super().__init__(
+            [FocusError(source, None, None, version, "FOCUS 1.0 to 1.4", message)],
+            hint="Export the data as FOCUS 1.4 or older (providers keep older FOCUS "
+            "versions selectable), or upgrade Headroom.",
+        )

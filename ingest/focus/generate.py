@@ -101,7 +101,7 @@ def _pick(values: list, idx: np.ndarray, typ: pa.DataType = pa.string()) -> pa.A
 def _batch(
     rng: np.random.Generator, first: int, n: int, rows: int, periods: int, start: np.datetime64
 ) -> dict[str, pa.Array]:
-    """All FOCUS 1.2 columns (plus x_ extensions) for ``n`` rows starting at row ``first``."""
+    """All FOCUS 1.0-1.4 columns (plus x_ extensions) for ``n`` rows starting at row ``first``."""
     g = np.arange(first, first + n, dtype=np.int64)
     period = (g * periods) // rows
     bp_start = np.array([_month_start(start, int(k)) for k in range(periods + 1)])
@@ -221,6 +221,20 @@ def _batch(
         "x_GpuType": masked([c[6] for c in CATALOG], sku, has_res),
         "x_GpuCount": masked([str(c[7]) for c in CATALOG], sku, has_res),
     }  # fmt: skip
+    # FOCUS 1.3+ provider columns (1.4 dropped ProviderName/PublisherName); no split-cost
+    # allocation, contract or invoice-detail data in these synthetic bills.
+    cols["ServiceProviderName"] = cols["HostProviderName"] = cols["ProviderName"]
+    for name in (
+        "AllocatedMethodDetails",
+        "AllocatedMethodId",
+        "AllocatedResourceId",
+        "AllocatedResourceName",
+        "AllocatedTags",
+        "ContractApplied",
+        "CommitmentProgramEligibilityDetails",
+        "InvoiceDetailId",
+    ):
+        cols[name] = pa.nulls(n, pa.string())
     return cols
 
 

@@ -1,9 +1,10 @@
-"""Turn record batches of any FOCUS release into validated canonical FOCUS 1.2 batches.
+"""Turn record batches of any FOCUS release into validated canonical FOCUS 1.4 batches.
 
 :class:`BatchNormaliser` is built once per file from the file's Arrow schema (it rejects
 column types that cannot be cast before any row is read) and then converts each record
 batch: casts every column to :data:`~ingest.focus.schema.CANONICAL_SCHEMA`, fills
-columns the file lacks with nulls, gathers ``x_*`` and non-FOCUS columns into
+columns the file lacks with nulls (after mapping deprecated columns to their 1.4
+replacements, :mod:`~ingest.focus.versions`), gathers ``x_*`` and non-FOCUS columns into
 ``x_Extensions``, and checks values (numbers, date-times, JSON, allowed values, nulls,
 period order, one BillingCurrency). All checks are pyarrow compute kernels over whole
 columns; a batch with problems raises one :class:`FocusValidationError` listing up to
@@ -17,7 +18,7 @@ from functools import cache, partial
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import convert
+from . import convert, versions
 from .encoded import TEXT_DICT, as_text_dict, is_text_dict, row_mask, used_values
 from .errors import MAX_ERRORS_PER_BATCH, FocusError, FocusValidationError, short_repr
 from .schema import (
@@ -68,7 +69,7 @@ def _decoded(arr: pa.Array) -> pa.Array:
 
 
 class BatchNormaliser:
-    """Validating converter from one file's batches to canonical FOCUS 1.2 batches.
+    """Validating converter from one file's batches to canonical FOCUS 1.4 batches.
 
     ``warnings`` collects messages about tolerated deviations (value case normalised,
     nulls in not-null columns that Headroom does not need, unknown ServiceSubcategory
@@ -136,6 +137,7 @@ class BatchNormaliser:
         given = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
         if self.null_strings:
             given = {name: convert.nullify_text(arr) for name, arr in given.items()}
+        given, deprecated = versions.upgrade_columns(given)
         out: dict[str, pa.Array] = {}
         for field in CANONICAL_SCHEMA:
             if field.name == EXTENSIONS_COLUMN:
@@ -155,7 +157,7 @@ class BatchNormaliser:
             ctx.errors.sort(key=lambda e: (e.row or 0, e.column or ""))
             raise FocusValidationError(ctx.errors, hint=FIX_HINT)
         out[EXTENSIONS_COLUMN] = convert.extensions_json(
-            {name: given[name] for name in self.extension_names}, n
+            {name: given[name] for name in self.extension_names} | deprecated, n
         )
         if keep_dictionaries:
             schema = encoded_schema()

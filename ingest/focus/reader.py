@@ -1,4 +1,4 @@
-"""Stream any FOCUS 1.0-1.2 file as validated canonical FOCUS 1.2 record batches.
+"""Stream any FOCUS 1.0-1.4 file as validated canonical FOCUS 1.4 record batches.
 
 >>> stream = open_focus("export.csv.gz")          # doctest: +SKIP
 >>> stream.version                                 # header checked already
@@ -10,6 +10,9 @@ CSV). CSV is parsed block by block with ``pyarrow.csv.open_csv`` (every column r
 text; the literal ``NULL`` and empty fields are nulls); Parquet with
 ``ParquetFile.iter_batches``. Memory stays bounded by a few batches whatever the file
 size. Batches hold exactly ``batch_rows`` rows except the last.
+
+A Parquet file that declares its release in its key-value metadata (``FocusVersion``,
+``focus_version``) is read as that release; one newer than 1.4 is refused, naming it.
 
 Errors: the header is checked when the stream is opened (every missing mandatory or
 duplicate column at once); bad values raise :class:`FocusValidationError` at the batch
@@ -94,7 +97,7 @@ class _Prefixed(io.RawIOBase):
 
 
 class FocusStream:
-    """Iterable of canonical FOCUS 1.2 ``pyarrow.RecordBatch`` from one file (single pass).
+    """Iterable of canonical FOCUS 1.4 ``pyarrow.RecordBatch`` from one file (single pass).
 
     Attributes: ``version`` (FOCUS release detected from the header), ``source`` (path or
     URI), ``format`` (``csv``, ``csv.gz`` or ``parquet``), ``columns`` (header as read),
@@ -161,7 +164,8 @@ class FocusStream:
                 "The file looks damaged or truncated; download or export it again.",
             ) from exc
         self.columns = list(schema.names)
-        self.version = check_header(self.columns, self.source)
+        declared = declared_version(footer.metadata.metadata)
+        self.version = check_header(self.columns, self.source, declared)
         self._input_schema = schema
 
     def _text_stream(self) -> tuple[Any, CountingStream]:
@@ -370,6 +374,15 @@ class FocusStream:
     def read_all(self) -> pa.Table:
         """All batches as one table (convenience for small files and tests)."""
         return pa.Table.from_batches(list(self), schema=CANONICAL_SCHEMA)
+
+
+def declared_version(metadata: dict[bytes, bytes] | None) -> str | None:
+    """The FOCUS release a Parquet file's key-value metadata declares, if any."""
+    for key, value in (metadata or {}).items():
+        name = key.decode("utf-8", "replace").lower().replace("_", "").replace("-", "")
+        if name in {"focusversion", "focus.version"}:
+            return value.decode("utf-8", "replace")
+    return None
 
 
 def _locate_csv_problems(stream: Any, source: str, n_columns: int) -> list[FocusError]:

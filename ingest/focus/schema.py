@@ -1,8 +1,8 @@
-"""FOCUS column specifications per release (1.0, 1.1, 1.2) and the canonical table shape.
+"""FOCUS column specifications per release (1.0-1.4) and the canonical table shape.
 
 Built from the CC-BY-4.0 FOCUS specification files in ``ingest/focus/spec/`` (see
 ``spec/PROVENANCE.md``). Headroom stores every billing record in the canonical
-FOCUS 1.2 shape, :data:`CANONICAL_SCHEMA`:
+FOCUS 1.4 shape (the newest supported release), :data:`CANONICAL_SCHEMA`:
 
 * Decimal columns (costs, prices, quantities) -> ``float64`` in the billing currency
   (costs, prices) or the column's unit (quantities);
@@ -13,6 +13,10 @@ FOCUS 1.2 shape, :data:`CANONICAL_SCHEMA`:
 * one extra column :data:`EXTENSIONS_COLUMN` (``x_Extensions``): a JSON object of every
   provider ``x_*`` column and every non-FOCUS column of the row (values as strings, null
   values omitted), or null when the row has none.
+
+Columns FOCUS 1.3 deprecated and 1.4 removed (``ProviderName``, ``PublisherName``) are
+mapped to their replacements on the way in (:mod:`ingest.focus.versions`), and back when
+an older release's shape is asked for.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .errors import FocusError, FocusValidationError, NotFocusError
+from .errors import FocusError, FocusValidationError, NotFocusError, UnsupportedVersionError
 
 SPEC_DIR = Path(__file__).resolve().parent / "spec"
-VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2")
-CANONICAL_VERSION = "1.2"
+VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3", "1.4")
+NEWEST_VERSION = VERSIONS[-1]
+CANONICAL_VERSION = NEWEST_VERSION
 EXTENSIONS_COLUMN = "x_Extensions"
 
 #: Columns whose null values make a row unusable for cost reporting: a null here is an
@@ -62,6 +67,8 @@ class ColumnSpec:
     data_type: str  # "String" | "Decimal" | "Date/Time" | "JSON"
     introduced: str
     versions: frozenset[str]
+    deprecated_in: str = ""  # release that deprecated the column ("" = not deprecated)
+    replaced_by: str = ""  # its replacement column, if FOCUS names one
 
     @property
     def kind(self) -> str:
@@ -84,6 +91,11 @@ class ColumnSpec:
         """Mandatory columns must be present in every FOCUS file of their versions."""
         return self.feature_level == "Mandatory"
 
+    def required_in(self, version: str) -> bool:
+        """Mandatory in ``version`` (a deprecated column no longer is)."""
+        deprecated = bool(self.deprecated_in) and _key(version) >= _key(self.deprecated_in)
+        return self.required and not deprecated
+
     @property
     def expected(self) -> str:
         """Human description of an acceptable value, for error messages."""
@@ -101,6 +113,12 @@ class AllowedValues:
     column: str
     values: tuple[str, ...]
     severity: str  # "error": unknown values are rejected; "warning": only reported
+    parents: tuple[str, ...] = ()  # ServiceSubcategory: each value's ServiceCategory
+
+
+def _key(version: str) -> tuple[int, ...]:
+    """``"1.10"`` -> ``(1, 10)``, for ordering release numbers."""
+    return tuple(int(p) for p in version.split("."))
 
 
 def _read_column_list(version: str) -> tuple[str, ...]:
@@ -111,7 +129,7 @@ def _read_column_list(version: str) -> tuple[str, ...]:
 
 @cache
 def all_column_specs() -> dict[str, ColumnSpec]:
-    """Every FOCUS 1.0-1.2 column by name, from ``focus_columns_by_version.csv``."""
+    """Every FOCUS 1.0-1.4 cost-and-usage column by name, from ``focus_columns_by_version.csv``."""
     specs: dict[str, ColumnSpec] = {}
     with open(SPEC_DIR / "focus_columns_by_version.csv", newline="", encoding="utf-8") as f:
         for rec in csv.DictReader(f):
@@ -127,6 +145,8 @@ def all_column_specs() -> dict[str, ColumnSpec]:
                 data_type=rec["data_type"],
                 introduced=rec["introduced_version"],
                 versions=versions,
+                deprecated_in=rec["deprecated_in"].strip(),
+                replaced_by=rec["replaced_by"].strip(),
             )
     return specs
 
@@ -141,20 +161,24 @@ def columns_for(version: str) -> tuple[ColumnSpec, ...]:
 
 def required_columns(version: str) -> tuple[str, ...]:
     """Names of the Mandatory columns of ``version`` (must be present in a file)."""
-    return tuple(c.name for c in columns_for(version) if c.required)
+    return tuple(c.name for c in columns_for(version) if c.required_in(version))
 
 
 @cache
 def allowed_values(version: str) -> dict[str, AllowedValues]:
     """Closed value lists of ``version`` by column name."""
     _check_version(version)
-    found: dict[str, tuple[list[str], str]] = {}
+    found: dict[str, tuple[list[str], list[str], str]] = {}
     with open(SPEC_DIR / "allowed_values.csv", newline="", encoding="utf-8") as f:
         for rec in csv.DictReader(f):
             if rec["version"] == version:
-                vals, _ = found.setdefault(rec["column_id"], ([], rec["severity"]))
+                vals, parents, _ = found.setdefault(rec["column_id"], ([], [], rec["severity"]))
                 vals.append(rec["value"])
-    return {col: AllowedValues(col, tuple(v), sev) for col, (v, sev) in found.items()}
+                parents.append(rec["parent"])
+    return {
+        col: AllowedValues(col, tuple(v), sev, tuple(p) if any(p) else ())
+        for col, (v, p, sev) in found.items()
+    }
 
 
 def _check_version(version: str) -> None:
@@ -163,12 +187,12 @@ def _check_version(version: str) -> None:
 
 
 def _canonical_schema() -> pa.Schema:
-    fields = [pa.field(c.name, c.arrow_type, nullable=True) for c in columns_for("1.2")]
+    fields = [pa.field(c.name, c.arrow_type, nullable=True) for c in columns_for(CANONICAL_VERSION)]
     fields.append(pa.field(EXTENSIONS_COLUMN, pa.string(), nullable=True))
     return pa.schema(fields)
 
 
-#: Every FOCUS 1.2 column (spec order) plus ``x_Extensions``.
+#: Every FOCUS 1.4 column (spec order) plus ``x_Extensions``.
 CANONICAL_SCHEMA: pa.Schema = _canonical_schema()
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_SCHEMA.names)
 
@@ -178,53 +202,118 @@ def is_extension_column(name: str) -> bool:
     return name not in all_column_specs()
 
 
-def detect_version(columns: list[str] | tuple[str, ...], source: str = "<columns>") -> str:
-    """FOCUS release of a file from its column names: ``'1.0'``, ``'1.1'`` or ``'1.2'``.
+def added_columns(version: str) -> frozenset[str]:
+    """Columns ``version`` added to the release before it (all columns for 1.0)."""
+    i = VERSIONS.index(version)
+    cols = {c.name for c in columns_for(version)}
+    return frozenset(cols - ({c.name for c in columns_for(VERSIONS[i - 1])} if i else set()))
 
-    The newest release whose added columns appear wins (FOCUS has only added columns
-    since 1.0, so a 1.2 file that omits every optional 1.2 column reads as 1.1 or 1.0,
-    which normalises to the same canonical shape). Raises :class:`NotFocusError` when
-    fewer than half of the FOCUS 1.0 mandatory columns are present.
+
+#: Columns that FOCUS 1.3 deprecated and 1.4 removed.
+REMOVED_IN_1_4: frozenset[str] = frozenset({"ProviderName", "PublisherName"})
+
+
+def check_declared_version(declared: str, source: str) -> str:
+    """A version the file declares (e.g. Parquet metadata ``FocusVersion``), checked.
+
+    Raises :class:`UnsupportedVersionError` naming it when it is newer than
+    :data:`NEWEST_VERSION` or not a FOCUS release number at all."""
+    text = declared.strip().lstrip("vV")
+    parts = text.split(".")
+    try:
+        number = tuple(int(p) for p in parts[:2])
+    except ValueError:
+        number = ()
+    if len(number) != 2:
+        raise UnsupportedVersionError(
+            source,
+            declared,
+            f"the file declares FOCUS version {declared!r}, which is not a "
+            "FOCUS release number such as 1.4",
+        )
+    version = f"{number[0]}.{number[1]}"
+    if number > _key(NEWEST_VERSION):
+        raise UnsupportedVersionError(
+            source,
+            version,
+            f"the file is FOCUS {version}, newer than FOCUS "
+            f"{NEWEST_VERSION}, the newest release Headroom supports",
+        )
+    if version not in VERSIONS:
+        raise UnsupportedVersionError(
+            source,
+            version,
+            f"the file declares FOCUS {version}; Headroom reads FOCUS "
+            f"{VERSIONS[0]} to {NEWEST_VERSION}",
+        )
+    return version
+
+
+def detect_version(
+    columns: list[str] | tuple[str, ...], source: str = "<columns>", declared: str | None = None
+) -> str:
+    """FOCUS release of a cost-and-usage file from its column names: ``'1.0'`` .. ``'1.4'``.
+
+    A version the file declares (``declared``) wins once checked by
+    :func:`check_declared_version`. Otherwise the newest release whose added columns appear
+    wins, and a file that carries ``ServiceProviderName`` without the deprecated
+    ``ProviderName``/``PublisherName`` is 1.4 (the release that removed them). A file that
+    omits every optional column of its release reads as an older one, which normalises to
+    the same canonical shape. Raises :class:`NotFocusError` when fewer than half of the
+    FOCUS 1.0 mandatory columns (or their 1.4 replacements) are present.
     """
     present = set(columns)
     core = required_columns("1.0")
-    found = [c for c in core if c in present]
+    specs = all_column_specs()
+    found = [c for c in core if c in present or specs[c].replaced_by in present]
     if len(found) < MIN_FOCUS_SHARE * len(core):
-        lower = {c.lower() for c in present}
-        case_hint = sum(c.lower() in lower for c in core) >= MIN_FOCUS_SHARE * len(core)
-        shown = ", ".join(list(columns)[:8]) + (", ..." if len(columns) > 8 else "")
-        message = (
-            f"not a FOCUS billing file: only {len(found)} of the {len(core)} mandatory "
-            f"FOCUS 1.0 columns are present (columns seen: {shown or 'none'})"
-        )
-        if case_hint:
-            message += "; FOCUS column names are case-sensitive (e.g. 'BilledCost')"
-        raise NotFocusError(
-            [
-                FocusError(
-                    source,
-                    None,
-                    None,
-                    None,
-                    "a FOCUS 1.0-1.2 export with columns such as "
-                    "BilledCost, ChargePeriodStart, BillingCurrency",
-                    message,
-                )
-            ],
-            hint="Export the billing data in FOCUS format (AWS Data Exports 'FOCUS', "
-            "Azure Cost Management 'FOCUS cost', GCP FOCUS BigQuery view) and retry.",
-        )
-    for version in reversed(VERSIONS[1:]):
-        added = {c.name for c in columns_for(version)} - {
-            c.name for c in columns_for(VERSIONS[VERSIONS.index(version) - 1])
-        }
-        if added & present:
+        raise _not_focus(columns, core, len(found), source)
+    if declared:
+        return check_declared_version(declared, source)
+    if added_columns("1.4") & present:
+        return "1.4"
+    if "ServiceProviderName" in present and not REMOVED_IN_1_4 & present:
+        return "1.4"
+    for version in reversed(VERSIONS[1:-1]):
+        if added_columns(version) & present:
             return version
     return VERSIONS[0]
 
 
-def check_header(columns: list[str] | tuple[str, ...], source: str) -> str:
-    """Check a file's header; return its FOCUS version.
+def _not_focus(
+    columns: list[str] | tuple[str, ...], core: tuple[str, ...], found: int, source: str
+) -> NotFocusError:
+    lower = {c.lower() for c in columns}
+    case_hint = sum(c.lower() in lower for c in core) >= MIN_FOCUS_SHARE * len(core)
+    shown = ", ".join(list(columns)[:8]) + (", ..." if len(columns) > 8 else "")
+    message = (
+        f"not a FOCUS billing file: only {found} of the {len(core)} mandatory "
+        f"FOCUS 1.0 columns are present (columns seen: {shown or 'none'})"
+    )
+    if case_hint:
+        message += "; FOCUS column names are case-sensitive (e.g. 'BilledCost')"
+    return NotFocusError(
+        [
+            FocusError(
+                source,
+                None,
+                None,
+                None,
+                "a FOCUS 1.0-1.4 export with columns such as "
+                "BilledCost, ChargePeriodStart, BillingCurrency (or a FOCUS Contract "
+                "Commitment, Billing Period or Invoice Detail dataset)",
+                message,
+            )
+        ],
+        hint="Export the billing data in FOCUS format (AWS Data Exports 'FOCUS', "
+        "Azure Cost Management 'FOCUS cost', GCP FOCUS BigQuery view) and retry.",
+    )
+
+
+def check_header(
+    columns: list[str] | tuple[str, ...], source: str, declared: str | None = None
+) -> str:
+    """Check a file's header; return its FOCUS version (``declared``: see :func:`detect_version`).
 
     Raises :class:`FocusValidationError` listing *all* duplicate column names and *all*
     missing mandatory columns at once (or :class:`NotFocusError`).
@@ -247,7 +336,7 @@ def check_header(columns: list[str] | tuple[str, ...], source: str) -> str:
                 f"the header has column {name!r} {list(columns).count(name)} times",
             )
         )
-    version = detect_version(columns, source)
+    version = detect_version(columns, source, declared)
     lower = {c.lower(): c for c in columns}
     for name in required_columns(version):
         if name not in seen:

@@ -14,6 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from .datasets import COST_AND_USAGE, DatasetTable, read_dataset
+from .errors import NotFocusError
 from .reader import open_focus
 
 
@@ -48,6 +50,7 @@ class ValidationSummary:
     effective_cost_total: float
     by_charge_category: dict[str, dict[str, float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    dataset: str = COST_AND_USAGE
 
     @property
     def currency(self) -> str | None:
@@ -63,7 +66,7 @@ class ValidationSummary:
         """Plain-text report for the command line."""
         cur = self.currency or "/".join(self.currencies)
         lines = [
-            f"{self.source}: valid FOCUS {self.version} ({self.format})",
+            f"{self.source}: valid FOCUS {self.version} {self.dataset} ({self.format})",
             f"  rows:            {self.rows:,}",
             f"  billing currency: {cur}",
             f"  BilledCost:      {self.billed_cost_total:,.2f} {cur}",
@@ -91,14 +94,62 @@ def _iso(value: Any) -> str:
     return value.isoformat().replace("+00:00", "Z") if value is not None else ""
 
 
-def summarise(source: str | Path, **kwargs: Any) -> ValidationSummary:
-    """Validate ``source`` completely and return its :class:`ValidationSummary`.
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What a valid Contract Commitment, Billing Period or Invoice Detail file holds."""
+
+    source: str
+    dataset: str
+    version: str
+    format: str
+    rows: int
+    totals: dict[str, float]  # e.g. "ContractCommitmentCost USD" -> sum
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, data: DatasetTable) -> DatasetSummary:
+        table = data.table
+        money = [c for c in ("ContractCommitmentCost", "BilledCost") if c in table.column_names]
+        totals: dict[str, float] = {}
+        if money and "BillingCurrency" in table.column_names:
+            cur = table.column("BillingCurrency").to_pylist()
+            for col in money:
+                for c, v in zip(cur, table.column(col).to_pylist(), strict=True):
+                    key = f"{col} {c or '(no currency)'}"
+                    totals[key] = math.fsum([totals.get(key, 0.0), v or 0.0])
+        return cls(
+            data.source, data.dataset, data.version, data.format, data.rows, totals, data.warnings
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def render(self) -> str:
+        lines = [
+            f"{self.source}: valid FOCUS {self.version} {self.dataset} ({self.format})",
+            f"  rows:            {self.rows:,}",
+        ]
+        lines += [f"  {k}: {v:,.2f}" for k, v in sorted(self.totals.items())]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def summarise(source: str | Path, **kwargs: Any) -> ValidationSummary | DatasetSummary:
+    """Validate ``source`` completely and return its summary: a :class:`ValidationSummary`
+    for cost and usage, a :class:`DatasetSummary` for the other FOCUS datasets.
 
     ``kwargs`` go to :func:`~ingest.focus.reader.open_focus` (``batch_rows``,
     ``allow_mixed_currency``, ``storage_options``). Raises
     :class:`~ingest.focus.errors.FocusValidationError` on the first failing batch.
     """
-    stream = open_focus(source, **kwargs)
+    try:
+        stream = open_focus(source, **kwargs)
+    except NotFocusError as not_cost:
+        try:
+            data = read_dataset(source, storage_options=kwargs.get("storage_options"))
+        except NotFocusError:
+            raise not_cost from None
+        return DatasetSummary.of(data)
     periods: dict[tuple[Any, Any, str], list[Any]] = {}
     cats: dict[str, list[list[float]]] = {}
     for batch in stream:

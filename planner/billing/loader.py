@@ -24,6 +24,8 @@ import pyarrow.compute as pc
 from django.conf import settings
 from django.db import connection, transaction
 
+from ingest.fx import FxError
+from planner.billing.currency import convert_columns, reporting_currency
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
 from planner.billing.rollup import DIMENSIONS, KEYS, METRICS, UTC_US, Rollup, column, to_date
 from planner.billing.store import LineItemStore
@@ -175,6 +177,12 @@ _ROLLUP_COLUMNS = [
     "list_cost",
     "consumed_quantity",
     "line_items",
+    "billing_currency",
+    "billing_billed_cost",
+    "billing_effective_cost",
+    "billing_list_cost",
+    "fx_rate",
+    "fx_rate_date",
 ]
 
 
@@ -193,11 +201,21 @@ def rollup_rows(rollup: pa.Table, account_pk: int, services: dict[str, int]) -> 
         cols[name] = pc.utf8_slice_codeunits(rollup.column(name), 0, limit)
     cols["service_id"] = pc.take(ids, pos) if tags else pa.nulls(n, pa.int64())
     currency = pc.if_else(pc.equal(rollup.column("currency"), ""), "USD", rollup.column("currency"))
-    cols["currency"] = pc.utf8_slice_codeunits(currency, 0, 8)
-    for metric in ("billed_cost", "effective_cost", "list_cost"):
-        cols[metric] = pc.round(rollup.column(metric), 6)
+    billed = {
+        m: pc.round(rollup.column(m), 6) for m in ("billed_cost", "effective_cost", "list_cost")
+    }
+    try:
+        converted, rate, rate_day = convert_columns(rollup.column("date"), currency, billed)
+    except FxError as exc:
+        raise LoadError(f"cannot convert to {reporting_currency()}: {exc}") from exc
+    cols["currency"] = pa.array([reporting_currency()] * n, pa.string())
+    cols.update(converted)
     cols["consumed_quantity"] = rollup.column("consumed_quantity")
     cols["line_items"] = rollup.column("line_items")
+    cols["billing_currency"] = pc.utf8_slice_codeunits(currency, 0, 8)
+    cols.update({f"billing_{m}": arr for m, arr in billed.items()})
+    cols["fx_rate"] = rate
+    cols["fx_rate_date"] = rate_day
     return pa.table(cols)
 
 

@@ -127,12 +127,26 @@ class CostRollup(models.Model):
         related_name="rollups",
         db_index=False,
     )
-    currency = models.CharField(max_length=8, default="USD")
+    # Amounts in the reporting currency (settings.REPORTING_CURRENCY), converted at the ECB
+    # reference rate of the charge date; the billing currency's originals are kept below.
+    currency = models.CharField(max_length=8, default="USD", help_text="Reporting currency")
     billed_cost = models.DecimalField(max_digits=18, decimal_places=6)
     effective_cost = models.DecimalField(max_digits=18, decimal_places=6)
     list_cost = models.DecimalField(max_digits=18, decimal_places=6)
     consumed_quantity = models.FloatField(default=0.0)
     line_items = models.PositiveIntegerField(default=0)
+    billing_currency = models.CharField(
+        max_length=8, default="USD", help_text="FOCUS BillingCurrency of the records"
+    )
+    billing_billed_cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    billing_effective_cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    billing_list_cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    fx_rate = models.DecimalField(
+        max_digits=24, decimal_places=12, default=1, help_text="reporting per billing unit"
+    )
+    fx_rate_date = models.DateField(
+        null=True, blank=True, help_text="ECB publication day of the rate (null: same currency)"
+    )
 
     class Meta:
         indexes = [

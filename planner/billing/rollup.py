@@ -10,7 +10,9 @@ key, 13 fixed-width columns) plus at most ``COMPACT_ROWS`` rows of batch partial
 
 The rule for ``service_tag``: the value of the first of the configured attribution tag keys
 (``settings.ATTRIBUTION_TAG_KEYS``) that is present in the row's Tags JSON with a non-empty
-value, else '' (unallocated). Nulls in a text dimension count as ''.
+value, else '' (unallocated). A row that the provider split-allocated (FOCUS 1.3+
+``AllocatedTags``: the tags of the workload the split went to) is attributed by those tags
+first, so split cost is not shown as unallocated. Nulls in a text dimension count as ''.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pyarrow.compute as pc
 
 DIMENSIONS = {
     # rollup field: FOCUS column
-    "provider": "ProviderName",
+    "provider": "ServiceProviderName",
     "service_name": "ServiceName",
     "region": "RegionId",
     "resource_id": "ResourceId",
@@ -122,10 +124,8 @@ class Rollup:
                 continue
             enc = encoded_text(batch, focus)
             cols[name] = self.codes[name].codes(enc.dictionary, enc.indices)
-        tags = encoded_text(batch, "Tags")
-        cols["service_tag"] = self.codes["service_tag"].codes(
-            service_tags(tags.dictionary, self.tag_keys), tags.indices
-        )
+        tags = self._attribution_tags(batch)
+        cols["service_tag"] = self.codes["service_tag"].codes(tags.dictionary, tags.indices)
         for name, focus in METRICS.items():
             cols[name] = pc.fill_null(column(batch, focus, pa.float64()), 0.0)
         cols["line_items"] = pa.repeat(pa.scalar(1, pa.int64()), batch.num_rows)
@@ -134,6 +134,20 @@ class Rollup:
         self.merged = False
         if self.part_rows >= COMPACT_ROWS:
             self._compact()
+
+    def _attribution_tags(self, batch: pa.RecordBatch | pa.Table) -> pa.DictionaryArray:
+        """Per row, the attribution tag value (dictionary-encoded): AllocatedTags' first, else
+        Tags'. Only the distinct tag texts are searched."""
+        tags = encoded_text(batch, "Tags")
+        by_tags = pa.DictionaryArray.from_arrays(
+            tags.indices, service_tags(tags.dictionary, self.tag_keys)
+        )
+        enc = encoded_text(batch, "AllocatedTags")
+        if enc.null_count == len(enc):
+            return by_tags
+        split = pc.fill_null(pc.take(service_tags(enc.dictionary, self.tag_keys), enc.indices), "")
+        chosen = pc.if_else(pc.equal(split, ""), by_tags.dictionary_decode(), split)
+        return pc.dictionary_encode(chosen)
 
     def _compact(self) -> None:
         stacked = pa.concat_tables(self.parts)  # noqa: F841 - read by DuckDB below

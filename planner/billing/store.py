@@ -35,7 +35,7 @@ STATISTICS_COLUMNS = (
     "ChargePeriodEnd",
     "BillingPeriodStart",
     "BillingPeriodEnd",
-    "ProviderName",
+    "ServiceProviderName",
     "ServiceName",
     "ChargeCategory",
     "PricingCategory",

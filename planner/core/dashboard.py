@@ -198,7 +198,7 @@ def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[fl
         [rng.start, rng.end],
     )
     if filters.get("provider"):
-        where.append("ProviderName = ?")
+        where.append("ServiceProviderName = ?")
         args.append(filters["provider"])
     tag = filters.get("tag") or (Service.objects.filter(slug=filters["service"]).values_list("tag_value", flat=True).first()
                                  if filters.get("service") and filters["service"] != "unallocated" else None)  # fmt: skip

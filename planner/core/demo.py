@@ -354,6 +354,8 @@ def _base_row(provider: str, region: str, ts: pd.DatetimeIndex) -> dict:
         "ChargeFrequency": "Usage-Based",
         "ProviderName": PROVIDER_NAMES[provider],
         "PublisherName": PROVIDER_NAMES[provider],
+        "ServiceProviderName": PROVIDER_NAMES[provider],
+        "HostProviderName": PROVIDER_NAMES[provider],
         "InvoiceIssuerName": PROVIDER_NAMES[provider],
         "RegionId": region,
         "RegionName": REGION_NAMES.get(region, region),
@@ -562,7 +564,7 @@ def _usage_rows(svc, offer, minutes, rps, reps, rng, step_min) -> pd.DataFrame:
 
 
 def to_focus_batches(billing: pd.DataFrame, batch_rows: int = 50_000):
-    """FOCUS 1.2 record batches, aligned to the canonical schema when the FOCUS module provides one."""
+    """FOCUS record batches, aligned to the canonical (1.4) schema when the FOCUS module provides one."""
     frame = billing.copy()
     for col in ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd"):
         frame[col] = pd.to_datetime(frame[col], utc=True)

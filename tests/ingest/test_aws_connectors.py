@@ -85,7 +85,7 @@ def test_cur2_export_maps_to_focus_with_commitments_spot_and_tags(s3):
     assert spot["PricingCategory"] == "Dynamic"
     assert json.loads(spot["Tags"]) == {"service": "image-gen"}  # user_ prefix dropped
     assert rows[0]["BillingPeriodStart"] == dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
-    assert rows[0]["RegionId"] == "us-east-1" and rows[0]["ProviderName"] == "AWS"
+    assert rows[0]["RegionId"] == "us-east-1" and rows[0]["ServiceProviderName"] == "AWS"
 
 
 def test_unchanged_export_is_skipped_and_restated_one_reloaded(s3):

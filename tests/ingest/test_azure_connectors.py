@@ -227,7 +227,7 @@ def test_query_joins_actual_and_amortized_over_paged_results(azure):
     }
     assert spot["ChargePeriodStart"] == dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     assert spot["ChargePeriodEnd"] == dt.datetime(2026, 9, 2, tzinfo=dt.UTC)
-    assert spot["ServiceName"] == "Virtual Machines" and spot["ProviderName"] == "Microsoft"
+    assert spot["ServiceName"] == "Virtual Machines" and spot["ServiceProviderName"] == "Microsoft"
     assert json.loads(spot["x_Extensions"])["x_ResourceGroup"] == "rg-img"
     check = conn.test_connection()[0]
     assert check.ok and "3 cost row(s) on the first page" in check.detail

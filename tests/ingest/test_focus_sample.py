@@ -47,7 +47,13 @@ def test_extensions_keep_the_non_spec_id_column(sample):
     _, table, raw = sample
     ext = [json.loads(x) for x in table["x_Extensions"].to_pylist()]
     assert [e["Id"] for e in ext] == raw["Id"].tolist()
-    assert all(set(e) == {"Id"} for e in ext)
+    # The deprecated PublisherName has no FOCUS 1.4 column: kept where it says more than
+    # ServiceProviderName (the former ProviderName), on exactly those rows.
+    differs = (raw["PublisherName"] != raw["ProviderName"]).tolist()
+    assert [set(e) == {"Id", "PublisherName"} for e in ext] == differs
+    assert all(set(e) == {"Id"} for e, d in zip(ext, differs, strict=True) if not d)
+    assert table["ServiceProviderName"].to_pylist() == raw["ProviderName"].tolist()
+    assert table["HostProviderName"].to_pylist() == raw["ProviderName"].tolist()
 
 
 def test_tags_are_normalised_json_objects(sample):

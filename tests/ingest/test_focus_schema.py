@@ -28,8 +28,8 @@ def test_column_counts_per_release():
     assert {c.name for c in columns_for("1.1")} < {c.name for c in columns_for("1.2")}
 
 
-def test_canonical_schema_is_focus_1_2_plus_extensions():
-    assert CANONICAL_SCHEMA.names == _listed("1.2") + ["x_Extensions"]
+def test_canonical_schema_is_focus_1_4_plus_extensions():
+    assert CANONICAL_SCHEMA.names == _listed("1.4") + ["x_Extensions"]
     types = dict(zip(CANONICAL_SCHEMA.names, CANONICAL_SCHEMA.types, strict=True))
     ts = pa.timestamp("us", tz="UTC")
     for name in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "PricingQuantity",
@@ -46,7 +46,7 @@ def test_canonical_schema_is_focus_1_2_plus_extensions():
 
 def test_specs_match_the_csv_metadata():
     specs = all_column_specs()
-    assert len(specs) == 57
+    assert len(specs) == 67  # 57 of 1.0-1.2, 8 added by 1.3, 2 by 1.4
     billed = specs["BilledCost"]
     assert (billed.feature_level, billed.allows_nulls, billed.data_type) == (
         "Mandatory",
@@ -54,8 +54,10 @@ def test_specs_match_the_csv_metadata():
         "Decimal",
     )
     assert specs["Tags"].kind == "json" and specs["Tags"].allows_nulls
-    assert specs["InvoiceId"].versions == frozenset({"1.2"})
-    assert specs["SkuMeter"].versions == frozenset({"1.1", "1.2"})
+    assert specs["InvoiceId"].versions == frozenset({"1.2", "1.3", "1.4"})
+    assert specs["SkuMeter"].versions == frozenset({"1.1", "1.2", "1.3", "1.4"})
+    assert specs["ProviderName"].versions == frozenset({"1.0", "1.1", "1.2", "1.3"})
+    assert specs["ProviderName"].deprecated_in == "1.3"
 
 
 def test_required_columns():

@@ -307,7 +307,10 @@ def test_bigquery_standard_export_maps_credits_commitments_and_labels(google_url
     assert gpu["ChargePeriodStart"] == dt.datetime(2026, 9, 3, tzinfo=dt.UTC) and gpu[
         "BillingPeriodStart"
     ] == dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
-    assert gpu["ResourceId"].endswith("/instances/gpu-1") and gpu["ProviderName"] == "Google Cloud"
+    assert (
+        gpu["ResourceId"].endswith("/instances/gpu-1")
+        and gpu["ServiceProviderName"] == "Google Cloud"
+    )
     spot = rows["Nvidia L4 GPU attached to Spot Preemptible VMs running in Americas"]
     assert (
         spot["PricingCategory"] == "Dynamic"

@@ -23,7 +23,7 @@ def test_valid_sample_prints_summary_and_exits_0(sample_path):
     proc = run("validate", str(sample_path))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "valid FOCUS 1.0 (csv)" in out
+    assert "valid FOCUS 1.0 Cost and Usage (csv)" in out
     assert "rows:            1,000" in out
     assert "billing currency: USD" in out
     assert f"BilledCost:      {raw['BilledCost'].sum():,.2f} USD" in out
