@@ -13,10 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from planner.billing.loader import load_batches
-from planner.billing.models import IngestRun, RunStatus, UsageSample
+from planner.billing.models import IngestRun, RunStatus
 from planner.core import demo
 from planner.core.models import CloudAccount, Deployment, IngestSource, Service
 from planner.core.roles import ADMIN, ANALYST, VIEWER, assign_role
+from planner.usage.models import UsageSample
 
 
 def ensure_fleet() -> dict[str, Deployment]:

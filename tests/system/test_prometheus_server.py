@@ -274,9 +274,10 @@ def test_whole_gpu_usage_matches_the_series_written(prometheus_url):
 
 @pytest.mark.django_db
 def test_mig_instances_stay_separate_and_missing_series_are_reported(prometheus_url, settings):
-    from planner.billing.connector_tasks import ingest_prometheus_usage
-    from planner.billing.models import IngestRun, UsageSample
+    from planner.billing.models import IngestRun
     from planner.core.models import Deployment, Service
+    from planner.usage.models import UsageSample
+    from planner.usage.tasks import ingest_prometheus_usage
 
     svc = Service.objects.create(
         slug="prom-embeddings",
@@ -335,7 +336,7 @@ def test_mig_instances_stay_separate_and_missing_series_are_reported(prometheus_
 
     os.environ["HEADROOM_PROMQL_SELECTOR"] = 'namespace="nowhere"'
     try:
-        from planner.billing.connector_tasks import store_usage
+        from planner.usage.tasks import store_usage
 
         empty = store_usage(dep, START, END, step_s=60)
     finally:
