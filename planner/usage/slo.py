@@ -117,37 +117,32 @@ def measured_capacity(service, start: dt.date, end: dt.date) -> MeasuredCapacity
     return MeasuredCapacity(fit, float(max(conf)), f"{len(rows)} samples")
 
 
-@dataclass(frozen=True)
-class QueueTrigger:
-    """Scale on the server's own queue: desired replicas = ceil(waiting / threshold)."""
+def keda_queue_metric(deployment, prometheus_url: str, selector: str | None = None):
+    """The deployment's own queue gauge as a KEDA Prometheus trigger (vLLM waiting requests,
+    Triton pending requests, TGI queue size): desired replicas = ceil(waiting / threshold).
 
-    metric: str
-    query: str
-    threshold: float
-
-
-def queue_trigger(deployment, selector: str) -> QueueTrigger | None:
-    """The deployment's queue gauge as a KEDA Prometheus trigger (vLLM waiting requests,
-    Triton pending requests, TGI queue size).
-
-    Threshold: waiting requests per replica that one replica drains within the queueing
-    budget of its SLO — ``throughput_rps_per_replica × (SLO p95 − measured p95 service time)``
-    by Little's law, at least 1. Without a measured service time, half the SLO is the budget.
+    Threshold: the waiting requests one replica drains within the queueing budget of its SLO,
+    ``throughput_rps_per_replica × (SLO p95 − measured p95 service time)`` (Little's law), at
+    least 1; without a measured service time, half the SLO is the budget. ``None`` when the
+    deployment's server has no queue gauge.
     """
     from ingest.prometheus.serving import render
-    from planner.usage.tasks import serving_stack_for
+    from planner.plans.exports.decision import PrometheusMetric
+    from planner.usage.tasks import _selector, serving_stack_for
 
     serving = serving_stack_for(deployment)
     if serving is None or not serving.queue_metric:
         return None
-    service_ms = (
+    recent = (
         UsageSample.objects.filter(deployment=deployment, service_time_ms__isnull=False)
         .order_by("-ts")
         .values_list("service_time_ms", flat=True)[:60]
     )
+    measured = sorted(recent)
     slo_ms = float(deployment.service.latency_slo_p95_ms)
-    measured = sorted(service_ms)
     budget_ms = slo_ms - measured[int(0.95 * (len(measured) - 1))] if measured else slo_ms / 2
     threshold = max(1.0, round(deployment.throughput_rps_per_replica * budget_ms / 1000.0, 1))
-    query = render(f"sum({serving.queue_metric}{{SEL}})", selector, 60, "5m")
-    return QueueTrigger(serving.queue_metric, query, threshold)
+    sel = selector if selector is not None else _selector(deployment)
+    query = render(f"sum({serving.queue_metric}{{SEL}})", sel, 60, "5m")
+    name = deployment.service.slug.replace("-", "_") + "_queue"
+    return PrometheusMetric(prometheus_url, query, threshold, metric_name=name)
