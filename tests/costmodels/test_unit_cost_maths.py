@@ -51,7 +51,9 @@ def test_unit_cost_split_by_tokens_when_the_server_does_not_time_phases():
     w=st.floats(0.01, 100),
 )
 def test_unit_cost_split_conserves_cost(cost, tin, tout, pf, dc, w):
-    s = split_token_cost(cost, tin, tout, prefill_seconds=pf, decode_seconds=dc, output_token_weight=w)
+    s = split_token_cost(
+        cost, tin, tout, prefill_seconds=pf, decode_seconds=dc, output_token_weight=w
+    )
     assert 0.0 <= s.input_share <= 1.0
     back = (s.usd_per_1m_input or 0.0) * tin / 1e6 + (s.usd_per_1m_output or 0.0) * tout / 1e6
     if tin > 0 or tout > 0:

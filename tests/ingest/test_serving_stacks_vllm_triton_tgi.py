@@ -62,7 +62,9 @@ def queried_series(promql: str) -> list[str]:
 def test_vllm_triton_tgi_queries_use_documented_names_and_types(server):
     types = documented_types(server)
     s = stack(server)
-    promqls = list(s.templates.values()) + [h.bucket_metric + "{SEL}" for h in s.histograms.values()]
+    promqls = list(s.templates.values()) + [
+        h.bucket_metric + "{SEL}" for h in s.histograms.values()
+    ]
     checked = 0
     for promql in filter(None, promqls):
         for series in queried_series(promql):
