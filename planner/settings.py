@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "planner.core",
     "planner.billing",
+    "planner.usage",
 ]
 # Apps added by later work register themselves here when their package exists.
 for _optional_app in (

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("ingest/", include("planner.billing.urls")),
+    path("", include("planner.usage.urls")),
 ]
 # Feature apps that are installed register their routes at the root.
 for _app in (

@@ -90,6 +90,22 @@ class UsageRow:
     queue_depth: float | None = None
     p50_latency_ms: float | None = None
     p95_latency_ms: float | None = None
+    # inference-server fields (see serving.py); amounts are per step, levels at the step
+    requests_succeeded: float | None = None
+    input_tokens: float | None = None
+    output_tokens: float | None = None
+    images: float | None = None
+    audio_seconds: float | None = None
+    video_seconds: float | None = None
+    prefill_seconds: float | None = None
+    decode_seconds: float | None = None
+    batch_size: float | None = None
+    service_time_ms: float | None = None
+    queue_time_ms: float | None = None
+    running_requests: float | None = None
+    kv_cache_pct: float | None = None
+    ttft_p95_ms: float | None = None
+    itl_p95_ms: float | None = None
 
 
 VALUE_FIELDS = tuple(f.name for f in fields(UsageRow) if f.name not in ("ts", "mig_profile"))

@@ -12,6 +12,7 @@ from rest_framework.routers import SimpleRouter
 
 from planner.api import views
 from planner.api.optional import register_optional
+from planner.usage import urls as usage_urls
 
 router = SimpleRouter(trailing_slash=True)
 router.register("accounts", views.CloudAccountViewSet, basename="api-account")
@@ -59,6 +60,7 @@ def _token_friendly(patterns):
 
 urlpatterns = [
     path("api/v1/", include(_token_friendly(router.urls))),
+    path("api/v1/usage/", include(_token_friendly(usage_urls.api_urlpatterns))),
     path("api/v1/schema/", login_not_required(SchemaView.as_view()), name="api-schema"),
     # a browser page: anonymous visitors are sent to the login page like every other page
     path("api/v1/docs/", login_required(DocsView.as_view(url_name="api-schema")), name="api-docs"),

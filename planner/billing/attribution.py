@@ -23,8 +23,9 @@ from decimal import Decimal
 from django.db.models import F, FloatField, Sum
 from django.db.models.functions import TruncDate
 
-from planner.billing.models import CostRollup, UsageSample
+from planner.billing.models import CostRollup
 from planner.core.models import Deployment
+from planner.usage.models import UsageSample
 
 
 @dataclass(frozen=True)

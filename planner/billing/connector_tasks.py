@@ -1,11 +1,10 @@
-"""Celery tasks for the cloud and metrics connectors. Thin, idempotent, take ids.
+"""Celery tasks for the cloud connectors and the price refresh. Thin, idempotent, take ids.
+
+Metrics (Prometheus / DCGM / inference servers) are read by :mod:`planner.usage.tasks`.
 
 * ``ingest_account_period(run_id)`` — one account × billing period (the run row is the claim);
   transient errors (throttling, 429/503, resets) retry with exponential backoff and jitter,
   auth errors fail at once with a clear message on the run.
-* ``ingest_prometheus_usage(deployment_id, start, end, step_s)`` — GPU and traffic usage of
-  one deployment into ``UsageSample`` rows (the window is replaced atomically; missing
-  series are recorded on an IngestRun as warnings, never stored as zero).
 * ``refresh_price_catalog(account_id)`` — EC2 spot price history (AWS accounts) or Cloud
   Catalog SKUs (Google accounts) into ``var/prices/price_updates.csv``;
   :func:`refreshed_price_catalog` applies it on top of the seed catalog.
@@ -27,7 +26,6 @@ from django.utils import timezone
 
 from ingest.retry import TransientError
 from planner.billing.connectors import credential_value, execute_connector_run
-from planner.billing.models import IngestRun, RunStatus, UsageSample
 from planner.core.models import CloudAccount, Deployment, Provider
 
 log = logging.getLogger(__name__)
@@ -59,128 +57,6 @@ def ingest_account_period(self, run_id: int) -> dict:
 def enqueue_connector_run(run_id: int) -> None:
     """Queue after the run row is committed, so a worker never looks for a row it can't see."""
     transaction.on_commit(lambda: ingest_account_period.delay(run_id))
-
-
-# -- Prometheus usage -------------------------------------------------------------------
-def _queries_for(deployment: Deployment):
-    from ingest.prometheus import UsageQueries
-
-    overrides = json.loads(os.environ.get("HEADROOM_PROMQL_OVERRIDES", "") or "{}")
-    base = UsageQueries(rate_window=os.environ.get("HEADROOM_PROMQL_RATE_WINDOW", "5m"))
-    return base.for_service(
-        {**overrides.get("*", {}), **overrides.get(deployment.service.slug, {})}
-    )
-
-
-def store_usage(
-    deployment: Deployment, start: dt.datetime, end: dt.datetime, *, step_s: int = 60, client=None
-):
-    """Read one deployment's usage over [start, end] and replace its UsageSample rows there.
-
-    ``units_of_work`` = requests in the step × the service's ``units_per_request``. Returns
-    the :class:`ingest.prometheus.UsageResult` (its ``missing`` list says what had no data).
-    """
-    from ingest.prometheus import PrometheusClient, read_usage, selector_for
-
-    if client is None:
-        if not settings.PROMETHEUS_URL:
-            raise TransientError("PROMETHEUS_URL is not set; cannot read usage")
-        client = PrometheusClient(settings.PROMETHEUS_URL, token_env="PROMETHEUS_BEARER_TOKEN")
-    template = (
-        os.environ.get("HEADROOM_PROMQL_SELECTOR") or 'namespace="{namespace}",pod=~"{name}-.*"'
-    )
-    result = read_usage(
-        client, selector_for(deployment.namespace, deployment.name, template), start, end,
-        step_s=step_s, queries=_queries_for(deployment), default_profile=deployment.mig_profile,
-    )  # fmt: skip
-    per_request = deployment.service.units_per_request
-    objs = []
-    for r in result.rows:
-        values = {
-            k: getattr(r, k)
-            for k in (
-                "gpu_util_pct",
-                "gpu_mem_used_gib",
-                "gpu_mem_total_gib",
-                "replicas",
-                "request_rate_rps",
-                "queue_depth",
-                "p50_latency_ms",
-                "p95_latency_ms",
-            )
-        }
-        if all(v is None for v in values.values()):
-            continue  # nothing known at this step: reported in result.missing, not stored as zero
-        units = None if r.request_rate_rps is None else r.request_rate_rps * step_s * per_request
-        objs.append(
-            UsageSample(
-                deployment=deployment,
-                ts=r.ts,
-                step_seconds=step_s,
-                mig_profile=r.mig_profile,
-                units_of_work=units,
-                **values,
-            )
-        )
-    if not objs:
-        # Nothing at all came back (e.g. the window is past Prometheus' retention): keep what was
-        # stored before rather than replacing it with nothing. result.missing says why.
-        return result
-    with transaction.atomic():
-        UsageSample.objects.filter(deployment=deployment, ts__gte=start, ts__lte=end).delete()
-        UsageSample.objects.bulk_create(objs, batch_size=2000)
-    return result
-
-
-@shared_task(bind=True, name="planner.billing.connector_tasks.ingest_prometheus_usage", **RETRY)
-def ingest_prometheus_usage(
-    self, deployment_id: int, start_iso: str, end_iso: str, step_s: int = 60
-) -> dict:
-    deployment = Deployment.objects.select_related("service").get(pk=deployment_id)
-    start, end = dt.datetime.fromisoformat(start_iso), dt.datetime.fromisoformat(end_iso)
-    run = IngestRun.objects.create(
-        account=deployment.account,
-        source="prometheus",
-        source_uri=f"{settings.PROMETHEUS_URL} {deployment.name}",
-        status=RunStatus.RUNNING,
-        started_at=timezone.now(),
-        attempts=self.request.retries + 1,
-    )
-    try:
-        result = store_usage(deployment, start, end, step_s=step_s)
-    except Exception as exc:
-        retrying = isinstance(exc, TransientError) and self.request.retries < self.max_retries
-        note = "transient failure; the task retries" if retrying else "failed"
-        IngestRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED,
-            finished_at=timezone.now(),
-            errors=[f"{note}: {type(exc).__name__}: {exc}"[:2000]],
-        )
-        raise
-    stored = UsageSample.objects.filter(deployment=deployment, ts__gte=start, ts__lte=end).count()
-    IngestRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, rows_read=len(result.rows), rows_stored=stored,
-        warnings=result.missing[:200], progress_message=f"{stored} usage samples; {len(result.missing)} gap report(s)",
-    )  # fmt: skip
-    return {"deployment": deployment_id, "samples": stored, "missing": result.missing}
-
-
-def queue_usage_ingest(now: dt.datetime) -> int:
-    """Queue a usage ingest for every deployment over the last lookback window, if Prometheus is set."""
-    if not settings.PROMETHEUS_URL:
-        return 0
-    step = int(getattr(settings, "PROMETHEUS_STEP_SECONDS", 60))
-    lookback = dt.timedelta(minutes=int(getattr(settings, "PROMETHEUS_LOOKBACK_MINUTES", 60)))
-    end = dt.datetime.fromtimestamp(int(now.timestamp()) // step * step, dt.UTC)
-    start = end - lookback
-    ids = list(Deployment.objects.values_list("pk", flat=True))
-    for pk in ids:
-        transaction.on_commit(
-            lambda pk=pk: ingest_prometheus_usage.delay(
-                pk, start.isoformat(), end.isoformat(), step
-            )
-        )
-    return len(ids)
 
 
 # -- price catalog ------------------------------------------------------------------------

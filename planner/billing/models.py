@@ -1,4 +1,4 @@
-"""Cost and usage storage: ingest runs, the per-period load pointer, daily rollups, usage samples.
+"""Cost storage: ingest runs, the per-period load pointer, daily rollups (usage samples: planner.usage).
 
 Line items themselves live as Parquet (see store.py); the database holds the daily rollups the
 UI reads and, per account × billing period, which Parquet version is current. Both are switched
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from planner.core.models import CloudAccount, Deployment, Service
+from planner.core.models import CloudAccount, Service
 
 
 class RunStatus(models.TextChoices):
@@ -154,34 +154,3 @@ class CostRollup(models.Model):
             models.Index(fields=["service", "date"]),
             models.Index(fields=["date", "provider"]),
         ]
-
-
-class UsageSample(models.Model):
-    """GPU and traffic metrics for one deployment over one step (default one minute)."""
-
-    deployment = models.ForeignKey(
-        Deployment, on_delete=models.CASCADE, related_name="usage_samples"
-    )
-    ts = models.DateTimeField()
-    step_seconds = models.PositiveIntegerField(default=60)
-    mig_profile = models.CharField(max_length=32, blank=True)
-    replicas = models.FloatField(null=True, blank=True)
-    gpu_util_pct = models.FloatField(null=True, blank=True)
-    gpu_mem_used_gib = models.FloatField(null=True, blank=True)
-    gpu_mem_total_gib = models.FloatField(null=True, blank=True)
-    request_rate_rps = models.FloatField(null=True, blank=True)
-    queue_depth = models.FloatField(null=True, blank=True)
-    p50_latency_ms = models.FloatField(null=True, blank=True)
-    p95_latency_ms = models.FloatField(null=True, blank=True)
-    units_of_work = models.FloatField(
-        null=True, blank=True, help_text="In the service's unit of work"
-    )
-
-    class Meta:
-        ordering = ["deployment", "ts"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["deployment", "ts", "mig_profile"], name="uniq_usage_sample"
-            )
-        ]
-        indexes = [models.Index(fields=["ts"])]

@@ -151,7 +151,8 @@ def queue_due_accounts(now: dt.datetime | None = None) -> int:
     """Beat entry point: queue every due account × period, metrics ingest and a daily price refresh.
 
     Returns the number of tasks queued."""
-    from planner.billing.connector_tasks import queue_price_refresh, queue_usage_ingest
+    from planner.billing.connector_tasks import queue_price_refresh
+    from planner.usage.tasks import queue_usage_ingest
 
     now = now or timezone.now()
     fail_abandoned_runs(now)

@@ -21,7 +21,8 @@ from django.db.models import DecimalField, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from planner.billing.models import BillingPeriodLoad, CostRollup, UsageSample
+from planner.billing.models import BillingPeriodLoad, CostRollup
+from planner.usage.models import UsageSample
 
 ZERO = Value(0, output_field=DecimalField(max_digits=18, decimal_places=6))
 

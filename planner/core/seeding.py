@@ -13,10 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from planner.billing.loader import load_batches
-from planner.billing.models import IngestRun, RunStatus, UsageSample
+from planner.billing.models import IngestRun, RunStatus
 from planner.core import demo
 from planner.core.models import CloudAccount, Deployment, IngestSource, Service
 from planner.core.roles import ADMIN, ANALYST, VIEWER, assign_role
+from planner.usage import demo as serving_demo
+from planner.usage.models import UsageSample
 
 
 def ensure_fleet() -> dict[str, Deployment]:
@@ -100,23 +102,15 @@ def seed_demo(
         log(
             f"  {account.name}: {result.rows_read:,} billing records in {len(result.periods)} periods"
         )
+    usage = serving_demo.add_serving_columns(usage, seed)
     _write_usage(usage, deployments)
+    serving_demo.seed_serving_metrics(usage, deployments)
     log(f"  usage: {len(usage):,} samples for {len(deployments)} deployments")
     return anomalies
 
 
 def _write_usage(usage, deployments) -> None:
-    cols = [
-        "replicas",
-        "gpu_util_pct",
-        "gpu_mem_used_gib",
-        "gpu_mem_total_gib",
-        "request_rate_rps",
-        "queue_depth",
-        "p50_latency_ms",
-        "p95_latency_ms",
-        "units_of_work",
-    ]
+    cols = [c for c in usage.columns if c not in ("service", "ts", "step_seconds")]
     with transaction.atomic():
         UsageSample.objects.filter(deployment__in=list(deployments.values())).delete()
         for slug, frame in usage.groupby("service", sort=False):

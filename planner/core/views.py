@@ -9,6 +9,7 @@ from planner.core import charts
 from planner.core import dashboard as panels
 from planner.core.dashboard import by_dimension, daily_by, filtered, parse_range, total
 from planner.core.models import CloudAccount, Service
+from planner.usage.report import fleet_unit_costs
 
 GROUPINGS = {
     "service": "service__slug",
@@ -100,7 +101,13 @@ def _dashboard_context(params) -> dict:
     context["chart_unit_cost"] = (
         charts.daily_lines(unit, yaxis="USD per unit of work") if unit else None
     )
+    context["measured_unit_costs"] = fleet_unit_costs(_services_in(filters), rng.start, rng.end)
     return context
+
+
+def _services_in(filters: dict):
+    qs = Service.objects.all()
+    return qs.filter(slug=filters["service"]) if filters.get("service") else qs
 
 
 def _alerts(rng) -> dict:

@@ -34,8 +34,9 @@ from costmodels.capacity import QUANT_SPEEDUP, CapacityModel, gpu_speed_factor
 from costmodels.catalog import InstanceOffer, PriceCatalog
 from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
 from costmodels.simulator import simulate_scenarios
-from planner.billing.models import CostRollup, UsageSample
+from planner.billing.models import CostRollup
 from planner.core.models import Deployment, Service
+from planner.usage.models import UsageSample
 
 DEFAULT_WINDOW_DAYS = 7
 BASELINE_METRIC, BASELINE_TARGET = "gpu_utilisation", 70.0

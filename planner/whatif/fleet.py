@@ -13,8 +13,9 @@ import datetime as dt
 from django.db.models import Avg, Count, F, Max, Q, Sum
 from django.db.models.functions import TruncHour
 
-from planner.billing.models import CostRollup, UsageSample
+from planner.billing.models import CostRollup
 from planner.core.dashboard import DateRange
+from planner.usage.models import UsageSample
 
 HOURS_PER_MONTH = 730.0
 

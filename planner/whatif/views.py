@@ -14,6 +14,7 @@ from planner.core import charts as core_charts
 from planner.core.dashboard import cached, daily_by, filtered, parse_range, total
 from planner.core.models import Service
 from planner.core.roles import ANALYST, has_role, role_required
+from planner.usage.views import unit_economics_context
 from planner.whatif import charts, fleet
 from planner.whatif.forms import PARAMETER_FIELDS, DecisionForm, ScenarioForm
 from planner.whatif.models import (
@@ -41,6 +42,7 @@ def service_detail(request, slug):
     return render(request, "core/service_detail.html", {
         **figures, "service": service, "deployments": service.deployments.select_related("account"),
         "recommendations": service.recommendations.filter(status=RecommendationStatus.OPEN),
+        **unit_economics_context(service, figures["range"]),
     })  # fmt: skip
 
 

@@ -9,8 +9,9 @@ import pytest
 from django.db.models import Sum
 
 from planner.billing.loader import store
-from planner.billing.models import BillingPeriodLoad, CostRollup, UsageSample
+from planner.billing.models import BillingPeriodLoad, CostRollup
 from planner.core import demo
+from planner.usage.models import UsageSample
 
 END = dt.date(2026, 10, 1)
 

@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 
 from planner.billing.attribution import shared_cost_by_service, shared_gpu_allocations
-from planner.billing.models import CostRollup, UsageSample
+from planner.billing.models import CostRollup
 from planner.core.models import CloudAccount, Deployment, Service
+from planner.usage.models import UsageSample
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2031, 3, 4)  # far from the demo fleet's dates

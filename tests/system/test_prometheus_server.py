@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from ingest.prometheus import PrometheusClient, read_usage, selector_for
 from ingest.retry import RetryPolicy
-from tests.conftest import SHARED_DATA, skip_or_fail
+from tests.conftest import SHARED_DATA
+from tests.system.prometheus_server import backfilled_prometheus
 
 pytestmark = pytest.mark.system
 
@@ -168,60 +164,12 @@ def write_openmetrics(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory):
-    prom, promtool = (
-        shutil.which("prometheus") or "/usr/bin/prometheus",
-        shutil.which("promtool") or "/usr/bin/promtool",
-    )
-    if not (Path(prom).exists() and Path(promtool).exists()):
-        skip_or_fail(
-            "the prometheus server and promtool binaries are not installed (apt-get install prometheus)"
-        )
     tmp = tmp_path_factory.mktemp("prom")
     write_openmetrics(tmp / "series.om")
-    subprocess.run(
-        [
-            promtool,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            str(tmp / "series.om"),
-            str(tmp / "tsdb"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    (tmp / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [prom, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"prometheus exited: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
-        else:
-            pytest.fail("prometheus did not become ready in 30 s")
+    with backfilled_prometheus(tmp, (tmp / "series.om").read_text()) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _latest(minutes_present: list[int], m: int) -> int | None:
@@ -274,9 +222,10 @@ def test_whole_gpu_usage_matches_the_series_written(prometheus_url):
 
 @pytest.mark.django_db
 def test_mig_instances_stay_separate_and_missing_series_are_reported(prometheus_url, settings):
-    from planner.billing.connector_tasks import ingest_prometheus_usage
-    from planner.billing.models import IngestRun, UsageSample
+    from planner.billing.models import IngestRun
     from planner.core.models import Deployment, Service
+    from planner.usage.models import UsageSample
+    from planner.usage.tasks import ingest_prometheus_usage
 
     svc = Service.objects.create(
         slug="prom-embeddings",
@@ -335,7 +284,7 @@ def test_mig_instances_stay_separate_and_missing_series_are_reported(prometheus_
 
     os.environ["HEADROOM_PROMQL_SELECTOR"] = 'namespace="nowhere"'
     try:
-        from planner.billing.connector_tasks import store_usage
+        from planner.usage.tasks import store_usage
 
         empty = store_usage(dep, START, END, step_s=60)
     finally:

@@ -8,9 +8,10 @@ import pytest
 from django.db.models import Sum
 from django.urls import reverse
 
-from planner.billing.models import CostRollup, UsageSample
+from planner.billing.models import CostRollup
 from planner.core import demo
 from planner.core.dashboard import DateRange, commitments
+from planner.usage.models import UsageSample
 
 START, END = "2026-09-01", "2026-09-30"
 Q = f"?start={START}&end={END}"

@@ -1,0 +1,53 @@
+"""Pages of the usage app: the service page's unit-economics section and its settings form."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from planner.core.models import Service
+from planner.core.roles import ANALYST, role_required
+from planner.usage.models import ServiceServingTargets
+from planner.usage.report import ESTIMATED, service_unit_economics
+
+
+class ServingTargetsForm(forms.ModelForm):
+    class Meta:
+        model = ServiceServingTargets
+        fields = [
+            "ttft_slo_p95_ms",
+            "itl_slo_p95_ms",
+            "managed_api_name",
+            "managed_usd_per_1m_input",
+            "managed_usd_per_1m_output",
+            "managed_price_source",
+        ]
+
+
+def unit_economics_context(service, rng) -> dict:
+    """Context for ``usage/_service_unit_economics.html`` (the service page includes it)."""
+    targets = ServiceServingTargets.objects.filter(service=service).first()
+    return {
+        "economics": service_unit_economics(service, rng.start, rng.end),
+        "economics_estimated_note": ESTIMATED,
+        "serving_targets_form": ServingTargetsForm(instance=targets),
+    }
+
+
+@require_POST
+@role_required(ANALYST)
+def serving_targets(request, slug):
+    service = get_object_or_404(Service, slug=slug)
+    targets = ServiceServingTargets.objects.filter(service=service).first()
+    form = ServingTargetsForm(request.POST, instance=targets)
+    if form.is_valid():
+        obj = form.save(commit=False)
+        obj.service = service
+        obj.save()
+        messages.success(request, "Serving targets and managed-API price saved.")
+    else:
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"Not saved — {errors}")
+    return redirect("service-detail", slug=slug)
