@@ -204,7 +204,9 @@ def test_accounts_are_admin_only_and_refuse_secrets(analyst_api, admin_api):
     resp = admin_api.post("/api/v1/accounts/", body, format="json")
     assert resp.status_code == 400 and "never put a secret here" in resp.json()["credential_ref"][0]
     resp = admin_api.post(
-        "/api/v1/accounts/", {**body, "credential_ref": "HEADROOM_CRED_AWS_PROFILE_BILLING"}, format="json"
+        "/api/v1/accounts/",
+        {**body, "credential_ref": "HEADROOM_CRED_AWS_PROFILE_BILLING"},
+        format="json",
     )
     assert resp.status_code == 201
     dup = admin_api.post(

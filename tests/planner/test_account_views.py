@@ -61,7 +61,11 @@ def test_connection_test_reports_a_missing_credential_variable(
     account.save()
     text = analyst_client.post(reverse("account-test", args=[account.pk])).content.decode()
     section = text[text.index('id="connection-test"') :].split("</section>")[0]
-    assert "badge failed" in section and "HEADROOM_CRED_TEST_PROFILE" in section and "not set" in section
+    assert (
+        "badge failed" in section
+        and "HEADROOM_CRED_TEST_PROFILE" in section
+        and "not set" in section
+    )
 
 
 def test_run_now_queues_and_loads_due_periods(
