@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -15,6 +17,12 @@ from planner.core.models import Deployment, Service
 from planner.core.roles import ANALYST
 from planner.usage.models import ServiceServingTargets, ServingEndpoint
 from planner.usage.report import service_unit_economics
+
+RANGE_PARAMS = [
+    OpenApiParameter("start", OpenApiTypes.DATE, description="First day (default: 30 days ago)"),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="Last day (default: today)"),
+]
+FREE_OBJECT = {"type": "object", "additionalProperties": True}
 
 
 def _range(request, service) -> tuple[dt.date, dt.date]:
@@ -33,6 +41,7 @@ class UnitEconomicsView(APIView):
 
     permission_classes = [HasRole]
 
+    @extend_schema(parameters=RANGE_PARAMS, responses={200: FREE_OBJECT})
     def get(self, request, slug):
         service = get_object_or_404(Service, slug=slug)
         start, end = _range(request, service)
@@ -44,6 +53,15 @@ class UnitCostSeriesView(APIView):
 
     permission_classes = [HasRole]
 
+    @extend_schema(
+        parameters=[
+            *RANGE_PARAMS,
+            OpenApiParameter(
+                "unit", OpenApiTypes.STR, required=True, description="e.g. 1M output tokens"
+            ),
+        ],
+        responses={200: FREE_OBJECT},
+    )
     def get(self, request, slug):
         from costmodels.anomaly.estimator import detect
         from planner.usage.economics import unit_cost_series
@@ -83,6 +101,7 @@ class ServingTargetsView(APIView):
 
     permission_classes = [HasRole]
     write_role = ANALYST
+    serializer_class = ServingTargetsSerializer
 
     def get(self, request, slug):
         t = ServiceServingTargets.objects.filter(service__slug=slug).first()
@@ -121,6 +140,7 @@ class ServingEndpointView(APIView):
 
     permission_classes = [HasRole]
     write_role = ANALYST
+    serializer_class = ServingEndpointSerializer
 
     def get(self, request, pk):
         ep = ServingEndpoint.objects.filter(deployment_id=pk).first()
