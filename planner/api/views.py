@@ -26,8 +26,8 @@ from planner.api.filters import CostRollupFilter
 from planner.api.permissions import HasRole
 from planner.billing import services as ingest_services
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
+from planner.billing.reports import CostView
 from planner.billing.tasks import enqueue_focus_ingest
-from planner.core.dashboard import ZERO
 from planner.core.models import CloudAccount, Deployment, Service
 from planner.core.roles import ADMIN, ANALYST
 
@@ -117,7 +117,9 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=False, pagination_class=None)
     def summary(self, request):
-        """Totals per value of one dimension over the filtered rollups (largest effective cost first)."""
+        """Totals per value of one dimension over the filtered rollups (largest effective cost
+        first). Costs by service include shared-node cost (planner/billing/reports.py);
+        line_items counts billing records by their own tag."""
         group = request.query_params.get("group_by", "service")
         if group not in self.GROUPS:
             raise ValidationError(
@@ -126,24 +128,21 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
                 }
             )
         field = self.GROUPS[group]
-        qs = self.filter_queryset(self.get_queryset()).order_by()
-        rows = (
-            qs.values(field)
-            .annotate(
-                billed=Coalesce(Sum("billed_cost"), ZERO),
-                effective=Coalesce(Sum("effective_cost"), ZERO),
-                listed=Coalesce(Sum("list_cost"), ZERO),
-                items=Coalesce(Sum("line_items"), 0),
-            )
-            .order_by("-effective", field)
-        )
+        raw = self.filter_queryset(self.get_queryset()).order_by()
+        params = request.query_params.copy()
+        service = params.pop("service", [""])[-1]
+        scope = self.filterset_class(params, queryset=self.get_queryset(), request=request)
+        view = CostView(scope.qs.order_by(), service)  # validated above, as raw
+        items = dict(raw.values_list(field).annotate(n=Coalesce(Sum("line_items"), 0)))
+        rows = view.by(field, fields=("billed_cost", "effective_cost", "list_cost"))
+        rows.sort(key=lambda r: (-r["effective_cost"], str(r[field])))
         data = [
             {
                 "key": None if r[field] is None else str(r[field]),
-                "billed_cost": r["billed"],
-                "effective_cost": r["effective"],
-                "list_cost": r["listed"],
-                "line_items": r["items"],
+                "billed_cost": r["billed_cost"],
+                "effective_cost": r["effective_cost"],
+                "list_cost": r["list_cost"],
+                "line_items": items.get(r[field], 0),
             }
             for r in rows
         ]

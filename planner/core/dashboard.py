@@ -21,6 +21,7 @@ from django.db.models import DecimalField, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from planner.billing import reports
 from planner.billing.models import BillingPeriodLoad, CostRollup
 from planner.usage.models import UsageSample
 
@@ -63,14 +64,10 @@ def parse_range(params, default_days: int = 30) -> DateRange:
 
 
 def filtered(rng: DateRange, filters: dict | None = None):
-    qs = CostRollup.objects.filter(date__gte=rng.start, date__lte=rng.end)
+    """Raw rollups of the range and filters, for panels that do not split cost by service
+    (spot share, commitments); cost by or of a service comes from :func:`costs`."""
+    qs = costs(rng, filters).rows
     filters = filters or {}
-    if filters.get("provider"):
-        qs = qs.filter(provider=filters["provider"])
-    if filters.get("account"):
-        qs = qs.filter(account_id=filters["account"])
-    if filters.get("tag"):
-        qs = qs.filter(service_tag=filters["tag"])
     if filters.get("service"):
         if filters["service"] == "unallocated":
             qs = qs.filter(service__isnull=True)
@@ -79,29 +76,51 @@ def filtered(rng: DateRange, filters: dict | None = None):
     return qs
 
 
-def total(qs, field: str = "effective_cost"):
-    return qs.aggregate(v=Coalesce(Sum(field), ZERO))["v"]
+def costs(rng: DateRange, filters: dict | None = None) -> reports.CostView:
+    """The range's cost view under the dashboard filters (shared-node attribution applied)."""
+    filters = filters or {}
+    return reports.view(
+        rng.start,
+        rng.end,
+        provider=filters.get("provider") or "",
+        account=filters.get("account") or None,
+        tag=filters.get("tag") or "",
+        service=filters.get("service") or "",
+    )
 
 
-def by_dimension(qs, dimension: str, field: str = "effective_cost"):
+def total(view: reports.CostView, field: str = "effective_cost"):
+    return view.total(field)
+
+
+def by_dimension(view: reports.CostView, dimension: str, field: str = "effective_cost"):
     """[(label, cost)] sorted by cost, largest first."""
+    return [
+        (r[dimension] if r[dimension] not in (None, "") else "(none)", r[field])
+        for r in view.by(dimension, fields=(field,))
+    ]
+
+
+def raw_by_dimension(qs, dimension: str, field: str = "effective_cost"):
+    """[(label, cost)] of raw rollups (by their own tag, before shared-node attribution)."""
     rows = qs.values(dimension).annotate(v=Sum(field)).order_by("-v")
     return [(r[dimension] if r[dimension] not in (None, "") else "(none)", r["v"]) for r in rows]
 
 
-def daily_by(qs, dimension: str, field: str = "effective_cost"):
+def daily_by(view: reports.CostView, dimension: str, field: str = "effective_cost"):
     """{label: {date: cost}} for a stacked chart."""
     out: dict[str, dict[dt.date, float]] = {}
-    for r in qs.values("date", dimension).annotate(v=Sum(field)).order_by("date"):
-        label = r[dimension] if r[dimension] not in (None, "") else "unallocated"
-        out.setdefault(str(label), {})[r["date"]] = float(r["v"])
+    for label, days in view.daily(dimension, field).items():
+        series = out.setdefault(str(label if label not in (None, "") else "unallocated"), {})
+        for day, v in days.items():
+            series[day] = series.get(day, 0.0) + float(v)
     return out
 
 
-def movers(qs, prev, dimension: str = "service__name", n: int = 6) -> list[dict]:
+def movers(view, prev, dimension: str = "service__name", n: int = 6) -> list[dict]:
     """The ``n`` largest absolute changes of cost by ``dimension`` vs the previous period."""
-    now = dict(qs.values_list(dimension).annotate(v=Sum("effective_cost")))
-    before = dict(prev.values_list(dimension).annotate(v=Sum("effective_cost")))
+    now = {r[dimension]: r["effective_cost"] for r in view.by(dimension)}
+    before = {r[dimension]: r["effective_cost"] for r in prev.by(dimension)}
     rows = []
     for key in set(now) | set(before):
         a, b = float(now.get(key) or 0), float(before.get(key) or 0)
@@ -111,13 +130,14 @@ def movers(qs, prev, dimension: str = "service__name", n: int = 6) -> list[dict]
 
 
 def unit_cost_by_modality(
-    qs, rng: DateRange, filters: dict | None = None
+    view: reports.CostView, rng: DateRange, filters: dict | None = None
 ) -> dict[str, dict[dt.date, float]]:
     """{"<modality> (USD per <unit>)": {date: cost / units}} from daily DB aggregates."""
-    cost = {}
-    for r in (qs.filter(service__isnull=False).values("date", "service__modality", "service__unit_of_work")
-              .annotate(v=Sum("effective_cost"))):  # fmt: skip
-        cost[(r["date"], r["service__modality"], r["service__unit_of_work"])] = float(r["v"])
+    cost: dict[tuple, float] = {}
+    for r in view.by("date", "service__modality", "service__unit_of_work"):
+        if r["service__modality"] is not None:
+            key = (r["date"], r["service__modality"], r["service__unit_of_work"])
+            cost[key] = cost.get(key, 0.0) + float(r["effective_cost"])
     lo = dt.datetime.combine(rng.start, dt.time.min, tzinfo=dt.UTC)
     usage = UsageSample.objects.filter(ts__gte=lo, ts__lt=lo + dt.timedelta(days=rng.days))
     filters = filters or {}
@@ -134,13 +154,12 @@ def unit_cost_by_modality(
     return out
 
 
-def spot_share(qs) -> float | None:
+def spot_share(view: reports.CostView) -> float | None:
     """Share of usage cost bought as spot (FOCUS PricingCategory 'Dynamic')."""
-    agg = qs.filter(charge_category="Usage").aggregate(
-        spot=Sum("effective_cost", filter=Q(pricing_category="Dynamic")),
-        usage=Sum("effective_cost"),
-    )
-    return float(agg["spot"] or 0) / float(agg["usage"]) if agg["usage"] else None
+    usage = reports.CostView(view.rows.filter(charge_category="Usage"), view.service)
+    by_category = {r["pricing_category"]: r["effective_cost"] for r in usage.by("pricing_category")}
+    total_usage = sum(by_category.values())
+    return float(by_category.get("Dynamic", 0)) / float(total_usage) if total_usage else None
 
 
 def commitments(qs, rng: DateRange, filters: dict | None = None) -> dict | None:
@@ -151,9 +170,9 @@ def commitments(qs, rng: DateRange, filters: dict | None = None) -> dict | None:
     Coverage = used committed cost / (used committed + on-demand + spot usage cost).
     """
     committed = qs.filter(pricing_category="Committed")
-    od_spot = total(
-        qs.filter(charge_category="Usage", pricing_category__in=["Standard", "Dynamic"])
-    )
+    od_spot = qs.filter(
+        charge_category="Usage", pricing_category__in=["Standard", "Dynamic"]
+    ).aggregate(v=Coalesce(Sum("effective_cost"), ZERO))["v"]
     if any(f.name == "commitment_status" for f in CostRollup._meta.get_fields()):
         agg = committed.aggregate(used=Sum("effective_cost", filter=~Q(commitment_status="Unused")),
                                   unused=Sum("effective_cost", filter=Q(commitment_status="Unused")))  # fmt: skip
@@ -230,12 +249,7 @@ def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | N
     hist = DateRange(
         max(rng.start - dt.timedelta(days=90), dt.date.min), rng.start - dt.timedelta(days=1)
     )
-    daily = dict(
-        filtered(hist, filters)
-        .values_list("date")
-        .annotate(v=Sum("effective_cost"))
-        .order_by("date")
-    )
+    daily = costs(hist, filters).daily().get(None, {})
     if len(daily) < 14:
         return None
     idx = pd.date_range(min(daily), hist.end, freq="D")

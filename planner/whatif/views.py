@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from planner.core import charts as core_charts
-from planner.core.dashboard import cached, daily_by, filtered, parse_range, total
+from planner.core.dashboard import cached, costs, daily_by, parse_range, total
 from planner.core.models import Service
 from planner.core.roles import ANALYST, has_role, role_required
 from planner.usage.views import unit_economics_context
@@ -53,9 +53,9 @@ def _service_figures(service, params) -> dict:
     row.pop("service")
     hourly = fleet.hourly_grid(fleet.hourly_usage(service, rng))
     x = hourly[0]["hour"] if hourly else None
-    qs = filtered(rng, {"service": service.slug})
-    out = {"range": rng, "row": row, "has_usage": bool(hourly), "cost": total(qs),
-           "chart_cost": core_charts.stacked_daily(daily_by(qs, "pricing_category"))}  # fmt: skip
+    view = costs(rng, {"service": service.slug})
+    out = {"range": rng, "row": row, "has_usage": bool(hourly), "cost": total(view),
+           "chart_cost": core_charts.stacked_daily(daily_by(view, "pricing_category"))}  # fmt: skip
     if hourly:
         out["chart_demand"] = charts.lines(
             x, {"demand (req/s)": [h["demand_rps"] for h in hourly], "capacity (req/s)": [h["capacity_rps"] for h in hourly]},
