@@ -119,6 +119,7 @@ class CostRollupSerializer(serializers.ModelSerializer):
             "region",
             "resource_id",
             "sku",
+            "instance_type",
             "pricing_category",
             "charge_category",
             "service_tag",

@@ -30,7 +30,7 @@ from planner.core.models import Deployment
 from planner.usage.models import UsageSample
 
 #: The rollup column matched against ``Deployment.instance_type``.
-NODE_TYPE_FIELD = "sku"
+NODE_TYPE_FIELD = "instance_type"
 #: Attributed amounts are rounded to the rollups' precision.
 CENT_FRACTION = Decimal("0.000001")
 NODE_KEYS = ("date", "account_id", "region", NODE_TYPE_FIELD)

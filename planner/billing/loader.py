@@ -161,6 +161,7 @@ _ROLLUP_TEXT = {
     "region": 64,
     "resource_id": 500,
     "sku": 200,
+    "instance_type": 100,
     "pricing_category": 32,
     "charge_category": 32,
     "service_tag": 200,

@@ -113,7 +113,13 @@ class CostRollup(models.Model):
     )
     region = models.CharField(max_length=64, blank=True)
     resource_id = models.CharField(max_length=500, blank=True)
-    sku = models.CharField(max_length=200, blank=True, help_text="SKU / instance type")
+    sku = models.CharField(max_length=200, blank=True, help_text="SKU id as billed (FOCUS SkuId)")
+    instance_type = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="Instance / machine type the record bills (ingest/instance_type.py), or ''",
+    )
     pricing_category = models.CharField(max_length=32, blank=True)
     charge_category = models.CharField(max_length=32, blank=True)
     service_tag = models.CharField(

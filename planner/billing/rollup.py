@@ -13,6 +13,10 @@ The rule for ``service_tag``: the value of the first of the configured attributi
 value, else '' (unallocated). A row that the provider split-allocated (FOCUS 1.3+
 ``AllocatedTags``: the tags of the workload the split went to) is attributed by those tags
 first, so split cost is not shown as unallocated. Nulls in a text dimension count as ''.
+
+``instance_type`` is the machine size the record bills, from whichever column its source uses
+(:mod:`ingest.instance_type`); it is what shared-node attribution and the current purchase mix
+match deployments on, never ``sku`` (a CUR product code, an Azure meter, a Google SKU id).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ingest.instance_type import instance_types
 
 DIMENSIONS = {
     # rollup field: FOCUS column
@@ -39,7 +45,9 @@ METRICS = {
     "list_cost": "ListCost",
     "consumed_quantity": "ConsumedQuantity",
 }
-KEYS = ["date", "period", *DIMENSIONS, "service_tag"]
+#: Text keys computed from several columns rather than read from one FOCUS column.
+DERIVED = ["instance_type", "service_tag"]
+KEYS = ["date", "period", *DIMENSIONS, *DERIVED]
 UTC_US = pa.timestamp("us", tz="UTC")
 #: Rows of batch partials kept before they are merged into the running aggregate.
 COMPACT_ROWS = 1_000_000
@@ -108,7 +116,7 @@ class Rollup:
     def __init__(self, tag_keys: list[str], con) -> None:
         self.tag_keys = tag_keys
         self.con = con
-        self.codes = {name: Codes() for name in [*DIMENSIONS, "service_tag"]}
+        self.codes = {name: Codes() for name in [*DIMENSIONS, *DERIVED]}
         self.parts: list[pa.Table] = []
         self.part_rows = 0  # rows in parts
         self.merged = True  # parts hold one table unique by key (or nothing)
@@ -124,6 +132,8 @@ class Rollup:
                 continue
             enc = encoded_text(batch, focus)
             cols[name] = self.codes[name].codes(enc.dictionary, enc.indices)
+        types = pc.dictionary_encode(instance_types(batch))
+        cols["instance_type"] = self.codes["instance_type"].codes(types.dictionary, types.indices)
         tags = self._attribution_tags(batch)
         cols["service_tag"] = self.codes["service_tag"].codes(tags.dictionary, tags.indices)
         for name, focus in METRICS.items():

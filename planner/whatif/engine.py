@@ -170,9 +170,12 @@ def _demand_per_minute(frame: pd.DataFrame) -> np.ndarray:
 
 
 def current_mix(service: Service, dep: Deployment, offer: InstanceOffer, start, end) -> PurchaseMix:
-    """The purchase mix the bills show for the deployment's instance SKU over the window."""
+    """The purchase mix the bills show for the deployment's instance type over the window."""
     agg = CostRollup.objects.filter(
-        service=service, sku=dep.instance_type, date__gte=start.date(), date__lt=end.date()
+        service=service,
+        instance_type=dep.instance_type,
+        date__gte=start.date(),
+        date__lt=end.date(),
     ).aggregate(
         committed_list=Sum("list_cost", filter=Q(pricing_category="Committed")),
         spot_hours=Sum("consumed_quantity", filter=Q(pricing_category="Dynamic")),

@@ -53,10 +53,11 @@ def pool():
                 for h in range(24)
             )  # fmt: skip
 
-    def rollup(day, sku, cost, service=None, category="Standard"):
+    def rollup(day, instance_type, cost, service=None, category="Standard"):
         CostRollup.objects.create(
             date=day, account=acct, billing_period_start=day.replace(day=1), provider="AWS",
-            region="us-east-1", sku=sku, service=service, pricing_category=category,
+            region="us-east-1", sku=f"PRODUCT-{instance_type}", instance_type=instance_type,
+            service=service, pricing_category=category,
             charge_category="Usage", billed_cost=cost, effective_cost=cost, list_cost=cost,
         )  # fmt: skip
 
