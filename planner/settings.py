@@ -49,17 +49,11 @@ INSTALLED_APPS = [
     "planner.core",
     "planner.billing",
     "planner.usage",
-]
-# Apps added by later work register themselves here when their package exists.
-for _optional_app in (
     "planner.whatif",
     "planner.plans",
     "planner.alerts",
     "planner.api",
-    "planner.commitments",
-):
-    if (BASE_DIR / _optional_app.replace(".", "/") / "apps.py").exists():
-        INSTALLED_APPS.append(_optional_app)
+]
 # Swagger UI's assets come from the drf-spectacular-sidecar package (served as static, no CDN).
 INSTALLED_APPS.append("drf_spectacular_sidecar")
 

@@ -93,6 +93,19 @@ def service_tags(values: pa.Array, keys: list[str]) -> pa.Array:
     return pc.fill_null(found, "")
 
 
+def attribution_tags(batch: pa.RecordBatch | pa.Table, keys: list[str]) -> pa.DictionaryArray:
+    """Per row, the attribution tag value (dictionary-encoded): AllocatedTags' first, else
+    Tags' (the rule in the module docstring). Only the distinct tag texts are searched."""
+    tags = encoded_text(batch, "Tags")
+    by_tags = pa.DictionaryArray.from_arrays(tags.indices, service_tags(tags.dictionary, keys))
+    enc = encoded_text(batch, "AllocatedTags")
+    if enc.null_count == len(enc):
+        return by_tags
+    split = pc.fill_null(pc.take(service_tags(enc.dictionary, keys), enc.indices), "")
+    chosen = pc.if_else(pc.equal(split, ""), by_tags.dictionary_decode(), split)
+    return pc.dictionary_encode(chosen)
+
+
 class Codes:
     """A load-wide dictionary of one dimension's text values; code 0 is '' (and null)."""
 
@@ -134,7 +147,7 @@ class Rollup:
             cols[name] = self.codes[name].codes(enc.dictionary, enc.indices)
         types = pc.dictionary_encode(instance_types(batch))
         cols["instance_type"] = self.codes["instance_type"].codes(types.dictionary, types.indices)
-        tags = self._attribution_tags(batch)
+        tags = attribution_tags(batch, self.tag_keys)
         cols["service_tag"] = self.codes["service_tag"].codes(tags.dictionary, tags.indices)
         for name, focus in METRICS.items():
             cols[name] = pc.fill_null(column(batch, focus, pa.float64()), 0.0)
@@ -144,20 +157,6 @@ class Rollup:
         self.merged = False
         if self.part_rows >= COMPACT_ROWS:
             self._compact()
-
-    def _attribution_tags(self, batch: pa.RecordBatch | pa.Table) -> pa.DictionaryArray:
-        """Per row, the attribution tag value (dictionary-encoded): AllocatedTags' first, else
-        Tags'. Only the distinct tag texts are searched."""
-        tags = encoded_text(batch, "Tags")
-        by_tags = pa.DictionaryArray.from_arrays(
-            tags.indices, service_tags(tags.dictionary, self.tag_keys)
-        )
-        enc = encoded_text(batch, "AllocatedTags")
-        if enc.null_count == len(enc):
-            return by_tags
-        split = pc.fill_null(pc.take(service_tags(enc.dictionary, self.tag_keys), enc.indices), "")
-        chosen = pc.if_else(pc.equal(split, ""), by_tags.dictionary_decode(), split)
-        return pc.dictionary_encode(chosen)
 
     def _compact(self) -> None:
         stacked = pa.concat_tables(self.parts)  # noqa: F841 - read by DuckDB below

@@ -62,12 +62,10 @@ def requeue_stalled_focus_runs() -> int:
 
 @shared_task(name="planner.billing.tasks.schedule_due_ingests")
 def schedule_due_ingests() -> int:
-    """Beat entry point: queue each enabled account whose interval has elapsed. Connector-specific
-    scheduling hooks in here (see planner/billing/scheduling.py when present)."""
-    try:
-        from planner.billing.scheduling import queue_due_accounts
-    except ImportError:
-        return 0
+    """Beat entry point: queue each enabled account whose interval has elapsed
+    (planner/billing/scheduling.py)."""
+    from planner.billing.scheduling import queue_due_accounts
+
     return queue_due_accounts()
 
 

@@ -16,13 +16,16 @@ import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.core.cache import cache
-from django.db.models import DecimalField, Max, Min, Q, Sum, Value
+from django.db.models import DecimalField, Max, Min, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from planner.billing import reports
 from planner.billing.models import BillingPeriodLoad, CostRollup
+from planner.billing.rollup import attribution_tags
 from planner.usage.models import UsageSample
 
 ZERO = Value(0, output_field=DecimalField(max_digits=18, decimal_places=6))
@@ -165,23 +168,16 @@ def spot_share(view: reports.CostView) -> float | None:
 def commitments(qs, rng: DateRange, filters: dict | None = None) -> dict | None:
     """Committed cost split into used and unused, with coverage and utilisation.
 
-    Uses the rollups' ``commitment_status`` column when the loader provides it; otherwise reads
-    FOCUS CommitmentDiscountStatus from the current line-item versions of the range's periods.
-    Coverage = used committed cost / (used committed + on-demand + spot usage cost).
+    Reads FOCUS CommitmentDiscountStatus from the current line-item versions of the range's
+    periods. Coverage = used committed cost / (used committed + on-demand + spot usage cost).
     """
-    committed = qs.filter(pricing_category="Committed")
     od_spot = qs.filter(
         charge_category="Usage", pricing_category__in=["Standard", "Dynamic"]
     ).aggregate(v=Coalesce(Sum("effective_cost"), ZERO))["v"]
-    if any(f.name == "commitment_status" for f in CostRollup._meta.get_fields()):
-        agg = committed.aggregate(used=Sum("effective_cost", filter=~Q(commitment_status="Unused")),
-                                  unused=Sum("effective_cost", filter=Q(commitment_status="Unused")))  # fmt: skip
-        used, unused = float(agg["used"] or 0), float(agg["unused"] or 0)
-    else:
-        split = _commitment_split_from_line_items(rng, filters or {})
-        if split is None:
-            return None
-        used, unused = split
+    split = _commitment_split_from_line_items(rng, filters or {})
+    if split is None:
+        return None
+    used, unused = split
     if used + unused <= 0:
         return None
     cover = used + float(od_spot)
@@ -191,14 +187,12 @@ def commitments(qs, rng: DateRange, filters: dict | None = None) -> dict | None:
 
 def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[float, float] | None:
     """(used, unused) committed effective cost from FOCUS CommitmentDiscountStatus, read by
-    DuckDB from the current Parquet version of each billing period overlapping the range."""
-    import re
-
+    DuckDB from the current Parquet version of each billing period overlapping the range,
+    attributed by the loader's tag rule (billing/rollup.py)."""
     import duckdb
     from django.conf import settings
 
     from planner.billing.loader import store
-    from planner.core.models import Service
 
     loads = BillingPeriodLoad.objects.filter(
         billing_period_start__lte=rng.end,
@@ -220,32 +214,51 @@ def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[fl
     if filters.get("provider"):
         where.append("ServiceProviderName = ?")
         args.append(filters["provider"])
-    tag = filters.get("tag") or (Service.objects.filter(slug=filters["service"]).values_list("tag_value", flat=True).first()
-                                 if filters.get("service") and filters["service"] != "unallocated" else None)  # fmt: skip
-    if tag:
-        keys = ["NULLIF(regexp_extract(Tags, ?, 1), '')" for _ in settings.ATTRIBUTION_TAG_KEYS]
-        where.append(f"COALESCE({', '.join(keys)}, '') = ?")
-        args += [
-            '"' + re.escape(k) + r'"\s*:\s*"([^"]*)"' for k in settings.ATTRIBUTION_TAG_KEYS
-        ] + [tag]
-    sql = (
-        "SELECT coalesce(sum(EffectiveCost) FILTER (WHERE coalesce(CommitmentDiscountStatus, '') <> 'Unused'), 0), "
-        "coalesce(sum(EffectiveCost) FILTER (WHERE CommitmentDiscountStatus = 'Unused'), 0) "
-        f"FROM read_parquet(?, union_by_name = true) WHERE {' AND '.join(where)}"
-    )
+    source = "read_parquet(?, union_by_name = true)"
     with duckdb.connect() as con:
-        used, unused = con.execute(sql, [files, *args]).fetchone()
-    return float(used), float(unused)
+        columns = {
+            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}", [files]).fetchall()
+        }
+        allocated = "AllocatedTags" if "AllocatedTags" in columns else "CAST(NULL AS VARCHAR)"
+        sql = (
+            f"SELECT Tags, {allocated} AS AllocatedTags, "
+            "coalesce(sum(EffectiveCost) FILTER (WHERE coalesce(CommitmentDiscountStatus, '') <> 'Unused'), 0) AS used, "
+            "coalesce(sum(EffectiveCost) FILTER (WHERE CommitmentDiscountStatus = 'Unused'), 0) AS unused "
+            f"FROM {source} WHERE {' AND '.join(where)} GROUP BY ALL"
+        )  # fmt: skip
+        by_tags = con.execute(sql, [files, *args]).to_arrow_table()
+    keep = _tag_filter(filters, attribution_tags(by_tags, list(settings.ATTRIBUTION_TAG_KEYS)))
+    if keep is not None:
+        by_tags = by_tags.filter(keep)
+    return float(pc.sum(by_tags["used"]).as_py() or 0), float(
+        pc.sum(by_tags["unused"]).as_py() or 0
+    )
+
+
+def _tag_filter(filters: dict, tags: pa.Array) -> pa.Array | None:
+    """Mask of rows whose attribution tag (the loader's rule, billing/rollup.py) matches the
+    tag or service filter; a service owns its slug and its tag value, as in the loader."""
+    from planner.core.models import Service
+
+    tags = tags.dictionary_decode() if pa.types.is_dictionary(tags.type) else tags
+    if filters.get("tag"):
+        return pc.equal(tags, filters["tag"])
+    owned = {t for pair in Service.objects.values_list("slug", "tag_value") for t in pair if t}
+    if filters.get("service") == "unallocated":
+        return pc.invert(pc.is_in(tags, pa.array(sorted(owned), pa.string())))
+    if filters.get("service"):
+        svc = Service.objects.filter(slug=filters["service"]).values_list("slug", "tag_value")
+        mine = {t for pair in svc for t in pair if t}
+        return pc.is_in(tags, pa.array(sorted(mine), pa.string()))
+    return None
 
 
 def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | None:
     """Forecast of the range's spend from up to 90 days before it (80 % interval)."""
-    try:
-        import pandas as pd
+    import pandas as pd
 
-        from costmodels.forecast.model import forecast_series
-    except ImportError:
-        return None
+    from costmodels.forecast.model import forecast_series
+
     hist = DateRange(
         max(rng.start - dt.timedelta(days=90), dt.date.min), rng.start - dt.timedelta(days=1)
     )

@@ -5,6 +5,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from planner.alerts.budgets import budget_status
+from planner.alerts.models import Anomaly, AnomalyStatus, Budget
 from planner.core import charts
 from planner.core import dashboard as panels
 from planner.core.dashboard import (
@@ -111,32 +113,18 @@ def _services_in(filters: dict):
 
 
 def _alerts(rng) -> dict:
-    """Open anomalies and budgets at risk, when the alerts app is installed (else nothing)."""
-    from django.apps import apps
-
-    if not apps.is_installed("planner.alerts"):
-        return {}
-    out: dict = {"alerts_installed": True}
-    try:
-        Anomaly = apps.get_model("alerts", "Anomaly")
-        out["open_anomalies"] = Anomaly.objects.filter(status="open").count()
-    except (LookupError, Exception):  # noqa: BLE001 - another app's schema; show nothing rather than fail
-        out["open_anomalies"] = None
-    try:
-        from planner.alerts.budgets import budget_status
-
-        Budget = apps.get_model("alerts", "Budget")
-        at_risk = []
-        for b in Budget.objects.filter(active=True)[:20]:
-            st = budget_status(b, today=rng.end)
-            if st.amount_usd and (st.forecast_pct >= 100 or st.spend_pct >= 80):
-                at_risk.append(
-                    {"budget": b, "spend_pct": st.spend_pct, "forecast_pct": st.forecast_pct}
-                )
-        out["budgets_at_risk"] = at_risk
-    except Exception:  # noqa: BLE001
-        out["budgets_at_risk"] = None
-    return out
+    """Open anomalies and budgets at risk."""
+    at_risk = []
+    for b in Budget.objects.filter(active=True)[:20]:
+        st = budget_status(b, today=rng.end)
+        if st.amount_usd and (st.forecast_pct >= 100 or st.spend_pct >= 80):
+            at_risk.append(
+                {"budget": b, "spend_pct": st.spend_pct, "forecast_pct": st.forecast_pct}
+            )
+    return {
+        "open_anomalies": Anomaly.objects.filter(status=AnomalyStatus.OPEN).count(),
+        "budgets_at_risk": at_risk,
+    }
 
 
 @login_not_required

@@ -303,12 +303,10 @@ def promote_to_plan(scenario: Scenario, user) -> object:
     """Create a draft plan with one decision per service of a finished scenario."""
     if scenario.status != ScenarioStatus.SUCCEEDED:
         raise ValueError("only a finished scenario can be promoted; run it first")
-    try:
-        from planner.plans.exports.decision import PlanDecision, PrometheusMetric
-        from planner.plans.services import create_plan_from_decisions
-    except ImportError as exc:  # plans app not installed
-        raise ValueError("plans are not available in this installation") from exc
     from django.conf import settings
+
+    from planner.plans.exports.decision import PlanDecision, PrometheusMetric
+    from planner.plans.services import create_plan_from_decisions
 
     p = scenario.parameters
     decisions = []

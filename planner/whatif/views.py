@@ -255,10 +255,7 @@ def scenario_promote(request, pk):
         messages.error(request, f"Could not promote: {exc}")
         return redirect("scenario-detail", pk=s.pk)
     messages.success(request, f"Draft plan v{plan.version} created from this scenario.")
-    try:
-        return redirect("plan-detail", pk=plan.pk)
-    except Exception:  # noqa: BLE001 - plans pages not installed
-        return redirect("scenario-detail", pk=s.pk)
+    return redirect("plan-detail", pk=plan.pk)
 
 
 def scenario_compare(request):
