@@ -8,7 +8,6 @@ the environment variable named by ``token_env`` (never stored).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from typing import Any
 
@@ -29,7 +28,7 @@ class PrometheusClient:
         url: str,
         *,
         policy: RetryPolicy | None = None,
-        token_env: str | None = None,
+        token: str | None = None,
         verify_tls: bool = True,
     ) -> None:
         from prometheus_api_client import PrometheusConnect
@@ -37,11 +36,7 @@ class PrometheusClient:
 
         self.url = url.rstrip("/")
         self.policy = policy or RetryPolicy()
-        headers = None
-        if token_env:
-            token = os.environ.get(token_env)
-            if token:
-                headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         self._prom = PrometheusConnect(
             url=self.url, headers=headers, disable_ssl=not verify_tls, retry=Retry(total=0, raise_on_status=False),
             timeout=self.policy.timeout_s,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 import socket
 import threading
 from urllib.parse import SplitResult, urlsplit
@@ -125,7 +124,7 @@ def check_url(url: str, *, resolve: bool = True) -> tuple[SplitResult, IPAddress
 
 
 def _ca_bundle() -> str:
-    return os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()
+    return settings.WEBHOOK_CA_BUNDLE or certifi.where()
 
 
 def post(url: str, text: str, timeout: float | None = None) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +24,11 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from ingest.retry import TransientError
-from planner.billing.connectors import credential_value, execute_connector_run
+from planner.billing.connectors import (
+    credential_value,
+    execute_connector_run,
+    external_call_policy,
+)
 from planner.core.models import CloudAccount, Deployment, Provider
 
 log = logging.getLogger(__name__)
@@ -123,7 +126,7 @@ def refresh_price_catalog(self, account_id: int) -> dict:
         from ingest.aws import AwsClient, fetch_spot_prices
         from ingest.aws.spot import SOURCE
 
-        client = AwsClient(profile=credential_value(account))
+        client = AwsClient(profile=credential_value(account), policy=external_call_policy())
         by_region: dict[str, set[str]] = {}
         for region, itype in Deployment.objects.filter(provider=Provider.AWS).values_list(
             "region", "instance_type"
@@ -144,7 +147,8 @@ def refresh_price_catalog(self, account_id: int) -> dict:
 
         client = GcpClient(
             credentials_file=credential_value(account),
-            catalog_endpoint=os.environ.get("HEADROOM_GCP_CATALOG_ENDPOINT") or None,
+            catalog_endpoint=settings.GCP_CATALOG_ENDPOINT,
+            policy=external_call_policy(),
         )
         rows, notes = fetch_gcp_prices(client, machine_shapes(DATA_DIR / "gcp_gpu_prices.csv"))
         for n in notes[:20]:
