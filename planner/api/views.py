@@ -25,7 +25,7 @@ from planner.api.csv import csv_response
 from planner.api.filters import CostRollupFilter
 from planner.api.permissions import HasRole
 from planner.billing import services as ingest_services
-from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
+from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, RunSource
 from planner.billing.reports import CostView
 from planner.billing.tasks import enqueue_focus_ingest
 from planner.core.models import CloudAccount, Deployment, Service
@@ -232,7 +232,7 @@ class IngestRunViewSet(RoleViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
         else:
             uri = account.source_uri
         try:
-            run = ingest_services.create_run(account, "focus_file", uri, user=request.user)
+            run = ingest_services.create_run(account, RunSource.FOCUS_FILE, uri, user=request.user)
         except ingest_services.RunAlreadyActive as exc:
             raise Conflict(str(exc)) from None
         enqueue_focus_ingest(run.pk, trigger.validated_data["allow_mixed_currency"])

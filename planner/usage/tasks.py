@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from ingest.retry import TransientError
 from planner.billing.connectors import external_call_policy
-from planner.billing.models import IngestRun, RunStatus
+from planner.billing.models import IngestRun, RunSource, RunStatus
 from planner.core.models import Deployment
 from planner.usage.models import LatencyHistogram, ServingEndpoint, UsageSample
 from planner.usage.units import measured_unit
@@ -144,7 +144,7 @@ def ingest_prometheus_usage(
     start, end = dt.datetime.fromisoformat(start_iso), dt.datetime.fromisoformat(end_iso)
     run = IngestRun.objects.create(
         account=deployment.account,
-        source="prometheus",
+        source=RunSource.PROMETHEUS,
         source_uri=f"{settings.PROMETHEUS_URL} {deployment.name}",
         status=RunStatus.RUNNING,
         started_at=timezone.now(),

@@ -124,7 +124,7 @@ def load_inputs(
     fit_rows = pd.DataFrame(
         {
             "request_rate_rps": own.rps,
-            "gpu_utilisation_pct": own.util,
+            "gpu_util_pct": own.util,
             "replicas": own.replicas.fillna(1.0),
         }
     )

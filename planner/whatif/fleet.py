@@ -13,11 +13,10 @@ import datetime as dt
 from django.db.models import Avg, Count, F, Max, Q, Sum
 from django.db.models.functions import TruncHour
 
+from costmodels.catalog import HOURS_PER_MONTH
 from planner.billing import reports
 from planner.core.dashboard import DateRange
 from planner.usage.models import UsageSample
-
-HOURS_PER_MONTH = 730.0
 
 
 def _ts_bounds(rng: DateRange) -> tuple[dt.datetime, dt.datetime]:
