@@ -22,14 +22,11 @@ from sklearn.base import clone
 
 from costmodels.capacity import CapacityModel, gpu_speed_factor
 from costmodels.catalog import HOURS_PER_MONTH, InstanceOffer, PriceCatalog
+from costmodels.errors import RightsizingRefused
 from costmodels.results import RightsizingRecommendation
 
 MIN_EVIDENCE_HOURS = 30.0
 REQUIRED = ("request_rate_rps", "gpu_util_pct", "gpu_memory_used_gib")
-
-
-class RightsizingRefused(ValueError):
-    """Raised by ``recommend_rightsizing(..., raise_on_refusal=True)`` with the reason."""
 
 
 def _evidence(samples: pd.DataFrame, lookback_days: float) -> pd.DataFrame:

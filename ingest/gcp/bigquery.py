@@ -34,8 +34,8 @@ from typing import Any
 import pyarrow as pa
 
 from ..canonical import ApiConnector, CanonicalBatcher, ConnectionCheck, next_month, tags_json
+from ..errors import ConnectorError
 from ..focus.schema import detect_version
-from ..retry import ConnectorError
 from .client import GcpClient
 
 CUD_TYPES = ("COMMITTED_USAGE_DISCOUNT", "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE")

@@ -11,15 +11,8 @@ import datetime as dt
 import re
 from typing import Any
 
+from ..errors import PrometheusHTTPError
 from ..retry import RetryPolicy, call_with_retry
-
-
-class PrometheusHTTPError(Exception):
-    """A non-200 answer from Prometheus; ``status_code`` lets the retry policy classify it."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 class PrometheusClient:

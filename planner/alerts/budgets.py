@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from costmodels.errors import SeriesInputError
 from planner.alerts.models import AlertKind, AlertSent, Budget, DeliveryStatus, period_bounds
 from planner.alerts.series import daily_frame
 from planner.billing.reports import CostView
@@ -85,7 +86,7 @@ def _forecast_rest(budget: Budget, as_of: dt.date, remaining: int, spend: float,
             fc = forecast_series(history["total"], remaining).clip(lower=0.0)
             return (float(fc["forecast"].sum()), float(fc["lower_80"].sum()),
                     float(fc["upper_80"].sum()), "seasonal-trend forecast")  # fmt: skip
-        except ValueError as exc:
+        except (SeriesInputError, ValueError) as exc:  # bad series, or a degenerate fit
             log.warning("budget %s: forecast failed (%s); using run rate", budget.pk, exc)
     rate = spend / max(days_so_far, 1)
     return rate * remaining, rate * remaining, rate * remaining, "run rate"

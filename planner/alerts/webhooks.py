@@ -27,6 +27,12 @@ import certifi
 import urllib3
 from django.conf import settings
 
+from planner.alerts.errors import (
+    TransientWebhookError,
+    WebhookRefused,
+    WebhookRejected,
+)
+
 DEFAULT_TIMEOUT_S = 10.0
 _posting = threading.local()
 
@@ -43,22 +49,6 @@ logging.getLogger("urllib3.connectionpool").addFilter(_HideWebhookRequests())
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Instance metadata services that sit on ordinary-looking addresses (others are link-local).
 METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254")}
-
-
-class WebhookError(Exception):
-    pass
-
-
-class TransientWebhookError(WebhookError):
-    """Worth retrying: 5xx, 429, timeout or connection failure."""
-
-
-class WebhookRejected(WebhookError):
-    """Not worth retrying: the receiver refused the request (4xx other than 429)."""
-
-
-class WebhookRefused(WebhookRejected):
-    """Headroom does not post to this URL (scheme, host or address not allowed)."""
 
 
 def redact(url: str) -> str:

@@ -18,11 +18,13 @@ import itertools
 import logging
 from typing import Any
 
+import pyarrow as pa
 from django.conf import settings
 from django.db.models import Q
 
 from ingest.canonical import ConnectionCheck, PeriodRead
-from ingest.retry import AuthError, ConnectorError, RetryPolicy, TransientError, classify
+from ingest.errors import AuthError, ConnectorError, IngestError, TransientError
+from ingest.retry import RetryPolicy, classify
 from planner.billing.loader import LoadError, LoadResult, load_batches
 from planner.billing.models import IngestRun, RunStatus
 from planner.billing.services import claim_run, finish_run, progress_reporter
@@ -193,7 +195,7 @@ def execute_connector_run(
                     raise
                 raise TransientError(scrub(f"{type(exc).__name__}: {exc}")) from exc
             finish_run(run, error=f"gave up after repeated transient failures: {exc}")
-        elif isinstance(exc, (ConnectorError, LoadError, ValueError, OSError, KeyError)):
+        elif isinstance(exc, (IngestError, LoadError, pa.ArrowInvalid, OSError)):
             errors = [str(e) for e in getattr(exc, "errors", [])] or [
                 f"{type(exc).__name__}: {exc}"
             ]

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.instance_type import instance_types
+from planner.billing.errors import LoadError
 
 DIMENSIONS = {
     # rollup field: FOCUS column
@@ -172,7 +173,7 @@ class Rollup:
     def result(self) -> pa.Table:
         """The rollup: KEYS (text dimensions as strings), the METRICS and line_items."""
         if not self.parts:
-            raise ValueError("no batches were added")
+            raise LoadError("no billing records were read, so there is nothing to roll up")
         if not self.merged:
             self._compact()
         table = self.parts[0]

@@ -23,6 +23,7 @@ from django.db.models import DecimalField, Max, Min, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from costmodels.errors import SeriesInputError
 from planner.billing import reports
 from planner.billing.models import BillingPeriodLoad, CostRollup
 from planner.billing.rollup import attribution_tags
@@ -269,7 +270,7 @@ def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | N
     series = pd.Series([float(daily.get(d.date(), 0.0)) for d in idx], index=idx)
     try:
         fc = forecast_series(series, rng.days)
-    except (ValueError, ArithmeticError):
+    except (SeriesInputError, ValueError, ArithmeticError):
         return None
     f = float(fc["forecast"].sum())
     return {"forecast": f, "lower": float(fc["lower_80"].sum()), "upper": float(fc["upper_80"].sum()),

@@ -37,14 +37,11 @@ from costmodels.simulator import simulate_scenarios
 from planner.billing.models import CostRollup
 from planner.core.models import Deployment, Service
 from planner.usage.models import UsageSample
+from planner.whatif.errors import ScenarioInputError
 
 DEFAULT_WINDOW_DAYS = 7
 BASELINE_METRIC, BASELINE_TARGET = "gpu_utilisation", 70.0
 RANDOM_STATE = 20261001  # fixed so the same scenario always gives the same interruptions
-
-
-class ScenarioInputError(ValueError):
-    """A scenario that cannot be simulated, with a message saying what to change."""
 
 
 def catalog() -> PriceCatalog:

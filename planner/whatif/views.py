@@ -14,6 +14,7 @@ from planner.core import charts as core_charts
 from planner.core.dashboard import cached, costs, daily_by, parse_range, total
 from planner.core.models import Service
 from planner.core.roles import ANALYST, has_role, role_required
+from planner.plans.errors import PlanError
 from planner.usage.views import unit_economics_context
 from planner.whatif import charts, fleet
 from planner.whatif.forms import PARAMETER_FIELDS, DecisionForm, ScenarioForm
@@ -251,7 +252,7 @@ def scenario_promote(request, pk):
     s = get_object_or_404(Scenario, pk=pk)
     try:
         plan = promote_to_plan(s, request.user)
-    except ValueError as exc:  # PlanError is a ValueError
+    except PlanError as exc:
         messages.error(request, f"Could not promote: {exc}")
         return redirect("scenario-detail", pk=s.pk)
     messages.success(request, f"Draft plan v{plan.version} created from this scenario.")
