@@ -12,10 +12,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ingest.errors import IngestError
-from planner.alerts.signals import ingest_succeeded
 from planner.billing.errors import RunAlreadyActive
 from planner.billing.loader import LoadError, load_batches
 from planner.billing.models import IngestRun, RunStatus
+from planner.billing.signals import ingest_succeeded
 from planner.core.credentials import scrub
 from planner.core.models import CloudAccount
 

@@ -23,18 +23,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from django.db.models import Q, Sum
 
 from costmodels.capacity import QUANT_SPEEDUP, CapacityModel, gpu_speed_factor
-from costmodels.catalog import InstanceOffer, PriceCatalog
+from costmodels.catalog import InstanceOffer
 from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
 from costmodels.simulator import simulate_scenarios
 from planner.billing.models import CostRollup
+from planner.billing.pricing import catalog
 from planner.core.models import Deployment, Service
 from planner.usage.models import UsageSample
 from planner.whatif.errors import ScenarioInputError
@@ -42,22 +41,6 @@ from planner.whatif.errors import ScenarioInputError
 DEFAULT_WINDOW_DAYS = 7
 BASELINE_METRIC, BASELINE_TARGET = "gpu_utilisation", 70.0
 RANDOM_STATE = 20261001  # fixed so the same scenario always gives the same interruptions
-
-
-def catalog() -> PriceCatalog:
-    """The price catalog with the connectors' latest refreshed prices (EC2 spot history, GCP
-    list_skus) applied; rebuilt only when the refreshed-price file changes."""
-    from planner.billing.connector_tasks import price_updates_path
-
-    path = price_updates_path()
-    return _catalog_at(str(path), path.stat().st_mtime_ns if path.exists() else 0)
-
-
-@lru_cache(maxsize=2)
-def _catalog_at(path: str, stamp: int) -> PriceCatalog:
-    from planner.billing.connector_tasks import refreshed_price_catalog
-
-    return refreshed_price_catalog(Path(path))
 
 
 @dataclass
