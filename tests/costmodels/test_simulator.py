@@ -285,7 +285,12 @@ def test_seed_scenario_batching_and_warm_pool_cut_cost_and_latency(catalog):
     rb = simulate(demand, [before], PurchaseMix(), t4, before_cap, slo_p95_ms=250)[0]
     ra = simulate(demand, [after], PurchaseMix(), t4, after_cap, slo_p95_ms=250)[0]
     assert rb.monthly_cost_usd == pytest.approx(1200, rel=0.15)  # measured $1,113
-    assert rb.request_weighted_p95_latency_ms == pytest.approx(420, rel=0.3)  # measured 372 ms
+    # with the HPA's 10 % tolerance a 90 % target lets the T4s run up to 99 % busy before
+    # scaling out, so the hot "before" queues far more than the seeds' 420 ms (measured 2,992)
+    assert rb.request_weighted_p95_latency_ms == pytest.approx(2990, rel=0.3)
+    no_tol = dataclasses.replace(before, tolerance=0.0)
+    rb0 = simulate(demand, [no_tol], PurchaseMix(), t4, before_cap, slo_p95_ms=250)[0]
+    assert rb0.request_weighted_p95_latency_ms == pytest.approx(420, rel=0.3)  # measured 372 ms
     assert 0.45 <= ra.monthly_cost_usd / rb.monthly_cost_usd <= 0.65  # seeds 0.52; measured 0.60
     assert ra.request_weighted_p95_latency_ms == pytest.approx(118, rel=0.2)  # measured 112 ms
     assert ra.slo_attainment > rb.slo_attainment and ra.cold_starts < rb.cold_starts
