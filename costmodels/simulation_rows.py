@@ -42,6 +42,7 @@ class _Rows:
     max_up: np.ndarray
     warm_size: np.ndarray
     tol: np.ndarray
+    tol_out: np.ndarray  # scale-out tolerance
     cold: np.ndarray
     warm_steps: np.ndarray
     mu_pm: np.ndarray  # requests per minute per ready replica
@@ -118,6 +119,7 @@ def _prepare(demands, policies, mixes, offers, caps, slos, timeouts) -> _Rows:
         cooldown=i32([math.ceil(p.cooldown_s / 60 - 1e-9) for p in policies]),
         max_up=i32([p.max_scale_up_replicas_per_min for p in policies]),
         warm_size=i32([p.warm_pool for p in policies]), tol=f([p.tolerance for p in policies]),
+        tol_out=f([p.tolerance if p.scale_out_tolerance is None else p.scale_out_tolerance for p in policies]),
         cold=i32([_steps(c.cold_start_s_) for c in caps]),
         warm_steps=i32([_steps(c.warm_start_s_) for c in caps]),
         mu_pm=mu * 60.0,

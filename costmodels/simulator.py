@@ -89,7 +89,7 @@ class _Engine:
         self.qhist = np.zeros((self.HQ, P))  # backlog ring for queue-length metrics
         self.any_queue = bool(rows.is_queue.any())
         self.tfrac = rows.timeout_s / 60.0
-        self.tol_up, self.tol_dn = 1.0 + rows.tol, 1.0 - rows.tol
+        self.tol_up, self.tol_dn = 1.0 + rows.tol_out, 1.0 - rows.tol
         self.cold_starts = np.zeros(P, np.int64)
         self.interruptions = np.zeros(P, np.int64)
         self.sums = {k: np.zeros(P) for k in ("drop", "queued", "ok")}

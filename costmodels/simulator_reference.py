@@ -41,6 +41,7 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]], tables=None) ->
     lo, hi, lag = int(rows.min_r[r]), int(rows.max_r[r]), int(rows.lag[r])
     w_up, w_dn, cooldown = int(rows.w_up[r]), int(rows.w_dn[r]), int(rows.cooldown[r])
     tol, max_up, target = float(rows.tol[r]), int(rows.max_up[r]), float(rows.target[r])
+    tol_out = float(rows.tol_out[r])
     cold, warm_steps, warm_size = int(rows.cold[r]), int(rows.warm_steps[r]), int(rows.warm_size[r])
     mu_pm, committed, share = float(rows.mu_pm[r]), int(rows.committed[r]), float(rows.share[r])
     timeout_s, slo = float(rows.timeout_s[r]), float(rows.slo[r])
@@ -124,7 +125,7 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]], tables=None) ->
             lagged = backlog_hist[t - lag] if t - lag >= 0 else 0.0
             up = min(up + lagged / target, hi)
         # HPA: act only when the usage ratio leaves the tolerance, then round up
-        scaled_up = up > current and up > current * (1.0 + tol)
+        scaled_up = up > current and up > current * (1.0 + tol_out)
         if scaled_up:
             n_add = min(math.ceil(up - 1e-9) - current, max_up)
             from_warm = min(n_add, warm)

@@ -37,6 +37,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from .admission import FieldError, admission_errors
+from .extra_schemas import deployment_schema, priority_class_schema
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -134,6 +135,12 @@ def _validator(api_version: str, kind: str) -> Draft202012Validator:
             "$defs": _k8s_defs(),
             "required": ["apiVersion", "kind", "metadata", "spec"],
         }
+    elif (api_version, kind) == ("scheduling.k8s.io/v1", "PriorityClass"):
+        schema = {**priority_class_schema({"$ref": f"#/$defs/{META_REF}"}), "$defs": _k8s_defs()}
+    elif (api_version, kind) == ("apps/v1", "Deployment"):
+        quantity = {"$ref": "#/$defs/io.k8s.apimachinery.pkg.api.resource.Quantity"}
+        meta = {"$ref": f"#/$defs/{META_REF}"}
+        schema = {**deployment_schema(meta, quantity), "$defs": _k8s_defs()}
     else:
         raise LookupError(f"no vendored schema for {kind} {api_version}")
     Draft202012Validator.check_schema(schema)
@@ -144,6 +151,8 @@ SUPPORTED_KINDS = (
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("karpenter.sh/v1", "NodePool"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),  # warm pool (Headroom's subset schema)
+    ("apps/v1", "Deployment"),  # warm pool placeholders (Headroom's subset schema)
 )
 
 
