@@ -333,3 +333,24 @@ def test_real_azure_llm_trace_matches_reference(catalog):
     )
     _same(fast, slow)
     assert fast[0].requests == pytest.approx(demand.sum())
+
+
+@pytest.mark.parametrize(
+    ("load", "scale_out_tolerance", "expected"),
+    [(3.25, None, 3), (3.4, None, 4), (3.25, 0.0, 4), (2.75, None, 3), (2.6, None, 3)],
+)
+def test_hpa_tolerance_on_the_unrounded_usage_ratio(
+    offer, cap, load, scale_out_tolerance, expected
+):
+    """By hand, from 3 replicas: the HPA acts only when load / current leaves 1 +- 0.1 --
+    3.25 / 3 = 1.083 stays at 3 (ceil(3.25) = 4 would have scaled), 3.4 / 3 = 1.133 goes to
+    ceil(3.4) = 4; AWS target tracking (scale-out tolerance 0) goes to 4 at 3.25; scale-in
+    at 2.75 / 3 = 0.917 holds; at 2.6 / 3 = 0.867 it scales to ceil(2.6) = 3 (no change)."""
+    mu = cap.throughput_rps_
+    demand = np.where(np.arange(60) < 5, 60 * mu * 3.0, 60 * mu * load)
+    pol = AutoscalingPolicy(target=mu, min_replicas=1, max_replicas=8, cooldown_s=0,
+                            scale_down_stabilisation_s=0, scale_out_tolerance=scale_out_tolerance)  # fmt: skip
+    r = simulate(demand, [pol], PurchaseMix(), offer, cap, slo_p95_ms=5000)[0]
+    ref = simulate_reference(demand, [pol], PurchaseMix(), offer, cap, slo_p95_ms=5000)[0]
+    assert r.replicas[0] == 3 and r.replicas[-1] == expected
+    _same([r], [ref])
