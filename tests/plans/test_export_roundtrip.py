@@ -279,3 +279,28 @@ def test_any_keda_expressible_policy_roundtrips(demand, offer, cap, metric, lo, 
     assert_same_run(
         replay(short, offer, cap, policy, mix), replay(short, offer, cap, back, back_mix)
     )
+
+
+@pytest.mark.django_db
+def test_stored_plan_roundtrip(demand, offer, cap):
+    """A demo deployment's simulated policy, promoted into a stored plan, comes back out of
+    the database and the KEDA bundle as the same policy (the path the product exports)."""
+    from planner.core.models import Deployment
+    from planner.plans.from_simulation import decision_for_simulation
+    from planner.plans.services import bundle_for, create_plan_from_decisions
+
+    dep = Deployment.objects.select_related("service").order_by("name").first()
+    policy = k8s_policy(cap, "gpu_utilisation", warm_pool=1, warm_pool_cost_fraction=1.0)
+    mix = PurchaseMix(spot_share=0.5)
+    decision = decision_for_simulation(
+        dep, policy, mix, exporter="keda", serving_image="registry.example/serve:1"
+    )
+    plan = create_plan_from_decisions([decision], name="from simulation")
+    (stored,) = plan.as_decisions()
+    assert stored.metric.query == decision.metric.query and "sum(DCGM" in stored.metric.query
+    files = bundle_for(plan).files
+    docs = [d for path, text in files.items() if path.endswith(".yaml")
+            for d in yaml.safe_load_all(text) if d]  # fmt: skip
+    back = read_scaled_object(docs)
+    assert back.warm_pool == 1
+    assert_same_run(replay(demand, offer, cap, policy, mix), replay(demand, offer, cap, back, mix))
