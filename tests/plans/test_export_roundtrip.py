@@ -304,3 +304,52 @@ def test_stored_plan_roundtrip(demand, offer, cap):
     back = read_scaled_object(docs)
     assert back.warm_pool == 1
     assert_same_run(replay(demand, offer, cap, policy, mix), replay(demand, offer, cap, back, mix))
+
+
+@pytest.mark.parametrize(("metric", "warm"), [("requests_per_replica", 2), ("gpu_utilisation", 0)])
+def test_ec2_warm_pool_roundtrip(demand, offer, cap, aws_env, metric, warm):
+    """EC2 Auto Scaling (the AWS target with a warm pool) through moto: stopped instances
+    costed at their EBS volume's share of the price, as exported."""
+    import boto3
+
+    from planner.plans.aws_client import Ec2AutoScalingClient
+    from planner.plans.exports.ec2_asg import read_ec2_asg, render_ec2_asg, stopped_warm_fraction
+
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    ec2.create_launch_template(
+        LaunchTemplateName="gpu",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "g5.xlarge"},
+    )
+    asg = boto3.client("autoscaling", region_name="us-east-1")
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="chat-llm", MinSize=1, MaxSize=2,
+        LaunchTemplate={"LaunchTemplateName": "gpu"}, AvailabilityZones=["us-east-1a"],
+    )  # fmt: skip
+    frac = stopped_warm_fraction(offer.ondemand_usd_per_hour, 200)
+    assert frac == pytest.approx(200 * 0.08 / 730 / offer.ondemand_usd_per_hour)  # ~2.2 %
+    target = dict(metric=metric, target=70.0 if metric == "gpu_utilisation" else 0.5)
+    policy = AutoscalingPolicy(
+        **target, min_replicas=1, max_replicas=10, polling_interval_s=60,
+        scale_up_stabilisation_s=120, scale_down_stabilisation_s=840, cooldown_s=0,
+        max_scale_up_replicas_per_min=10, warm_pool=warm, warm_pool_cost_fraction=frac,
+        tolerance=0.1, scale_out_tolerance=0.0,
+    )  # fmt: skip
+    where = dataclasses.replace(
+        TARGET, aws_resource_id="asg/chat-llm", alb_resource_label="app/lb/1/targetgroup/tg/2"
+    )
+    requests = render_ec2_asg(policy, where, offer.ondemand_usd_per_hour)
+    client = Ec2AutoScalingClient("us-east-1")
+    client.apply(requests)
+    back = read_ec2_asg(*client.describe("chat-llm"), offer.ondemand_usd_per_hour)
+    assert (back.metric, back.warm_pool) == (metric, warm)
+    first, again = (
+        replay(demand, offer, cap, policy, PurchaseMix()),
+        replay(demand, offer, cap, back, PurchaseMix()),
+    )
+    assert_same_run(first, again)
+    assert first.cost_usd_by_category["warm_pool"] == pytest.approx(
+        warm * frac * offer.ondemand_usd_per_hour * demand.size / 60
+    )
+    bad = dataclasses.replace(policy, warm_pool=1, warm_pool_cost_fraction=0.1)
+    with pytest.raises(ExportRefused, match="bill their 200 GiB volume"):
+        render_ec2_asg(bad, where, offer.ondemand_usd_per_hour)

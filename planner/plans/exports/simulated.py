@@ -87,7 +87,8 @@ class ExportTarget:
     selector: str = ""  # PromQL label matchers, e.g. namespace="x",pod=~"dep-.*"
     serving: str = "vllm"  # vllm | tgi | generic (see QUERIES)
     serving_image: str = ""  # the warm pool's placeholder image (holds its layers)
-    aws_resource_id: str = ""  # endpoint/<endpoint>/variant/<variant>
+    aws_resource_id: str = ""  # endpoint/<endpoint>/variant/<variant>, or asg/<group>
+    alb_resource_label: str = ""  # EC2 groups scaled on ALBRequestCountPerTarget
     aws_region: str = "us-east-1"
 
     def matchers(self) -> str:
