@@ -354,3 +354,43 @@ def test_hpa_tolerance_on_the_unrounded_usage_ratio(
     ref = simulate_reference(demand, [pol], PurchaseMix(), offer, cap, slo_p95_ms=5000)[0]
     assert r.replicas[0] == 3 and r.replicas[-1] == expected
     _same([r], [ref])
+
+
+_POLICY_FIELDS = st.fixed_dictionaries(
+    {
+        "metric": st.sampled_from(["requests_per_replica", "gpu_utilisation", "concurrency",
+                                   "queue_length"]),
+        "target_frac": st.floats(0.3, 1.2),
+        "min_replicas": st.integers(0, 3), "span": st.integers(1, 8),
+        "polling_interval_s": st.integers(1, 240),
+        "scale_up_stabilisation_s": st.integers(0, 400),
+        "scale_down_stabilisation_s": st.integers(0, 900), "cooldown_s": st.integers(0, 600),
+        "max_scale_up_replicas_per_min": st.integers(1, 6), "warm_pool": st.integers(0, 2),
+        "tolerance": st.sampled_from([0.0, 0.1, 0.2]),
+        "scale_out_tolerance": st.sampled_from([None, 0.0, 0.05]),
+    }
+)  # fmt: skip
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(fields=st.lists(_POLICY_FIELDS, min_size=1, max_size=6), share=st.sampled_from([0.0, 0.5, 1.0]),
+       seed=st.integers(0, 5))  # fmt: skip
+def test_engine_and_plain_loop_agree_on_any_policy(offer, cap, fields, share, seed):
+    """Property: for any policies (every metric kind, asymmetric tolerances, warm pools,
+    spot interruptions) the vectorised engine and the plain loop give the same run."""
+    scale = {"requests_per_replica": cap.throughput_rps_, "gpu_utilisation": 100.0,
+             "concurrency": cap.batch_size, "queue_length": cap.batch_size}  # fmt: skip
+    pols = []
+    for f in fields:
+        f = dict(f)
+        frac, span = f.pop("target_frac"), f.pop("span")
+        f["target"] = frac * scale[f["metric"]]
+        f["max_replicas"] = f["min_replicas"] + span
+        pols.append(AutoscalingPolicy(**f))
+    mix = PurchaseMix(spot_share=share)
+    spotty = _Stormy(**{k.name: getattr(offer, k.name) for k in dataclasses.fields(offer)})
+    fast = simulate(_DEMAND, pols, mix, spotty, cap, slo_p95_ms=400, random_state=seed)
+    slow = simulate_reference(_DEMAND, pols, mix, spotty, cap, slo_p95_ms=400, random_state=seed)
+    _same(fast, slow)
