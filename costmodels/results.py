@@ -27,8 +27,9 @@ class AutoscalingPolicy:
     * ``gpu_utilisation`` -- busy percentage 0-100 (DCGM ``GPU_UTIL``);
     * ``queue_length`` -- requests queued or in flight per replica (KEDA queue scalers).
 
-    HPA semantics: desired = ceil(metric total / target) within [min, max]; changes inside
-    ``tolerance`` are ignored; scale-up uses the lowest and scale-down the highest
+    HPA semantics: desired = ceil(metric total / target) within [min, max], unless the usage
+    ratio (metric total / target) / current replicas is within 1 +- ``tolerance`` (then
+    nothing changes; the ratio is taken before rounding, as the HPA does); scale-up uses the lowest and scale-down the highest
     recommendation of the stabilisation window; ``cooldown_s`` is the minimum time after
     any scaling event before a scale-down; at most ``max_scale_up_replicas_per_min`` are
     added per minute. ``warm_pool`` instances are kept initialised but stopped, cost

@@ -6,7 +6,9 @@ through :func:`validate_manifest` first. Schemas live in
 
 * KEDA ``ScaledObject`` keda.sh/v1alpha1 — the CRD's ``openAPIV3Schema``;
 * Karpenter ``NodePool`` karpenter.sh/v1 — the CRD's ``openAPIV3Schema``;
-* ``HorizontalPodAutoscaler`` autoscaling/v2 — Kubernetes' OpenAPI v3 document.
+* ``HorizontalPodAutoscaler`` autoscaling/v2 — Kubernetes' OpenAPI v3 document;
+* the warm pool's ``PriorityClass`` and placeholder ``Deployment`` (and the capacity-spread
+  patch) — Headroom's subset schemas in :mod:`.extra_schemas`, with the vendored ObjectMeta.
 
 The OpenAPI dialect is translated to JSON Schema (draft 2020-12) the way the
 API server reads it:
