@@ -27,17 +27,20 @@ class AutoscalingPolicy:
     * ``gpu_utilisation`` -- busy percentage 0-100 (DCGM ``GPU_UTIL``);
     * ``queue_length`` -- requests queued or in flight per replica (KEDA queue scalers).
 
-    HPA semantics: desired = ceil(metric total / target) within [min, max]; changes inside
-    ``tolerance`` are ignored; scale-up uses the lowest and scale-down the highest
+    HPA semantics: desired = ceil(metric total / target) within [min, max], unless the usage
+    ratio (metric total / target) / current replicas is within 1 +- ``tolerance`` (then
+    nothing changes; the ratio is taken before rounding, as the HPA does); scale-up uses the lowest and scale-down the highest
     recommendation of the stabilisation window; ``cooldown_s`` is the minimum time after
     any scaling event before a scale-down; at most ``max_scale_up_replicas_per_min`` are
     added per minute. ``warm_pool`` instances are kept initialised but stopped, cost
     ``warm_pool_cost_fraction`` of the on-demand price and start in the capacity model's
     ``warm_start_s`` instead of a cold start. All times are seconds, applied at 1-minute
     resolution (rounded up to whole minutes; polling acts as metric staleness).
-    For ``queue_length``, requests still queued one polling interval ago add
-    ``ceil(backlog / target)`` replicas to the scale-up recommendation outside the
-    stabilisation window (as a queue-lag trigger would).
+    ``tolerance`` applies to both directions unless ``scale_out_tolerance`` is given
+    (AWS target tracking scales out as soon as the metric exceeds its target: 0, and in
+    only 10 % below it). For ``queue_length``, the requests still queued one polling
+    interval ago count with those in flight (one metric, e.g. vLLM's running + waiting
+    requests); the queued part is read outside the stabilisation window.
     """
 
     metric: str = "requests_per_replica"
@@ -52,6 +55,7 @@ class AutoscalingPolicy:
     warm_pool: int = 0
     warm_pool_cost_fraction: float = 0.1
     tolerance: float = 0.1
+    scale_out_tolerance: float | None = None
 
     def __post_init__(self) -> None:
         _check(
@@ -70,6 +74,10 @@ class AutoscalingPolicy:
             "policy max_scale_up_replicas_per_min must be >= 1",
         )
         _check(self.warm_pool >= 0, "policy warm_pool must be >= 0")
+        _check(
+            self.scale_out_tolerance is None or self.scale_out_tolerance >= 0,
+            "policy scale_out_tolerance must be >= 0 (or None: same as tolerance)",
+        )
 
     @property
     def label(self) -> str:

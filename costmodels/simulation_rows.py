@@ -42,6 +42,7 @@ class _Rows:
     max_up: np.ndarray
     warm_size: np.ndarray
     tol: np.ndarray
+    tol_out: np.ndarray  # scale-out tolerance
     cold: np.ndarray
     warm_steps: np.ndarray
     mu_pm: np.ndarray  # requests per minute per ready replica
@@ -118,6 +119,7 @@ def _prepare(demands, policies, mixes, offers, caps, slos, timeouts) -> _Rows:
         cooldown=i32([math.ceil(p.cooldown_s / 60 - 1e-9) for p in policies]),
         max_up=i32([p.max_scale_up_replicas_per_min for p in policies]),
         warm_size=i32([p.warm_pool for p in policies]), tol=f([p.tolerance for p in policies]),
+        tol_out=f([p.tolerance if p.scale_out_tolerance is None else p.scale_out_tolerance for p in policies]),
         cold=i32([_steps(c.cold_start_s_) for c in caps]),
         warm_steps=i32([_steps(c.warm_start_s_) for c in caps]),
         mu_pm=mu * 60.0,
@@ -159,26 +161,25 @@ def spot_events(rows: _Rows, T: int, random_state: int | None) -> dict[int, list
 def _recommend(
     rows: _Rows, t0: int, t1: int, source: dict[tuple[int, int], np.ndarray], win: np.ndarray
 ) -> np.ndarray:
-    """ceil(lagged demand x k) clipped to [min, max], for minutes [t0, t1) (time x rows)."""
+    """Lagged demand x k (replicas' worth of load, not rounded) clipped to [min, max], for
+    minutes [t0, t1) (time x rows); the autoscaler compares it with the current replicas
+    (tolerance) before rounding up, as the HPA does."""
     out = np.empty((t1 - t0, len(rows.policies)))
     keys = zip(rows.d_idx.tolist(), rows.lag.tolist(), win.tolist(), strict=True)
     for d, lag, w in sorted(set(keys)):
         cols = np.flatnonzero((rows.d_idx == d) & (rows.lag == lag) & (win == w))
         x = source[(d, w)][np.clip(np.arange(t0 - lag, t1 - lag), 0, None)]
         out[:, cols] = x[:, None] * rows.k[cols]
-    out -= 1e-9
-    np.ceil(out, out=out)
     np.maximum(out, rows.min_r, out=out)
     np.minimum(out, rows.max_r, out=out)
-    return out.astype(np.int64)
+    return out
 
 
 def raw_recommendations(rows: _Rows, t0: int, t1: int) -> np.ndarray:
     """Replica recommendations (time x rows) for minutes [t0, t1) from lagged demand."""
     zero = np.zeros(len(rows.policies), np.int64)
-    return _recommend(
-        rows, t0, t1, {(d, 0): rows.demands[d] for d in set(rows.d_idx.tolist())}, zero
-    )
+    x = _recommend(rows, t0, t1, {(d, 0): rows.demands[d] for d in set(rows.d_idx.tolist())}, zero)
+    return np.ceil(x - 1e-9).astype(np.int64)
 
 
 def _window_sources(rows: _Rows) -> tuple[dict, dict]:

@@ -4,7 +4,9 @@ It implements the semantics in :mod:`costmodels.simulator` independently (its ow
 window minimum/maximum, queue, warm pool and billing arithmetic) and exists to
 cross-check the vectorised engine in tests and as the baseline in ``bench/simulator.py``.
 Only the inputs (:func:`_prepare`), the spot interruption draws (:func:`spot_events`) and
-the capacity model's latency formula are shared.
+the capacity model's latency table (:func:`latency_table`: p95 and no-queue latency for every
+minute x replica count, computed once per trace, as the engine does) are shared, so the
+benchmark compares the two loops, not the cost of the latency formula.
 """
 
 from __future__ import annotations
@@ -20,22 +22,33 @@ from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
 from costmodels.simulation_rows import NOTICE_MIN, _prepare, _Rows, spot_events
 
 
-def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]]) -> SimulationResult:
+def latency_table(rows: _Rows, r: int) -> tuple[list[list[float]], list[list[float]]]:
+    """(p95, no-queue latency) in ms for every minute x replica count up to the most that
+    can be ready (max replicas, warm pool and interrupted spot replicas still serving)."""
+    cap = rows.caps[rows.c_idx[r]]
+    width = int(2 * (rows.max_r[r] + 2) + rows.warm_size[r] + 2)
+    lam = cap.gpu_arrival_rps(rows.demands[rows.d_idx[r]] / 60.0)[:, None]
+    p95, svc = cap.latency_ms(lam, np.arange(width + 1)[None, :])
+    return p95.tolist(), svc.tolist()
+
+
+def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]], tables=None) -> SimulationResult:
     demand = rows.demands[rows.d_idx[r]].tolist()
-    cap_model = rows.caps[rows.c_idx[r]]
+    tab_p95, tab_svc = tables if tables is not None else latency_table(rows, r)
+    width = len(tab_p95[0]) - 1
     T = len(demand)
     g, k = float(rows.gpu_factor[r]), float(rows.k[r])
     lo, hi, lag = int(rows.min_r[r]), int(rows.max_r[r]), int(rows.lag[r])
     w_up, w_dn, cooldown = int(rows.w_up[r]), int(rows.w_dn[r]), int(rows.cooldown[r])
     tol, max_up, target = float(rows.tol[r]), int(rows.max_up[r]), float(rows.target[r])
+    tol_out = float(rows.tol_out[r])
     cold, warm_steps, warm_size = int(rows.cold[r]), int(rows.warm_steps[r]), int(rows.warm_size[r])
     mu_pm, committed, share = float(rows.mu_pm[r]), int(rows.committed[r]), float(rows.share[r])
     timeout_s, slo = float(rows.timeout_s[r]), float(rows.slo[r])
     is_queue = bool(rows.is_queue[r])
 
-    def raw(t: int) -> int:
-        x = demand[max(t - lag, 0)] * k
-        return min(max(math.ceil(x - 1e-9), lo), hi)
+    def raw(t: int) -> float:  # replicas' worth of load, clipped, not rounded
+        return min(max(demand[max(t - lag, 0)] * k, lo), hi)
 
     by_t: dict[int, list[int]] = {}
     for t, slot in events:
@@ -43,7 +56,7 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]]) -> SimulationRe
     starting: dict[int, int] = {}  # minute -> replicas becoming ready
     refill: dict[int, int] = {}  # minute -> warm-pool instances becoming available again
     ending: dict[int, int] = {}  # minute -> interrupted spot replicas terminated
-    ready, pending, doomed, warm = raw(0), 0, 0, warm_size
+    ready, pending, doomed, warm = math.ceil(raw(0) - 1e-9), 0, 0, warm_size
     backlog, last_evt = 0.0, -(10**9)
     backlog_hist: list[float] = []
     cold_starts = interruptions = 0
@@ -76,12 +89,10 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]]) -> SimulationRe
         dropped += drop
         queued += backlog
         requests += a
-        lam = cap_model.gpu_arrival_rps(np.array([demand[t] / 60.0]))
-        c = np.array([ready])
-        p95 = float(cap_model.p95_latency_ms(lam, c)[0])
+        p95 = tab_p95[t][min(ready, width)]
         worst = max(prev_backlog, backlog)
         if worst > 0 or not math.isfinite(p95):
-            svc = float(cap_model.service_latency_ms(lam, np.array([max(ready, 1)]))[0])
+            svc = tab_svc[t][min(ready, width)]
             p95 = min(svc + 60000.0 * worst / max(cap, 1e-9), timeout_s * 1000.0)
         if drop > 0:
             p95 = timeout_s * 1000.0
@@ -112,10 +123,11 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]]) -> SimulationRe
         up = min(raw(u) for u in range(t - w_up, t + 1))
         if is_queue:
             lagged = backlog_hist[t - lag] if t - lag >= 0 else 0.0
-            up = min(up + math.ceil(lagged / target - 1e-9), hi)
-        scaled_up = up > current and up > current * (1.0 + tol)
+            up = min(up + lagged / target, hi)
+        # HPA: act only when the usage ratio leaves the tolerance, then round up
+        scaled_up = up > current and up > current * (1.0 + tol_out)
         if scaled_up:
-            n_add = min(up - current, max_up)
+            n_add = min(math.ceil(up - 1e-9) - current, max_up)
             from_warm = min(n_add, warm)
             warm -= from_warm
             starting[t + warm_steps] = starting.get(t + warm_steps, 0) + from_warm
@@ -126,7 +138,7 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]]) -> SimulationRe
             last_evt = t
         down = max(raw(u) for u in range(t - w_dn, t + 1))
         if not scaled_up and down < current * (1.0 - tol) and t - last_evt >= cooldown:
-            n_rm = max(min(current - down, ready - doomed), 0)
+            n_rm = max(min(current - math.ceil(down - 1e-9), ready - doomed), 0)
             if n_rm > 0:
                 ready -= n_rm
                 warm = min(warm + n_rm, warm_size)
@@ -171,4 +183,11 @@ def simulate_reference(
     for t in sorted(events):
         for r, slot in events[t]:
             per_row.setdefault(r, []).append((t, slot))
-    return [_run_row(rows, r, per_row.get(r, [])) for r in range(P)]
+    tables: dict[int, tuple] = {}  # one table per width (same trace and capacity model)
+    out = []
+    for r in range(P):
+        width = int(2 * (rows.max_r[r] + 2) + rows.warm_size[r] + 2)
+        if width not in tables:
+            tables[width] = latency_table(rows, r)
+        out.append(_run_row(rows, r, per_row.get(r, []), tables[width]))
+    return out

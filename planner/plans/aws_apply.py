@@ -2,8 +2,8 @@
 
 For a SageMaker endpoint variant or an ECS service the plan becomes:
 
-* a scalable target with ``MinCapacity`` = the plan's floor (min + warm pool)
-  and ``MaxCapacity`` = max replicas;
+* a scalable target with ``MinCapacity`` = the plan's floor and ``MaxCapacity`` =
+  max replicas (a warm pool is refused: these targets have none);
 * one target-tracking policy ``headroom-<slug>-target-tracking`` keeping the
   plan's predefined metric at its target value, with the plan's cooldowns;
 * two scheduled actions per time-of-day window (``-start`` raises
@@ -120,6 +120,13 @@ def desired_state(decision: PlanDecision) -> AwsTargetState:
         raise AwsApplyError(f"service '{decision.service_slug}' has no AWS scaling target")
     if t.resource_kind not in DIMENSIONS:
         raise AwsApplyError(f"service '{decision.service_slug}': unknown kind {t.resource_kind}")
+    if decision.warm_pool_replicas:
+        raise AwsApplyError(
+            f"service '{decision.service_slug}': {t.resource_kind} targets have no warm pool "
+            f"(EC2 Auto Scaling groups do; SageMaker endpoint variants and ECS services do "
+            f"not), so {decision.warm_pool_replicas} warm replica(s) cannot be applied; plan "
+            f"without a warm pool, or run the service on Kubernetes (placeholder pods)"
+        )
     namespace, dimension = DIMENSIONS[t.resource_kind]
     prefix = f"{MANAGED_PREFIX}{decision.service_slug}"
     floor, ceiling = decision.effective_min_replicas, decision.max_replicas

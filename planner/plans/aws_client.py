@@ -120,3 +120,34 @@ class ApplicationAutoScalingClient:
         self._c.delete_scheduled_action(
             ScheduledActionName=name, **self._key(namespace, resource_id, dimension)
         )
+
+
+class Ec2AutoScalingClient:
+    """One region's EC2 Auto Scaling API: the calls an EC2 group export makes and reads."""
+
+    ACTIONS = {
+        "UpdateAutoScalingGroup": "update_auto_scaling_group",
+        "PutScalingPolicy": "put_scaling_policy",
+        "PutWarmPool": "put_warm_pool",
+    }
+
+    def __init__(self, region: str, endpoint_url: str | None = None, client: Any = None):
+        self.region = region
+        self._c = client or boto3.client(
+            "autoscaling", region_name=region, endpoint_url=endpoint_url
+        )
+
+    def apply(self, requests: dict[str, dict[str, Any]]) -> None:
+        """Send the export's requests, in API order (group bounds, policy, warm pool)."""
+        for action, method in self.ACTIONS.items():
+            if action in requests:
+                getattr(self._c, method)(**requests[action])
+
+    def describe(self, group: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict | None]:
+        """(group, its scaling policies, its warm pool configuration or None)."""
+        (found,) = self._c.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
+            "AutoScalingGroups"
+        ]
+        policies = self._c.describe_policies(AutoScalingGroupName=group)["ScalingPolicies"]
+        warm = self._c.describe_warm_pool(AutoScalingGroupName=group).get("WarmPoolConfiguration")
+        return found, policies, warm or None

@@ -244,6 +244,14 @@ def check_aws_drift(plan: Plan, user=None, clients=None) -> list[aws_apply.Field
     return drift
 
 
+def _body(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Flattened ``spec`` (or, for spec-less kinds like PriorityClass, the top-level fields)."""
+    if "spec" in manifest:
+        return flatten(manifest.get("spec") or {}, "spec")
+    skip = ("apiVersion", "kind", "metadata", "status")
+    return {k: v for k, v in manifest.items() if k not in skip}
+
+
 def manifest_drift(plan: Plan, reported_yaml: str, user=None) -> list[dict[str, Any]]:
     """Compare what a cluster reports (``kubectl get ... -o yaml``) with the plan's manifests.
 
@@ -275,8 +283,8 @@ def manifest_drift(plan: Plan, reported_yaml: str, user=None) -> list[dict[str, 
                     {"object": label, "field": "(object)", "actual": None, "planned": "present"}
                 )
                 continue
-            have = flatten(actual.get("spec") or {}, "spec")
-            for field, want in flatten(planned["spec"], "spec").items():
+            have, wanted = _body(actual), _body(planned)
+            for field, want in wanted.items():
                 if have.get(field) != want:
                     drift.append(
                         {

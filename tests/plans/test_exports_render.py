@@ -17,7 +17,8 @@ from planner.plans.exports.autoscalers import (
 )
 from planner.plans.exports.bundle import dump_manifests
 from planner.plans.exports.decision import DecisionError, QueueMetric
-from planner.plans.exports.karpenter import render_node_pools, spot_gpu_limit
+from planner.plans.exports.errors import ExportError
+from planner.plans.exports.karpenter import SPREAD_LABEL, render_node_pools, render_spread_patch
 from planner.plans.exports.validate import validate_yaml
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -54,10 +55,11 @@ def test_scaled_object_carries_every_plan_setting(known_plan):
     chat = known_plan[0]
     so = render_scaled_object(chat, plan_version=7, live=LIVE)
     spec = so["spec"]
-    # floor = min 2 + warm pool 1
-    assert spec["minReplicaCount"] == 3
+    # floor = min 2 (the warm pool is placeholder pods, not replicas)
+    assert spec["minReplicaCount"] == 2
     assert spec["maxReplicaCount"] == 12
-    assert spec["pollingInterval"] == 15 and spec["cooldownPeriod"] == 600
+    # KEDA's cooldownPeriod only delays 1 -> 0: not written for a floor of 2
+    assert spec["pollingInterval"] == 15 and "cooldownPeriod" not in spec
     assert spec["fallback"] == {"failureThreshold": 3, "replicas": 6}
     beh = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     assert beh["scaleUp"]["stabilizationWindowSeconds"] == 30
@@ -120,12 +122,18 @@ def test_hpa_uses_external_metric_and_floor_of_one(known_plan):
     assert ext["metric"]["selector"] == {"matchLabels": {"queue": "image-jobs"}}
 
 
+def test_scale_to_zero_carries_keda_cooldown(known_plan):
+    images = known_plan[2]  # floor 0
+    spec = render_scaled_object(images)["spec"]
+    assert spec["minReplicaCount"] == 0 and spec["cooldownPeriod"] == images.cooldown_seconds
+
+
 @pytest.mark.parametrize(
-    ("share", "max_replicas", "gpus", "expected"),
-    [(0.5, 12, 1, 6), (0.3, 10, 2, 6), (0.25, 7, 1, 2), (1.0, 30, 1, 30), (0.01, 3, 1, 1)],
-)
-def test_spot_gpu_limit_is_ceiling_of_share(known_plan, share, max_replicas, gpus, expected):
-    # hand-computed: ceil(share * max_replicas * gpus)
+    ("share", "max_replicas", "gpus", "spot_values", "n"),
+    [(0.5, 12, 1, ["1"], 2), (0.3, 10, 2, ["1", "2", "3"], 10), (0.25, 7, 1, ["1"], 4),
+     (0.75, 8, 1, ["1", "2", "3"], 4)],
+)  # fmt: skip
+def test_spot_share_holds_at_every_load(known_plan, share, max_replicas, gpus, spot_values, n):
     d = known_plan[0].__class__(
         **{
             **known_plan[0].__dict__,
@@ -136,11 +144,40 @@ def test_spot_gpu_limit_is_ceiling_of_share(known_plan, share, max_replicas, gpu
             "fallback_replicas": None,
         }
     )
-    assert spot_gpu_limit(d) == expected
     spot, on_demand = render_node_pools(d)
-    assert spot["spec"]["limits"] == {"nvidia.com/gpu": expected}
+    # no absolute spot cap: the split comes from the capacity-spread values
+    assert spot["spec"]["limits"] == {"nvidia.com/gpu": max_replicas * gpus}
     assert on_demand["spec"]["limits"] == {"nvidia.com/gpu": max_replicas * gpus}
     assert spot["spec"]["weight"] > on_demand["spec"]["weight"]
+
+    def spread(pool):
+        reqs = pool["spec"]["template"]["spec"]["requirements"]
+        return next(r["values"] for r in reqs if r["key"] == SPREAD_LABEL)
+
+    assert spread(spot) == spot_values
+    assert spread(on_demand) == [str(i) for i in range(len(spot_values) + 1, n + 1)]
+    (tsc,) = render_spread_patch(d)["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert (tsc["topologyKey"], tsc["maxSkew"], tsc["whenUnsatisfiable"]) == (
+        SPREAD_LABEL,
+        1,
+        "DoNotSchedule",
+    )
+    # the scheduler keeps the n domains within one pod of each other (maxSkew 1), so at
+    # every replica count R the spot domains hold k/n of them within k pods
+    k = len(spot_values)
+    for replicas in range(1, 3 * max_replicas):
+        counts = [0] * n
+        for _ in range(replicas):
+            counts[counts.index(min(counts))] += 1
+        assert abs(sum(counts[:k]) - share * replicas) <= k
+
+
+def test_unrepresentable_spot_share_is_refused(known_plan):
+    d = known_plan[0].__class__(
+        **{**known_plan[0].__dict__, "spot_share": 0.01, "schedules": (), "fallback_replicas": None}
+    )
+    with pytest.raises(ExportError, match="not a fraction k/n"):
+        render_node_pools(d)
 
 
 def test_node_pools_by_capacity_type_and_mig(known_plan):
@@ -173,7 +210,7 @@ def test_number_formats():
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"max_replicas": 2}, "max_replicas"),  # below min 2 + warm 1
+        ({"max_replicas": 1}, "max_replicas"),  # below min 2
         ({"spot_share": 0.4, "capacity_types": ("on-demand",)}, "spot_share"),
         ({"namespace": "Inference"}, "namespace"),
         ({"polling_interval_seconds": 0}, "polling_interval_seconds"),

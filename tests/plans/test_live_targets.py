@@ -22,17 +22,17 @@ def at(s: str) -> dt.datetime:
     [
         # 2026-11-23 is a Monday; New York is UTC-5 (EST) in November.
         ("2026-11-23T13:00:00+00:00", 8, ("weekday-peak",)),  # 08:00 EST: start minute
-        ("2026-11-23T12:59:00+00:00", 3, ()),  # 07:59 EST: floor = min 2 + warm 1
+        ("2026-11-23T12:59:00+00:00", 2, ()),  # 07:59 EST: floor = min 2
         ("2026-11-24T00:59:00+00:00", 8, ("weekday-peak",)),  # 19:59 EST Monday
-        ("2026-11-24T01:00:00+00:00", 3, ()),  # 20:00 EST: end minute
-        ("2026-11-28T15:00:00+00:00", 3, ()),  # Saturday
+        ("2026-11-24T01:00:00+00:00", 2, ()),  # 20:00 EST: end minute
+        ("2026-11-28T15:00:00+00:00", 2, ()),  # Saturday
         ("2026-07-06T12:30:00+00:00", 8, ("weekday-peak",)),  # July: EDT (UTC-4) -> 08:30
     ],
 )
 def test_weekday_window_in_new_york(known_plan, when, replicas, active):
     live = target_at(known_plan[0], at(when))
     assert (live.target_replicas, live.active_schedules) == (replicas, active)
-    assert (live.min_replicas, live.max_replicas) == (3, 12)
+    assert (live.min_replicas, live.max_replicas) == (2, 12)  # the warm pool is not replicas
 
 
 def test_overnight_window_and_cap_at_max(known_plan):
@@ -41,7 +41,7 @@ def test_overnight_window_and_cap_at_max(known_plan):
     d = chat.__class__(**{**chat.__dict__, "schedules": (night,), "max_replicas": 60})
     # 23:30 UTC on 2026-11-23 = 00:30 Berlin (UTC+1): window started 22:00 Berlin
     assert target_at(d, at("2026-11-23T23:30:00+00:00")).target_replicas == 50
-    assert target_at(d, at("2026-11-24T05:30:00+00:00")).target_replicas == 3  # 06:30 Berlin
+    assert target_at(d, at("2026-11-24T05:30:00+00:00")).target_replicas == 2  # 06:30 Berlin
     capped = d.__class__(**{**d.__dict__, "max_replicas": 60, "min_replicas": 2})
     assert target_at(capped, at("2026-11-23T21:00:00+00:00")).target_replicas == 50
 
@@ -86,4 +86,4 @@ def test_naive_time_rejected(known_plan):
 def test_start_of_calendar_does_not_crash(known_plan):
     # found by hypothesis: walking back from 0001-01-01 must not overflow
     live = target_at(known_plan[0], dt.datetime(1, 1, 1, tzinfo=UTC))
-    assert live.target_replicas == 3 and live.active_schedules == ()
+    assert live.target_replicas == 2 and live.active_schedules == ()

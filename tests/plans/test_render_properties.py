@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -55,7 +53,7 @@ def decisions(draw) -> PlanDecision:
     lo = draw(st.integers(0, 50))
     warm = draw(st.integers(0, 5))
     hi = draw(st.integers(max(1, lo + warm), 500))
-    share = draw(st.sampled_from([0.0, 0.1, 0.5, 0.99, 1.0]))
+    share = draw(st.sampled_from([0.0, 0.1, 0.5, 0.95, 1.0]))  # k/n, n <= 20
     if share == 1.0:
         caps = ("spot",)
     elif share > 0:
@@ -107,17 +105,13 @@ def test_every_valid_decision_renders_valid_manifests(d):
     so = render_scaled_object(d, 1, LiveTargets("https://h.example"))
     hpa = render_hpa(d, 1)
     pools = render_node_pools(d, 1)
-    assert so["spec"]["minReplicaCount"] == d.min_replicas + d.warm_pool_replicas
+    assert so["spec"]["minReplicaCount"] == d.min_replicas  # warm pool: placeholders
     assert hpa["spec"]["minReplicas"] == max(1, so["spec"]["minReplicaCount"])
     limits = {
         p["metadata"]["name"].rsplit("-", 1)[-1]: p["spec"]["limits"]["nvidia.com/gpu"]
         for p in pools
     }
-    if "spot" in limits:
-        assert limits["spot"] == math.ceil(
-            d.spot_share * d.max_replicas * d.gpus_per_replica - 1e-9
-        )
-        assert limits["spot"] <= d.max_replicas * d.gpus_per_replica
+    assert set(limits.values()) == {d.max_replicas * d.gpus_per_replica}  # no absolute spot cap
     assert pools, "at least one pool"
     assert diff_plans([d], [d]).changed == ()
 
@@ -126,6 +120,6 @@ def test_every_valid_decision_renders_valid_manifests(d):
 @given(decisions(), st.datetimes(timezones=st.just(__import__("datetime").UTC)))
 def test_live_target_stays_within_bounds(d, when):
     live = target_at(d, when)
-    assert d.min_replicas + d.warm_pool_replicas <= live.target_replicas <= d.max_replicas
+    assert d.min_replicas <= live.target_replicas <= d.max_replicas
     if not live.active_schedules:
-        assert live.target_replicas == d.min_replicas + d.warm_pool_replicas
+        assert live.target_replicas == d.min_replicas

@@ -205,6 +205,7 @@ def test_karpenter_cel_rules(node_pool):
     reqs = tmpl["spec"]["requirements"]
     reqs[0]["values"] = []
     reqs[1]["minValues"] = 3
+    restricted = len(reqs)
     reqs.append({"key": "kubernetes.io/hostname", "operator": "Exists"})
     node_pool["spec"]["disruption"]["budgets"] = [{"nodes": "1", "schedule": "@daily"}]
     errs = errors_of(node_pool)
@@ -215,5 +216,5 @@ def test_karpenter_cel_rules(node_pool):
     assert "spec.template.metadata.labels.node.kubernetes.io/gpu" not in errs
     assert "need values" in errs["spec.template.spec.requirements[0].values"]
     assert "exceeds" in errs["spec.template.spec.requirements[1].minValues"]
-    assert "restricted" in errs["spec.template.spec.requirements[2].key"]
+    assert "restricted" in errs[f"spec.template.spec.requirements[{restricted}].key"]
     assert "duration" in errs["spec.disruption.budgets[0]"]

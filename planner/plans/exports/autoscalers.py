@@ -6,8 +6,17 @@ them with :func:`planner.plans.exports.yamlio.dump_manifests`.
 
 KEDA semantics used here (keda.sh/v1alpha1):
 
-* Prometheus trigger: desired replicas = ceil(query value / ``threshold``)
-  (``metricType: AverageValue``), ``activationThreshold`` gates 0 -> 1.
+* Prometheus trigger: KEDA serves it to the HPA as an External metric; with
+  ``metricType: AverageValue`` the HPA computes desired = ceil(query value /
+  ``threshold``), so the query must be the service's *total* (a sum: requests/s,
+  GPU busy % over all GPUs, requests in flight or waiting), never an average (an
+  average over AverageValue gives at most ceil(avg / threshold) replicas).
+  ``activationThreshold`` gates 0 -> 1.
+* ``pollingInterval`` paces KEDA's own activity checks (0 <-> 1); between 1 and
+  max the HPA reads the metric every sync period (15 s by default).
+  ``cooldownPeriod`` only delays scaling 1 -> 0, so it is written only when the
+  floor is 0; scaling between 1 and max is held by ``behavior`` (stabilisation
+  windows and rate policies), as for any HPA.
 * Queue triggers: RabbitMQ ``QueueLength`` ``value``, Redis list
   ``listLength``, SQS ``queueLength`` — messages per replica.
 * Cron trigger per schedule window: ``desiredReplicas`` between start and end;
@@ -162,7 +171,6 @@ def render_scaled_object(
             "name": decision.deployment_name,
         },
         "pollingInterval": decision.polling_interval_seconds,
-        "cooldownPeriod": decision.cooldown_seconds,
         "minReplicaCount": decision.effective_min_replicas,
         "maxReplicaCount": decision.max_replicas,
         "advanced": {
@@ -171,6 +179,8 @@ def render_scaled_object(
         },
         "triggers": keda_triggers(decision, live),
     }
+    if decision.effective_min_replicas == 0:  # KEDA's cooldownPeriod only governs 1 -> 0
+        spec["cooldownPeriod"] = decision.cooldown_seconds
     if decision.fallback_replicas is not None:
         spec["fallback"] = {
             "failureThreshold": decision.fallback_failure_threshold,

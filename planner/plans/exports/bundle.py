@@ -7,6 +7,9 @@ Layout (one directory per cluster and namespace, ready for Argo CD / Flux)::
     clusters/<cluster>/karpenter/<slug>-on-demand.yaml
     clusters/<cluster>/namespaces/<namespace>/<deployment>.scaledobject.yaml   (KEDA)
     clusters/<cluster>/namespaces/<namespace>/<deployment>.hpa.yaml            (no KEDA)
+    clusters/<cluster>/namespaces/<namespace>/<deployment>.capacity-spread.patch.yaml (spot split)
+    clusters/<cluster>/namespaces/<namespace>/<deployment>.warm-pool.yaml      (warm pool)
+    clusters/<cluster>/warm-pool-priorityclass.yaml
 
 Every file is re-validated (parsed back from its YAML text) before the bundle
 is returned, so what is offered is exactly what was checked. The zip is
@@ -31,10 +34,14 @@ from planner.plans.errors import BundleError
 from .autoscalers import LiveTargets, render_hpa, render_scaled_object
 from .decision import PlanDecision
 from .diff import changes_markdown, diff_plans
-from .karpenter import render_node_pools
+from .karpenter import render_node_pools, render_spread_patch
 from .validate import validate_yaml
+from .warm_pool import render_priority_class, render_warm_pool
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+#: The bundle's warm-pool placeholders hold nodes only; the serving image is pulled when a
+#: replica takes the node (pass the image to render_warm_pool for a true warm start).
+PLACEHOLDER_IMAGE = "registry.k8s.io/pause:3.10"
 
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available (same output)
@@ -111,6 +118,18 @@ def build_bundle(
             if path in files:
                 raise BundleError(f"two services render the same NodePool {path}")
             files[path] = dump_manifests([pool])
+        patch = render_spread_patch(d)
+        if patch is not None:
+            files[f"{ns_dir}/{d.deployment_name}.capacity-spread.patch.yaml"] = dump_manifests(
+                [patch]
+            )
+        if d.warm_pool_replicas:
+            files[f"{base}/warm-pool-priorityclass.yaml"] = dump_manifests(
+                [render_priority_class()]
+            )
+            files[f"{ns_dir}/{d.deployment_name}.warm-pool.yaml"] = dump_manifests(
+                [render_warm_pool(d, PLACEHOLDER_IMAGE, plan_version)]
+            )
     for path in sorted(files):
         validate_yaml(files[path], source=path)
     files["CHANGES.md"] = changes_markdown(diff_plans(previous, decisions), decisions, title)

@@ -127,10 +127,12 @@ class PlanDecision:
     """How one service's deployment should run under a plan.
 
     ``min_replicas`` is the floor the load needs; ``warm_pool_replicas`` are
-    standby replicas kept on top of it because large models take minutes to
-    load (the rendered floor is ``effective_min_replicas``). ``spot_share`` is
-    the largest fraction of GPU capacity allowed on spot; ``fallback_replicas``
-    is what KEDA holds when the metric source fails.
+    standby GPU nodes kept ready beside it because large models take minutes to
+    start: on Kubernetes low-priority placeholder pods (see :mod:`.warm_pool`), which
+    serve nothing and are preempted by a starting replica; AWS Application Auto
+    Scaling targets have no warm pool (applying refuses one). ``spot_share`` is the
+    fraction of the replicas to run on spot at every load (see :mod:`.karpenter`);
+    ``fallback_replicas`` is what KEDA holds when the metric source fails.
     """
 
     service_slug: str
@@ -168,8 +170,8 @@ class PlanDecision:
 
     @property
     def effective_min_replicas(self) -> int:
-        """Rendered floor: the load's minimum plus the warm pool."""
-        return self.min_replicas + self.warm_pool_replicas
+        """Rendered replica floor: the load's minimum (the warm pool is not replicas)."""
+        return self.min_replicas
 
     @property
     def max_gpus(self) -> int:
@@ -204,7 +206,7 @@ class PlanDecision:
         if self.max_replicas < 1 or self.max_replicas < self.effective_min_replicas:
             raise bad(
                 "max_replicas",
-                f"{self.max_replicas} must be >= 1 and >= min_replicas + warm_pool_replicas "
+                f"{self.max_replicas} must be >= 1 and >= min_replicas "
                 f"({self.effective_min_replicas})",
             )
         if self.gpus_per_replica < 1:

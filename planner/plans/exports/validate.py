@@ -6,7 +6,9 @@ through :func:`validate_manifest` first. Schemas live in
 
 * KEDA ``ScaledObject`` keda.sh/v1alpha1 — the CRD's ``openAPIV3Schema``;
 * Karpenter ``NodePool`` karpenter.sh/v1 — the CRD's ``openAPIV3Schema``;
-* ``HorizontalPodAutoscaler`` autoscaling/v2 — Kubernetes' OpenAPI v3 document.
+* ``HorizontalPodAutoscaler`` autoscaling/v2 — Kubernetes' OpenAPI v3 document;
+* the warm pool's ``PriorityClass`` and placeholder ``Deployment`` (and the capacity-spread
+  patch) — Headroom's subset schemas in :mod:`.extra_schemas`, with the vendored ObjectMeta.
 
 The OpenAPI dialect is translated to JSON Schema (draft 2020-12) the way the
 API server reads it:
@@ -39,6 +41,7 @@ from jsonschema import Draft202012Validator
 from planner.plans.errors import ManifestValidationError
 
 from .admission import FieldError, admission_errors
+from .extra_schemas import deployment_schema, priority_class_schema
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -125,6 +128,12 @@ def _validator(api_version: str, kind: str) -> Draft202012Validator:
             "$defs": _k8s_defs(),
             "required": ["apiVersion", "kind", "metadata", "spec"],
         }
+    elif (api_version, kind) == ("scheduling.k8s.io/v1", "PriorityClass"):
+        schema = {**priority_class_schema({"$ref": f"#/$defs/{META_REF}"}), "$defs": _k8s_defs()}
+    elif (api_version, kind) == ("apps/v1", "Deployment"):
+        quantity = {"$ref": "#/$defs/io.k8s.apimachinery.pkg.api.resource.Quantity"}
+        meta = {"$ref": f"#/$defs/{META_REF}"}
+        schema = {**deployment_schema(meta, quantity), "$defs": _k8s_defs()}
     else:
         raise LookupError(f"no vendored schema for {kind} {api_version}")
     Draft202012Validator.check_schema(schema)
@@ -135,6 +144,8 @@ SUPPORTED_KINDS = (
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("karpenter.sh/v1", "NodePool"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),  # warm pool (Headroom's subset schema)
+    ("apps/v1", "Deployment"),  # warm pool placeholders (Headroom's subset schema)
 )
 
 
