@@ -2,10 +2,11 @@
 
 - **on track** — all spend, monthly, set so the forecast ends at most at `ON_TRACK_FORECAST_PCT`
   and spend so far stays under the first alert threshold: no email;
-- **forecast to exceed** — the service with the most spend this month, monthly, set between the
-  spend so far and the forecast: its forecast threshold (100 %) sends an email;
+- **forecast to exceed** — the service with the most spend this month, monthly, set so the
+  forecast is about `FORECAST_OVER_PCT` (always between the spend so far and the forecast): its
+  forecast threshold (100 %) sends an email;
 - **already over** — the attribution tag with the most spend among the other services, over the
-  shortest period that has spend (normally the month), set below the spend so far: its actual
+  period (month, quarter or year) most covered by data, set below the spend so far: its actual
   threshold (100 %) sends an email (and, its forecast being over too, the forecast one).
 
 Amounts are derived from `budget_status` of the scope — the figures the budgets page shows — on
@@ -83,21 +84,30 @@ def _top_service(start: dt.date, end: dt.date) -> Service:
 
 
 def _over_scope(exclude_tag: str, today: dt.date) -> tuple[dict, str]:
-    """(tag scope, period): the tag with the most spend in the shortest period that has any."""
+    """(tag scope, period) for the already-over budget: of the periods containing `today`, the
+    one whose days with data cover the largest share of it (so the budget is over because of
+    the spend, not because a month has barely begun), and in it the tag with the most spend."""
+    tagged = spend_rows(CostRollup.objects.filter(date__lte=today)).exclude(
+        service_tag__in=("", exclude_tag)
+    )
+    best = None
     for period in PERIODS_SHORTEST_FIRST:
-        start, _, _ = period_bounds(period, today)
+        start, end, _ = period_bounds(period, today)
+        in_period = tagged.filter(date__gte=start)
+        days = in_period.values("date").distinct().count()
         row = (
-            spend_rows(CostRollup.objects.filter(date__range=(start, today)))
-            .exclude(service_tag__in=("", exclude_tag))
-            .values("service_tag")
+            in_period.values("service_tag")
             .annotate(v=Sum("effective_cost"))
             .filter(v__gt=0)
             .order_by("-v", "service_tag")
             .first()
         )
-        if row is not None:
-            return {"scope": BudgetScope.TAG, "tag_value": row["service_tag"]}, period
-    raise DemoBudgetError(f"no tagged spend in any budget period containing {today}")
+        share = days / ((end - start).days + 1)
+        if row is not None and (best is None or share > best[0]):
+            best = (share, row["service_tag"], period)
+    if best is None:
+        raise DemoBudgetError(f"no tagged spend in any budget period containing {today}")
+    return {"scope": BudgetScope.TAG, "tag_value": best[1]}, best[2]
 
 
 def _status(scope: dict, period: str, today: dt.date):
@@ -140,7 +150,7 @@ def seed_demo_budgets(today: dt.date | None = None) -> list[DemoBudgetResult]:
     service = _top_service(month_start, today)
     scope = {"scope": BudgetScope.SERVICE, "service": service}
     st = _status(scope, monthly, today)
-    target = min(st.forecast_usd * 100 / FORECAST_OVER_PCT, (st.spend_usd + st.forecast_usd) / 2)
+    target = max(st.forecast_usd * 100 / FORECAST_OVER_PCT, (st.spend_usd + st.forecast_usd) / 2)
     amount = _nice(target, st.spend_usd, st.forecast_usd)
     plans.append((f"{service.name} (monthly)", scope, monthly, amount, "forecast to exceed"))
 
@@ -162,7 +172,7 @@ def summary(results: list[DemoBudgetResult]) -> str:
     """One line for the seed_demo output."""
     parts = [f"{r.budget.name} {r.story}" for r in results]
     emails = sum(len(r.alert_ids) for r in results)
-    return f"budgets: {'; '.join(parts)}; {emails} alert emails (see /notifications/)"
+    return f"budgets: {'; '.join(parts)}; {emails} new alert emails (see /notifications/)"
 
 
 def seed_demo_budgets_summary() -> str:

@@ -16,10 +16,10 @@ import datetime as dt
 import hashlib
 import logging
 import smtplib
+from email.mime.image import MIMEImage
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.mail.message import MIMEImage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
