@@ -32,6 +32,13 @@ def backend_name(message: EmailMessage | None = None) -> str:
     return parts[-1] if connection is not None else parts[-2]
 
 
+def _mime_text(message: EmailMessage) -> str:
+    """The message's bytes as handed to the backend, kept as text: Django writes UTF-8 bodies
+    8-bit and attachments base64, so the bytes are UTF-8 (`as_string` would not round-trip
+    non-ASCII bodies through the parser)."""
+    return message.message().as_bytes(linesep="\r\n").decode("utf-8", errors="replace")
+
+
 def _save(key: str, status: str, error: str, fields: dict) -> Notification:
     now = timezone.now()
     values = {
@@ -63,7 +70,7 @@ def record_email(
             "subject": message.subject[:300],
             "recipients": list(message.to),
             "text_body": message.body,
-            "raw_message": message.message().as_string(),
+            "raw_message": _mime_text(message),
             "backend": backend_name(message),
             **links,
         },
@@ -101,7 +108,9 @@ class RenderedEmail:
 
 def rendered_email(notification: Notification) -> RenderedEmail:
     """Parse the stored MIME message back into its parts."""
-    msg = email.message_from_string(notification.raw_message, policy=email.policy.default)
+    msg = email.message_from_bytes(
+        notification.raw_message.encode("utf-8"), policy=email.policy.default
+    )
     text_part = msg.get_body(("plain",))
     html_part = msg.get_body(("html",))
     images = {}
