@@ -36,7 +36,7 @@ def _mime_text(message: EmailMessage) -> str:
     """The message's bytes as handed to the backend, kept as text: Django writes UTF-8 bodies
     8-bit and attachments base64, so the bytes are UTF-8 (`as_string` would not round-trip
     non-ASCII bodies through the parser)."""
-    return message.message().as_bytes(linesep="\r\n").decode("utf-8", errors="replace")
+    return message.message().as_bytes().decode("utf-8", errors="replace")
 
 
 def _save(key: str, status: str, error: str, fields: dict) -> Notification:
