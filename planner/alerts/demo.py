@@ -177,3 +177,11 @@ def summary(results: list[DemoBudgetResult]) -> str:
 
 def seed_demo_budgets_summary() -> str:
     return summary(seed_demo_budgets())
+
+
+def ensure_demo_budgets() -> str | None:
+    """Seed the demo budgets on an instance whose demo fleet was loaded before they existed (a
+    `make run` on an older database); None when there are budgets already."""
+    if Budget.objects.exists():
+        return None
+    return summary(seed_demo_budgets())

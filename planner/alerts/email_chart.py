@@ -181,3 +181,33 @@ def budget_burn_png(
         canvas.line(xs, ys, 5, SPEND_LINE)
     canvas.line([frame.x(0), frame.x(days - 1)], [frame.y(amount_usd)] * 2, 5, BUDGET)
     return encode_png(canvas.image())
+
+
+SPARK_HEIGHT_PX = 200
+EPISODE_FILL = (254, 226, 226)
+SPARK_LINE = (17, 24, 39)
+SPARK_EPISODE = (220, 38, 38)
+
+
+def sparkline_frame(daily_usd: Sequence[float]) -> PlotFrame:
+    top = max(max(daily_usd, default=0.0), 1.0) * HEADROOM_FACTOR
+    return PlotFrame(days=len(daily_usd), y_max_usd=top, height_px=SPARK_HEIGHT_PX)
+
+
+def sparkline_png(daily_usd: Sequence[float], episode: tuple[int, int]) -> bytes:
+    """Daily cost as a line, the anomalous days (`episode`: first and last index, inclusive)
+    shaded and drawn red; PNG bytes, same white-card look as `budget_burn_png`."""
+    frame = sparkline_frame(daily_usd)
+    canvas = _Canvas(frame.width_px, frame.height_px, SUPERSAMPLE)
+    first, last = episode
+    half_day = (frame.x(1) - frame.x(0)) / 2 if len(daily_usd) > 1 else 8
+    left, right = frame.x(first) - half_day, frame.x(last) + half_day
+    canvas.fill_under([left, right], [PAD_PX / 2, PAD_PX / 2], frame.y(0), EPISODE_FILL)
+    canvas.line([frame.x(0), frame.x(len(daily_usd) - 1)], [frame.y(0)] * 2, 2, GRID)
+    xs = [frame.x(d) for d in range(len(daily_usd))]
+    ys = [frame.y(float(v)) for v in daily_usd]
+    if len(xs) > 1:
+        canvas.line(xs, ys, 4, SPARK_LINE)
+        lo, hi = max(first - 1, 0), min(last + 1, len(xs) - 1)
+        canvas.line(xs[lo : hi + 1], ys[lo : hi + 1], 5, SPARK_EPISODE)
+    return encode_png(canvas.image())

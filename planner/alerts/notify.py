@@ -209,6 +209,22 @@ def _anomaly_context(anomaly: Anomaly) -> dict:
     return {"anomaly": anomaly, "url": absolute(reverse("anomaly-detail", args=[anomaly.pk]))}
 
 
+ANOMALY_CHART_CID = "anomaly-chart"
+SPARKLINE_DAYS_BEFORE = 28
+
+
+def anomaly_sparkline_png(anomaly: Anomaly) -> bytes:
+    """The anomaly email's chart: the series' daily cost from four weeks before the episode to
+    its end, the episode in red."""
+    from planner.alerts.email_chart import sparkline_png
+    from planner.alerts.series import CostSeriesSpec, cost_series
+
+    spec = CostSeriesSpec(anomaly.series_key, anomaly.series_label, anomaly.dimensions or {})
+    first = anomaly.start - dt.timedelta(days=SPARKLINE_DAYS_BEFORE)
+    series = cost_series(spec, first, anomaly.end)
+    return sparkline_png(series.tolist(), (SPARKLINE_DAYS_BEFORE, len(series) - 1))
+
+
 def notify_new_anomalies(anomaly_ids: list[int], today: dt.date | None = None) -> int:
     """Email each immediate subscription about each new anomaly it has not heard of (and retry
     earlier failed sends). Returns the number of emails sent."""
@@ -220,7 +236,9 @@ def notify_new_anomalies(anomaly_ids: list[int], today: dt.date | None = None) -
         work = _reclaim_failed_notices(sub)
         work += [(a, n) for a in anomalies if _matches(sub, a) and (n := _claim_notice(sub, a))]
         for anomaly, notice in work:
-            message = build_email("anomaly", _anomaly_context(anomaly), sub.recipient_list())
+            context = {**_anomaly_context(anomaly), "chart_cid": ANOMALY_CHART_CID}
+            chart = {ANOMALY_CHART_CID: anomaly_sparkline_png(anomaly)}
+            message = build_email("anomaly", context, sub.recipient_list(), chart)
             error = deliver(
                 message,
                 kind=NotificationKind.ANOMALY,

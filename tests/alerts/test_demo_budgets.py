@@ -109,3 +109,20 @@ def test_demo_budget_stories_hold_before_the_month_has_data(demo_fleet, mailoutb
     assert over.budget.period == "yearly" and st.spend_pct >= 100  # Q4 has no data either
     assert s["on track"][1].forecast_pct <= 80
     assert len(mailoutbox) == Notification.objects.count() == 3
+
+
+def test_demo_budget_make_run_on_an_older_database_adds_them(demo_fleet, mailoutbox):
+    """`make run` runs `seed_demo --if-empty`: a database whose demo fleet predates the demo
+    budgets gets them (once); one that has budgets is left alone."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    with travel(dt.date(2026, 9, 20)):
+        call_command("seed_demo", "--if-empty", stdout=out)
+        assert Budget.objects.count() == 3
+        assert "budgets: Fleet total (monthly) on track" in out.getvalue()
+        emails = len(mailoutbox)
+        call_command("seed_demo", "--if-empty", stdout=StringIO())
+    assert Budget.objects.count() == 3 and len(mailoutbox) == emails > 0

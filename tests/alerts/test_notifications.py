@@ -171,3 +171,28 @@ def test_first_run_hint_dismissal_is_remembered_per_user(demo_fleet, client, vie
     assert 'id="first-run-hint"' not in client.get(reverse("dashboard")).content.decode()
     client.force_login(analyst)  # another user still sees it
     assert 'id="first-run-hint"' in client.get(reverse("dashboard")).content.decode()
+
+
+def test_notification_of_an_anomaly_carries_its_sparkline(demo_fleet, mailoutbox, settings):
+    from planner.alerts.detection import detect_cost_anomalies
+    from planner.alerts.models import AnomalySubscription
+    from planner.alerts.notify import SPARKLINE_DAYS_BEFORE, notify_new_anomalies
+
+    AnomalySubscription.objects.create(
+        name="FinOps", recipients="finops@example.com", min_impact_usd=0
+    )
+    with freeze(D(2026, 10, 1)):
+        notify_new_anomalies(detect_cost_anomalies())
+    rows = Notification.objects.filter(kind="anomaly")
+    assert rows.count() == len(mailoutbox) >= 3
+    row = rows.filter(anomaly__isnull=False).order_by("-anomaly__impact_usd").first()
+    shown = rendered_email(row)
+    (png_type, png) = shown.images["anomaly-chart"]
+    pixels = email_chart.decode_png(png).astype(int)
+    assert pixels.shape == (email_chart.SPARK_HEIGHT_PX, email_chart.WIDTH_PX, 3)
+    # the episode's first day is drawn in the red band, the days before it are not
+    days = SPARKLINE_DAYS_BEFORE + row.anomaly.days
+    frame = email_chart.PlotFrame(days=days, y_max_usd=1, height_px=email_chart.SPARK_HEIGHT_PX)
+    shaded = lambda x: (abs(pixels[:, int(x)] - email_chart.EPISODE_FILL).sum(axis=1) < 12).any()  # noqa: E731
+    assert shaded(frame.x(SPARKLINE_DAYS_BEFORE)) and not shaded(frame.x(SPARKLINE_DAYS_BEFORE - 3))
+    assert 'src="data:image/png;base64,' in shown.html and row.anomaly.series_label in shown.html
