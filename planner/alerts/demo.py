@@ -10,7 +10,8 @@
   threshold (100 %) sends an email (and, its forecast being over too, the forecast one).
 
 Amounts are derived from `budget_status` of the scope — the figures the budgets page shows — on
-`today`, so they stay right when the demo fleet changes. The alerts are then sent by the real
+`today`, so they stay right when the demo fleet changes. `seed_demo_anomaly_emails` adds two
+anomaly subscriptions so an anomaly alert and a digest are on the notifications page too. The alerts are then sent by the real
 evaluation (`budgets.evaluate_budget`): claims, emails, the notification log. Emails go to the
 in-memory mail backend (`notify.kept_mail`): recipients are example.com addresses.
 Idempotent: budgets are updated by name and evaluation claims each crossing once per period.
@@ -28,7 +29,7 @@ from django.utils import timezone
 
 from planner.alerts import notify
 from planner.alerts.budgets import budget_status, evaluate_budget
-from planner.alerts.models import Budget, BudgetPeriod, BudgetScope, period_bounds
+from planner.alerts.models import Budget, BudgetPeriod, BudgetScope, DigestMode, period_bounds
 from planner.alerts.series import spend_rows
 from planner.billing.models import CostRollup
 from planner.core.models import Service
@@ -175,8 +176,36 @@ def summary(results: list[DemoBudgetResult]) -> str:
     return f"budgets: {'; '.join(parts)}; {emails} new alert emails (see /notifications/)"
 
 
+DEMO_SUBSCRIPTIONS = (
+    # (name, recipients, mode, minimum |impact| in USD)
+    ("FinOps on-call", "finops-oncall@example.com", DigestMode.IMMEDIATE, Decimal("1000")),
+    ("ML platform daily digest", "ml-platform-leads@example.com", DigestMode.DAILY, Decimal("0")),
+)
+
+
+def seed_demo_anomaly_emails() -> int:
+    """Two anomaly subscriptions (immediate, and a daily digest) told about the anomalies found in
+    the demo spend, by the real notify path (claims, emails, notification log), so the
+    notifications page also shows what an anomaly alert and a digest look like. Returns the
+    number of emails sent (0 on a second run: each anomaly is announced once)."""
+    from planner.alerts.models import Anomaly, AnomalySubscription
+
+    for name, recipients, mode, min_impact in DEMO_SUBSCRIPTIONS:
+        AnomalySubscription.objects.update_or_create(
+            name=name,
+            defaults={"recipients": recipients, "mode": mode, "min_impact_usd": min_impact},
+        )
+    ids = list(Anomaly.objects.values_list("pk", flat=True))
+    with notify.kept_mail():
+        sent = notify.notify_new_anomalies(ids)
+        sent += notify.send_digests()
+    return sent
+
+
 def seed_demo_budgets_summary() -> str:
-    return summary(seed_demo_budgets())
+    """The demo's budgets and anomaly emails, as one line for the seed_demo output."""
+    line = summary(seed_demo_budgets())
+    return f"{line}; anomaly emails: {seed_demo_anomaly_emails()}"
 
 
 def ensure_demo_budgets() -> str | None:
@@ -184,4 +213,4 @@ def ensure_demo_budgets() -> str | None:
     `make run` on an older database); None when there are budgets already."""
     if Budget.objects.exists():
         return None
-    return summary(seed_demo_budgets())
+    return seed_demo_budgets_summary()

@@ -126,3 +126,18 @@ def test_demo_budget_make_run_on_an_older_database_adds_them(demo_fleet, mailout
         emails = len(mailoutbox)
         call_command("seed_demo", "--if-empty", stdout=StringIO())
     assert Budget.objects.count() == 3 and len(mailoutbox) == emails > 0
+
+
+def test_demo_budget_seeding_also_shows_an_anomaly_alert_and_a_digest(demo_fleet, mailoutbox):
+    from planner.alerts.demo import seed_demo_anomaly_emails
+    from planner.alerts.detection import detect_cost_anomalies
+
+    with travel(dt.date(2026, 10, 1)):
+        detect_cost_anomalies()
+        sent = seed_demo_anomaly_emails()
+        assert seed_demo_anomaly_emails() == 0  # each anomaly is announced once
+    kinds = sorted(Notification.objects.values_list("kind", flat=True))
+    assert sent == len(mailoutbox) == len(kinds) and {"anomaly", "digest"} <= set(kinds)
+    assert kinds.count("digest") == 1 and all(
+        s == "sent" for s in Notification.objects.values_list("status", flat=True)
+    )
