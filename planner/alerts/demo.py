@@ -161,12 +161,16 @@ def seed_demo_budgets(today: dt.date | None = None) -> list[DemoBudgetResult]:
     name = f"Tag {tag_scope['tag_value']} ({BudgetPeriod(period).label.lower()})"
     plans.append((name, tag_scope, period, amount, "already over"))
 
-    results = []
+    budgets = [
+        (_save(name, scope, period, amount), story) for name, scope, period, amount, story in plans
+    ]
+    # A reseed on another day may pick another service, tag or period: earlier demo budgets go
+    # (their notification log rows stay, unlinked). Budgets people made are never touched.
+    Budget.objects.filter(recipients=DEMO_RECIPIENTS, created_by__isnull=True).exclude(
+        pk__in=[b.pk for b, _ in budgets]
+    ).delete()
     with notify.kept_mail():
-        for name, scope, period, amount, story in plans:
-            budget = _save(name, scope, period, amount)
-            results.append(DemoBudgetResult(budget, story, evaluate_budget(budget.pk, today)))
-    return results
+        return [DemoBudgetResult(b, story, evaluate_budget(b.pk, today)) for b, story in budgets]
 
 
 def summary(results: list[DemoBudgetResult]) -> str:

@@ -141,3 +141,18 @@ def test_demo_budget_seeding_also_shows_an_anomaly_alert_and_a_digest(demo_fleet
     assert kinds.count("digest") == 1 and all(
         s == "sent" for s in Notification.objects.values_list("status", flat=True)
     )
+
+
+def test_demo_budget_reseed_on_another_day_replaces_only_demo_budgets(
+    demo_fleet, mailoutbox, analyst
+):
+    mine = Budget.objects.create(
+        name="Mine",
+        amount_usd=5,
+        recipients="finops@example.com, ml-platform-leads@example.com",
+        created_by=analyst,
+    )
+    stories(dt.date(2026, 9, 20), mailoutbox)  # the over budget is monthly here
+    stories(dt.date(2026, 10, 1), mailoutbox)  # and yearly here
+    names = set(Budget.objects.values_list("name", flat=True))
+    assert len(names) == 4 and "Mine" in names and Budget.objects.get(pk=mine.pk).amount_usd == 5
