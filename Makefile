@@ -5,7 +5,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast bench lint typecheck clean-var
+.PHONY: install run test test-fast bench lint typecheck clean-var screenshot
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,3 +39,8 @@ typecheck: install
 
 clean-var:
 	rm -rf var/
+
+# Refresh the README's dashboard screenshot (tests never write into the work tree otherwise).
+screenshot: install
+	HEADROOM_README_SCREENSHOT=$(CURDIR)/docs/screenshot-dashboard.png $(PY) -m pytest -q -p no:cacheprovider \
+		"tests/browser/test_ui.py::test_viewer_sees_charts_filters_change_numbers_and_cannot_accept"

@@ -7,6 +7,7 @@ from planner.core import views as core_views
 urlpatterns = [
     path("", core_views.dashboard, name="dashboard"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("hints/<slug:hint>/dismiss/", core_views.dismiss_hint, name="dismiss-hint"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -33,6 +33,25 @@ def _isolate_settings() -> None:
 
 _isolate_settings()
 
+# Files tests keep for people to look at (browser screenshots): under the session's temporary
+# directory, removed at the end, unless HEADROOM_TEST_ARTIFACTS names a directory to keep them in.
+# Nothing a test writes lands in the work tree (`make screenshot` refreshes the README's image).
+ARTIFACTS = Path(os.environ.get("HEADROOM_TEST_ARTIFACTS") or _TMP_VAR / "artifacts")
+
+
+def _isolate_hypothesis() -> None:
+    """Hypothesis keeps its example database in the session's temporary directory, not in
+    ./.hypothesis of the work tree."""
+    from hypothesis import settings as hypothesis_settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    database = DirectoryBasedExampleDatabase(str(_TMP_VAR / "hypothesis"))
+    hypothesis_settings.register_profile("headroom-tests", database=database)
+    hypothesis_settings.load_profile("headroom-tests")
+
+
+_isolate_hypothesis()
+
 DEMO_END = dt.date(2026, 10, 1)  # fixed so that demo-based tests are deterministic
 DEMO_DAYS = 45
 

@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from planner.alerts.models import AlertSent, Anomaly, AnomalyNotice, AnomalySubscription, Budget
+from planner.alerts.models import (
+    AlertSent,
+    Anomaly,
+    AnomalyNotice,
+    AnomalySubscription,
+    Budget,
+    Notification,
+)
 
 
 @admin.register(Anomaly)
@@ -29,3 +36,19 @@ class AnomalySubscriptionAdmin(admin.ModelAdmin):
 @admin.register(AnomalyNotice)
 class AnomalyNoticeAdmin(admin.ModelAdmin):
     list_display = ("subscription", "anomaly", "status", "sent_at")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The log is a record of what was sent: read-only here too."""
+
+    list_display = ("last_attempt_at", "channel", "kind", "subject", "status", "attempts")
+    list_filter = ("channel", "kind", "status")
+    search_fields = ("subject",)
+    exclude = ("raw_message",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -2,22 +2,30 @@
 
 Every send follows a claim (an AlertSent or AnomalyNotice row inserted under a unique
 constraint), then records the outcome on that row: sent, or failed with the error so the
-next evaluation retries it. Links are absolute, built from settings.SITE_URL.
+next evaluation retries it. Every attempt is also written to the Notification log (the message as
+handed to the mail backend; see notification_log.py), which the notifications page shows.
+Links are absolute, built from settings.SITE_URL. Budget emails carry a PNG of spend against the
+budget, attached inline (``cid:budget-chart``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+import hashlib
 import logging
 import smtplib
+from email.mime.image import MIMEImage
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from planner.alerts import notification_log
 from planner.alerts.models import (
     AlertKind,
     AlertSent,
@@ -27,6 +35,7 @@ from planner.alerts.models import (
     Budget,
     DeliveryStatus,
     DigestMode,
+    NotificationKind,
 )
 
 log = logging.getLogger(__name__)
@@ -49,20 +58,60 @@ def render_email(name: str, context: dict) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def build_email(name: str, context: dict, recipients: list[str]) -> EmailMultiAlternatives:
-    subject, text, html = render_email(name, {"site_url": settings.SITE_URL, **context})
+def build_email(
+    name: str, context: dict, recipients: list[str], images: dict[str, bytes] | None = None
+) -> EmailMultiAlternatives:
+    """The email with a text body, an HTML alternative and `images` (Content-ID -> PNG bytes)
+    attached inline for the HTML's ``cid:`` references (multipart/related)."""
+    context = {
+        "site_url": settings.SITE_URL,
+        "notifications_url": absolute(reverse("notifications")),
+        **context,
+    }
+    subject, text, html = render_email(name, context)
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, recipients)
     message.attach_alternative(html, "text/html")
+    for cid, png in (images or {}).items():
+        image = MIMEImage(png, "png")
+        image.add_header("Content-ID", f"<{cid}>")
+        image.add_header("Content-Disposition", "inline", filename=f"{cid}.png")
+        message.attach(image)
+    if images:
+        message.mixed_subtype = "related"
     return message
 
 
-def deliver(message: EmailMultiAlternatives) -> Exception | None:
-    """Send; return the delivery error (SMTP or network) instead of raising it."""
+# The mail connection deliveries use instead of settings.EMAIL_BACKEND (see `kept_mail`).
+_connection: contextvars.ContextVar = contextvars.ContextVar("alert_mail_connection", default=None)
+
+
+@contextlib.contextmanager
+def kept_mail():
+    """Within this block alert emails go to Django's in-memory backend (kept, never delivered):
+    the demo seeding uses it, so its example.com recipients are never mailed and its emails are
+    not printed over the `make run` output. Everything else (evaluation, claims, the log) is the
+    real path; the log records the backend as 'locmem'."""
+    token = _connection.set(get_connection("django.core.mail.backends.locmem.EmailBackend"))
+    try:
+        yield
+    finally:
+        _connection.reset(token)
+
+
+def deliver(
+    message: EmailMultiAlternatives, *, kind: str, key: str, links: dict | None = None
+) -> Exception | None:
+    """Send; return the delivery error (SMTP or network) instead of raising it. Every attempt is
+    logged as Notification `key` (one row per message, attempts counted)."""
+    if _connection.get() is not None:
+        message.connection = _connection.get()
+    error = None
     try:
         message.send(fail_silently=False)
     except SEND_ERRORS as exc:
-        return exc
-    return None
+        error = exc
+    notification_log.record_email(message, kind=kind, key=key, error=error, links=links or {})
+    return error
 
 
 def queue_webhook(owner: str, owner_id: int, text: str) -> None:
@@ -85,6 +134,23 @@ def _record(model, pk: int, error: Exception | None) -> bool:
 
 
 # --- budgets ------------------------------------------------------------------------------
+BUDGET_CHART_CID = "budget-chart"
+
+
+def budget_chart_png(budget: Budget, status) -> bytes:
+    """The budget email's chart: this period's cumulative spend, forecast and budget line."""
+    from planner.alerts.email_chart import budget_burn_png
+    from planner.alerts.series import daily_frame, spend_rows
+
+    daily: list[float] = []
+    if status.as_of:
+        frame = daily_frame(spend_rows(budget.rollups()), None, status.period_start, status.as_of)
+        daily = frame["total"].tolist() if "total" in frame else [0.0] * len(frame.index)
+    return budget_burn_png(
+        daily, status.period_start, status.period_end, status.amount_usd, status.forecast_usd
+    )
+
+
 def send_budget_alert(alert: AlertSent, budget: Budget, status) -> bool:
     """Email (and webhook) one claimed crossing. Returns True when the email went out."""
     context = {
@@ -93,9 +159,18 @@ def send_budget_alert(alert: AlertSent, budget: Budget, status) -> bool:
         "status": status,
         "is_forecast": alert.kind == AlertKind.FORECAST,
         "url": absolute(reverse("budget-detail", args=[budget.pk])),
+        "chart_cid": BUDGET_CHART_CID,
     }
     recipients = budget.recipient_list()
-    error = deliver(build_email("budget", context, recipients)) if recipients else None
+    error = None
+    if recipients:
+        images = {BUDGET_CHART_CID: budget_chart_png(budget, status)}
+        error = deliver(
+            build_email("budget", context, recipients, images),
+            kind=NotificationKind.BUDGET,
+            key=f"budget-alert:{alert.pk}",
+            links={"budget": budget, "budget_alert": alert},
+        )
     if error is None and budget.webhook_url:
         what = "forecast to reach" if context["is_forecast"] else "has reached"
         queue_webhook("budget", budget.pk,
@@ -134,6 +209,22 @@ def _anomaly_context(anomaly: Anomaly) -> dict:
     return {"anomaly": anomaly, "url": absolute(reverse("anomaly-detail", args=[anomaly.pk]))}
 
 
+ANOMALY_CHART_CID = "anomaly-chart"
+SPARKLINE_DAYS_BEFORE = 28
+
+
+def anomaly_sparkline_png(anomaly: Anomaly) -> bytes:
+    """The anomaly email's chart: the series' daily cost from four weeks before the episode to
+    its end, the episode in red."""
+    from planner.alerts.email_chart import sparkline_png
+    from planner.alerts.series import CostSeriesSpec, cost_series
+
+    spec = CostSeriesSpec(anomaly.series_key, anomaly.series_label, anomaly.dimensions or {})
+    first = anomaly.start - dt.timedelta(days=SPARKLINE_DAYS_BEFORE)
+    series = cost_series(spec, first, anomaly.end)
+    return sparkline_png(series.tolist(), (SPARKLINE_DAYS_BEFORE, len(series) - 1))
+
+
 def notify_new_anomalies(anomaly_ids: list[int], today: dt.date | None = None) -> int:
     """Email each immediate subscription about each new anomaly it has not heard of (and retry
     earlier failed sends). Returns the number of emails sent."""
@@ -145,7 +236,15 @@ def notify_new_anomalies(anomaly_ids: list[int], today: dt.date | None = None) -
         work = _reclaim_failed_notices(sub)
         work += [(a, n) for a in anomalies if _matches(sub, a) and (n := _claim_notice(sub, a))]
         for anomaly, notice in work:
-            error = deliver(build_email("anomaly", _anomaly_context(anomaly), sub.recipient_list()))
+            context = {**_anomaly_context(anomaly), "chart_cid": ANOMALY_CHART_CID}
+            chart = {ANOMALY_CHART_CID: anomaly_sparkline_png(anomaly)}
+            message = build_email("anomaly", context, sub.recipient_list(), chart)
+            error = deliver(
+                message,
+                kind=NotificationKind.ANOMALY,
+                key=f"anomaly-notice:{notice.pk}",
+                links={"subscription": sub, "anomaly": anomaly},
+            )
             if _record(AnomalyNotice, notice.pk, error):
                 sent += 1
                 if sub.webhook_url:
@@ -180,7 +279,14 @@ def send_digests(now: dt.datetime | None = None) -> int:
             "date": now.date(),
             "url": absolute(reverse("anomalies")),
         }
-        error = deliver(build_email("digest", context, sub.recipient_list()))
+        notice_ids = ",".join(str(n.pk) for _, n in sorted(claimed, key=lambda c: c[1].pk))
+        key = f"digest:{sub.pk}:{hashlib.sha1(notice_ids.encode()).hexdigest()}"
+        error = deliver(
+            build_email("digest", context, sub.recipient_list()),
+            kind=NotificationKind.DIGEST,
+            key=key,
+            links={"subscription": sub},
+        )
         for _, notice in claimed:
             _record(AnomalyNotice, notice.pk, error)
         if error is None:

@@ -12,8 +12,14 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
-from planner.alerts import budgets, detection, notify, webhooks
-from planner.alerts.models import AnomalySubscription, Budget
+from planner.alerts import budgets, detection, notification_log, notify, webhooks
+from planner.alerts.models import (
+    AnomalySubscription,
+    Budget,
+    DigestMode,
+    NotificationKind,
+    NotificationStatus,
+)
 
 log = logging.getLogger(__name__)
 DB_RETRY = {
@@ -69,13 +75,38 @@ def send_anomaly_digests() -> int:
 )
 def post_webhook(self, owner: str, owner_id: int, text: str) -> int | None:
     """POST to the webhook of a budget or anomaly subscription. The URL is looked up here, never
-    passed as an argument, so it never appears in the broker or in task logs."""
+    passed as an argument, so it never appears in the broker or in task logs. Every attempt is
+    written to the Notification log (one row per message: the task id is the key)."""
     model = {"budget": Budget, "subscription": AnomalySubscription}[owner]
-    url = model.objects.filter(pk=owner_id).values_list("webhook_url", flat=True).first()
-    if not url:
+    target = model.objects.filter(pk=owner_id).first()
+    if target is None or not target.webhook_url:
         return None
+    if owner == "budget":
+        kind, links = NotificationKind.BUDGET, {"budget": target}
+    else:
+        digest = target.mode == DigestMode.DAILY
+        kind = NotificationKind.DIGEST if digest else NotificationKind.ANOMALY
+        links = {"subscription": target}
+
+    def record(status: str, error: str = "") -> None:
+        notification_log.record_webhook(
+            kind=kind,
+            key=f"webhook:{self.request.id}",
+            target=webhooks.redact(target.webhook_url),
+            text=text,
+            status=status,
+            error=error,
+            links=links,
+        )
+
     try:
-        return webhooks.post(url, text)
+        answer = webhooks.post(target.webhook_url, text)
     except webhooks.WebhookRejected as exc:
         log.warning("%s %s: %s", owner, owner_id, exc)
+        record(NotificationStatus.REJECTED, str(exc))
         return None
+    except webhooks.TransientWebhookError as exc:
+        record(NotificationStatus.FAILED, str(exc))  # retried by autoretry_for
+        raise
+    record(NotificationStatus.SENT)
+    return answer

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from planner.alerts import views
+from planner.alerts import notification_views, views
 
 urlpatterns = [
     path("anomalies/", views.anomalies, name="anomalies"),
@@ -11,4 +11,10 @@ urlpatterns = [
     path("budgets/new/", views.budget_create, name="budget-create"),
     path("budgets/<int:pk>/", views.budget_detail, name="budget-detail"),
     path("budgets/<int:pk>/edit/", views.budget_edit, name="budget-edit"),
+    path("notifications/", notification_views.notifications, name="notifications"),
+    path(
+        "notifications/<int:pk>/",
+        notification_views.notification_detail,
+        name="notification-detail",
+    ),
 ]

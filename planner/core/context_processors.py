@@ -11,6 +11,7 @@ NAV = [
     ("Plans", "plans"),
     ("Anomalies", "anomalies"),
     ("Budgets", "budgets"),
+    ("Notifications", "notifications"),
     ("Ingestion", "ingest-runs"),
     ("Accounts", "accounts"),
     ("API", "api-docs"),

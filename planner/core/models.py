@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -143,3 +144,22 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} on {self.instance_type} ({self.region})"
+
+
+class DismissedHint(models.Model):
+    """A page hint a user closed (e.g. the dashboard's first-run tour); one row per user and
+    hint, so it stays closed on every device and browser for that user, and only for them."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dismissed_hints"
+    )
+    hint = models.SlugField(max_length=50)
+    dismissed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "hint"], name="one_dismissal_per_user_hint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} dismissed {self.hint}"

@@ -170,6 +170,9 @@ def seed_extras() -> list[str]:
         from planner.alerts.detection import detect_cost_anomalies
 
         done.append(f"anomalies: {len(detect_cost_anomalies())} detected in the demo spend")
+        from planner.alerts.demo import seed_demo_budgets_summary
+
+        done.append(seed_demo_budgets_summary())
     if "planner.whatif" in dj_settings.INSTALLED_APPS:
         from planner.whatif.services import refresh_all_recommendations
 

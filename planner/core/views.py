@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from planner.alerts.budgets import budget_status
 from planner.alerts.models import Anomaly, AnomalyStatus, Budget
-from planner.core import charts
+from planner.core import charts, hints
 from planner.core import dashboard as panels
 from planner.core.dashboard import (
     by_dimension,
@@ -32,7 +34,20 @@ GROUPINGS = {
 def dashboard(request):
     """Spend overview; the figures are cached per query and data version (see dashboard.cached)."""
     context = panels.cached("dashboard", request.GET, lambda: _dashboard_context(request.GET))
-    return render(request, "core/dashboard.html", {**context, **_alerts(context["range"])})
+    hint = {"first_run_hint": hints.first_run_hint(request.user)}
+    return render(request, "core/dashboard.html", {**context, **_alerts(context["range"]), **hint})
+
+
+@require_POST
+def dismiss_hint(request, hint: str):
+    """Close a page hint for this user for good (per user, not per browser)."""
+    if hint not in hints.HINTS:
+        raise Http404(f"No hint {hint!r}.")
+    hints.dismiss(request.user, hint)
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return redirect(target)
+    return redirect("dashboard")
 
 
 def _shared_gpu_rows(view, raw_by_service) -> dict:

@@ -71,7 +71,12 @@ def test_budget_alert_through_a_real_smtp_server(fleet, settings, smtp_server):
     assert envelope.rcpt_tos == ["finops@example.com"]
     msg = email.message_from_bytes(envelope.content, policy=policy.default)
     assert msg["Subject"] == "[Headroom] Budget Chat <prod>: 80% spent for 2026-10"
-    assert msg.get_content_type() == "multipart/alternative"
+    # text and HTML alternatives, with the chart PNG the HTML shows inline (multipart/related)
+    assert msg.get_content_type() == "multipart/related"
+    assert msg.get_payload()[0].get_content_type() == "multipart/alternative"
+    (image,) = [part for part in msg.walk() if part.get_content_maintype() == "image"]
+    assert image.get_content_type() == "image/png" and image["Content-ID"] == "<budget-chart>"
+    assert image.get_payload(decode=True).startswith(b"\x89PNG\r\n\x1a\n")
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert "Spent so far:         $8,500.00 (85.0%)" in text
@@ -80,7 +85,8 @@ def test_budget_alert_through_a_real_smtp_server(fleet, settings, smtp_server):
     assert "- T chat: $8,500.00" in text and "- g5.xlarge: $8,500.00" in text
     assert "Chat &lt;prod&gt;" in html  # escaped in HTML, verbatim in the subject
     assert f'href="https://headroom.example.com/budgets/{budget.pk}/"' in html
-    assert "<strong>$8,500.00</strong> (85.0%)" in html
+    assert 'data-value="8500.00"' in html and ">$8,500.00</strong>" in html and ">85.0%<" in html
+    assert 'src="cid:budget-chart"' in html
 
 
 class FlakyWebhook(BaseHTTPRequestHandler):

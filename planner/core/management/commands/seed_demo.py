@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.core.management.base import BaseCommand
 
 from planner.core.seeding import demo_is_loaded, seed_demo, seed_extras
@@ -21,6 +22,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Demo fleet already loaded; skipping (run seed_demo without --if-empty to reload)."
             )
+            if apps.is_installed("planner.alerts"):
+                from planner.alerts.demo import ensure_demo_budgets
+
+                added = ensure_demo_budgets()
+                if added:
+                    self.stdout.write(f"  {added}")
             return
         self.stdout.write(f"Loading the demo fleet: {days} days, seed {seed}…")
         anomalies = seed_demo(
