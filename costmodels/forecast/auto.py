@@ -122,6 +122,13 @@ def conformal_quantile(residuals: np.ndarray, q: float) -> float:
     return float(r[k - 1])
 
 
+def _step_label(step: pd.Timedelta) -> str:
+    for label, span in (("days", "1D"), ("hours", "1h"), ("minutes", "1min")):
+        if step == pd.Timedelta(span):
+            return label
+    return f"steps of {step}"
+
+
 @dataclass(frozen=True)
 class BacktestSummary:
     """Rolling-origin accuracy of the chosen model (fractions, not percent)."""
@@ -137,6 +144,32 @@ class BacktestSummary:
     window_start: pd.Timestamp
     window_end: pd.Timestamp
     step: pd.Timedelta
+
+    def display(self) -> dict:
+        """Figures for a page: model, WAPE and coverages in percent, the backtest window."""
+        return {
+            "model": self.model.replace("_", " "),
+            "wape_pct": 100 * self.wape,
+            "best_naive": self.best_naive.replace("_", " "),
+            "best_naive_wape_pct": 100 * self.best_naive_wape,
+            "coverage_80_pct": 100 * self.coverage_80,
+            "coverage_95_pct": 100 * self.coverage_95,
+            "origins": self.origins,
+            "horizon_steps": self.horizon_steps,
+            "step": _step_label(self.step),
+            "window_start": self.window_start.date(),
+            "window_end": self.window_end.date(),
+        }
+
+    def text(self) -> str:
+        """One line for emails and method labels."""
+        d = self.display()
+        return (
+            f"{d['model']}; backtest {d['window_start']} to {d['window_end']}, "
+            f"{d['origins']} origins x {d['horizon_steps']} {d['step']}: WAPE "
+            f"{d['wape_pct']:.1f} % (best naive {d['best_naive_wape_pct']:.1f} %), 80 % interval "
+            f"covered {d['coverage_80_pct']:.0f} %"
+        )
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -224,7 +224,7 @@ def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | N
     try:
         import pandas as pd
 
-        from costmodels.forecast.model import forecast_series
+        from costmodels.forecast import forecast_with_backtest
     except ImportError:
         return None
     hist = DateRange(
@@ -241,12 +241,13 @@ def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | N
     idx = pd.date_range(min(daily), hist.end, freq="D")
     series = pd.Series([float(daily.get(d.date(), 0.0)) for d in idx], index=idx)
     try:
-        fc = forecast_series(series, rng.days)
+        fc, backtest = forecast_with_backtest(series, rng.days)
     except (ValueError, ArithmeticError):
         return None
     f = float(fc["forecast"].sum())
     return {"forecast": f, "lower": float(fc["lower_80"].sum()), "upper": float(fc["upper_80"].sum()),
-            "delta_pct": (float(actual) - f) / f * 100 if f else None}  # fmt: skip
+            "delta_pct": (float(actual) - f) / f * 100 if f else None,
+            "backtest": backtest.display()}  # fmt: skip
 
 
 def data_version() -> str:
