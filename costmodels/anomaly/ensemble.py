@@ -44,7 +44,8 @@ from costmodels.anomaly.detector import (
     robust_scale,
 )
 
-VARIANCE_FLOOR = 1e-4  # nupic's likelihood keeps the fitted variance above a small floor
+VARIANCE_FLOOR = 1e-4
+LIKELIHOOD_MIN_HISTORY = 7  # nupic's likelihood keeps the fitted variance above a small floor
 
 
 def _lagged_rolling(a: np.ndarray, window: int, how: str, min_periods: int) -> np.ndarray:
@@ -62,8 +63,10 @@ def residual_z(
     expected = np.where(np.isfinite(expected), expected, x)
     residual = x - expected
     scale = robust_scale(residual, x, scale_window)
-    z = np.nan_to_num(residual / scale, nan=0.0, posinf=0.0, neginf=0.0)
-    return np.clip(z, -1e6, 1e6), expected, scale
+    # NaN while the scale is still unknown (the first residuals): no evidence either way
+    z = np.where(np.isfinite(scale), residual / scale, np.nan)
+    z = np.clip(np.nan_to_num(z, nan=np.nan, posinf=1e6, neginf=-1e6), -1e6, 1e6)
+    return z, expected, scale
 
 
 def mean_shift(z: np.ndarray, k: int, cap: float) -> np.ndarray:
@@ -168,8 +171,10 @@ def likelihood_z(raw: np.ndarray, short: int, long: int, warmup: int) -> np.ndar
     ``short`` raw scores against the mean / std of those averages over the previous
     ``long`` steps (strictly earlier).  0 until ``warmup`` steps have passed."""
     avg = pd.Series(raw).rolling(short, min_periods=1).mean().to_numpy()
-    mu = _lagged_rolling(avg, long, "mean", max(10, short))
-    var = _lagged_rolling(avg, long, "var", max(10, short))
+    # NaN raw scores (the baseline's own warm-up) are not history: the fit needs
+    # LIKELIHOOD_MIN_HISTORY real values
+    mu = _lagged_rolling(avg, long, "mean", max(LIKELIHOOD_MIN_HISTORY, short))
+    var = _lagged_rolling(avg, long, "var", max(LIKELIHOOD_MIN_HISTORY, short))
     sd = np.sqrt(np.fmax(np.nan_to_num(var, nan=0.0), VARIANCE_FLOOR * np.fmax(np.abs(mu), 1e-3)))
     z = np.nan_to_num((avg - mu) / sd, nan=0.0, posinf=0.0, neginf=0.0)
     z[: max(warmup, 1)] = 0.0

@@ -221,9 +221,10 @@ class AutoForecaster(BaseEstimator):
             raise ValueError(f"unknown candidates {unknown}; choose from {CANDIDATES}")
         if len(values) < MIN_POINTS:
             raise SeriesInputError(f"need at least {MIN_POINTS} points, got {len(values)}")
-        series = regularise(pd.to_numeric(values, errors="coerce").astype(float), path="values")
-        if not np.isfinite(series.to_numpy()).all():
+        numeric = pd.to_numeric(values, errors="coerce").astype(float)
+        if not np.isfinite(numeric.to_numpy()).all():
             raise SeriesInputError("values must be finite numbers (no NaN or inf)")
+        series = regularise(numeric, path="values")
         self.step_ = infer_step(series.index)
         self.seasons_ = season_lengths(self.step_)
         self.series_ = series
