@@ -21,10 +21,11 @@ from costmodels.anomaly.estimator import OnlineAnomalyDetector
 from costmodels.forecast.series_io import SeriesInputError, read_series_csv
 
 
-def run(input_path: str, output_path: str) -> pd.DataFrame:
-    """Score ``input_path`` and write ``output_path``; returns the written frame."""
+def run(input_path: str, output_path: str, params: dict | None = None) -> pd.DataFrame:
+    """Score ``input_path`` and write ``output_path``; returns the written frame.
+    ``params`` override :class:`OnlineAnomalyDetector`'s (cross-validated) defaults."""
     loaded = read_series_csv(input_path, min_points=MIN_POINTS, allow_duplicates=True)
-    result = OnlineAnomalyDetector().fit(loaded.values).result_
+    result = OnlineAnomalyDetector(**(params or {})).fit(loaded.values).result_
     n = len(result)
     score = np.empty(n)
     flag = np.empty(n, dtype=int)

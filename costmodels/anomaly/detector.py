@@ -1,47 +1,14 @@
-"""Online anomaly detection for cost and usage series.
+"""Building blocks of the online anomaly detector (all online: step ``t`` uses ``x_0..x_t``).
 
-The detector is *online*: everything it reports at step ``t`` is computed from the values
-at steps ``0..t`` only (trailing windows, lags and a left-to-right decision pass), so
-appending future points never changes past scores or decisions.
+* :func:`expected_values` -- one-step-ahead expected value: median level baseline or a
+  seasonal baseline (median of the last cycles' values shifted by the change of the
+  one-period mean), whichever had the smaller recent error;
+* :func:`robust_scale` -- robust residual scale (1.4826 x MAD, at least 1.2533 x mean |r|);
+* :func:`capped_record_ratio` -- a statistic against its trailing record;
+* :func:`first_alerts` -- one alert per episode;
+* :func:`infer_period` -- seasonal period from the timestamps.
 
-Method (per step ``t``):
-
-1. **Expected value** ``b_t`` from values before ``t``: the median of the last
-   ``level_window`` values (level baseline) or, when a seasonal period ``P`` is known, the
-   median over the last ``seasonal_cycles`` cycles of ``x_{t-cP}`` shifted by the change
-   of the one-period mean since then (seasonal baseline; a full-period mean carries no
-   seasonality, so this follows level shifts and trend).  Whichever baseline had the
-   smaller mean absolute error over the last period is used.
-2. **Robust residual z-score** ``z_t = (x_t - b_t) / s_t`` where ``s_t`` is a robust scale
-   (1.4826 x median absolute residual, at least 1.2533 x mean absolute residual) over the
-   previous ``scale_window`` residuals.
-3. **Evidence statistics** on ``z`` compressed beyond ``extreme_z`` (``|z|`` above it
-   grows only logarithmically -- monotone, so rankings are kept): the point statistic
-   ``|z_t|`` and, for each ``k`` in ``shift_windows``, the mean-shift statistic
-   ``sqrt(k) |mean(z_{t-k+1..t})|`` (level shifts and bursts show up here before any
-   single point is extreme).
-4. **Adaptive threshold**: a statistic alarms when it is both significant in absolute terms
-   (``>= min_z`` robust standard deviations) and a *record*: larger than every value of the
-   same statistic over the trailing ``max(record_window, record_fraction * t)`` steps.
-   Because the reference grows with the history, the false-alarm rate on a stationary
-   series falls like ``1 / t`` -- a flat noisy series raises (almost surely) nothing.
-   The first ``warmup_periods`` periods (baseline still learning) never enter the
-   reference, and a record-breaker raises it by at most ``record_cap`` x, so one huge
-   event (a credit, a 20-fold spike) cannot mask later anomalies.  A record must be
-   strictly beaten: a metric that blips to the same value every few hours is not news
-   after the first blip.
-5. **One alert per episode**: after an alert, further alerts are suppressed for
-   ``suppress_steps`` steps (the estimator uses half a seasonal period).
-
-Tuned on the labelled NAB development series in ``shared/data/anomaly`` (see
-``bench/anomaly.py``); the parameters are few and stated in units of the series' own
-variability, not fitted per series.
-
-``anomaly_score`` is ``r / (1 + r)`` in ``[0, 1]`` where ``r`` is the ratio of the strongest
-significant statistic to its trailing record (0 when nothing is significant), so 0.5 means
-"record-breaking"; record-breakers muted by the one-alert-per-episode rule are scaled by
-0.49.  Hence ``is_anomaly`` (the decision) is exactly ``anomaly_score >= 0.5``.
-The expected band drawn by the UI is ``expected +/- band_z * scale``.
+The detector itself is :class:`costmodels.anomaly.estimator.OnlineAnomalyDetector`.
 """
 
 from __future__ import annotations
@@ -174,58 +141,3 @@ def first_alerts(candidate: np.ndarray, suppress_steps: int) -> np.ndarray:
             flags[i] = 1
             next_allowed = int(i) + suppress_steps
     return flags
-
-
-def score_series(
-    x: np.ndarray,
-    *,
-    period: int | None,
-    level_window: int,
-    seasonal_cycles: int,
-    scale_window: int,
-    shift_windows: tuple[int, ...],
-    record_window: int,
-    record_fraction: float,
-    record_cap: float,
-    warmup_periods: float,
-    min_z: float,
-    extreme_z: float,
-    suppress_steps: int,
-    band_z: float,
-) -> dict[str, np.ndarray]:
-    """Run the detector over a whole series (see the module docstring); returns arrays."""
-    x = np.asarray(x, dtype=float)
-    expected = expected_values(x, period, level_window, seasonal_cycles)
-    expected = np.where(np.isfinite(expected), expected, x)  # first point: no history
-    residual = x - expected
-    warmup = max(MIN_POINTS, int(warmup_periods * period) if period else 0)
-    scale = robust_scale(residual, x, scale_window)
-    z = np.nan_to_num(residual / scale, nan=0.0, posinf=0.0, neginf=0.0)
-    z = np.clip(z, -1e6, 1e6)
-    # Statistics see z compressed beyond extreme_z (log growth), so one huge point cannot
-    # dominate the mean-shift statistics or the records for long.
-    excess = np.maximum(np.abs(z) - extreme_z, 0.0)
-    z_clip = np.sign(z) * (np.minimum(np.abs(z), extreme_z) + np.log1p(excess))
-    statistics = [np.abs(z_clip)]
-    for k in shift_windows:
-        mean_z = _rolling(z_clip, k, "mean", k)
-        statistics.append(np.abs(np.nan_to_num(mean_z)) * np.sqrt(k))
-    ratio = np.zeros(len(x))
-    for stat in statistics:
-        r = capped_record_ratio(stat, record_window, record_fraction, record_cap, warmup)
-        ratio = np.fmax(ratio, np.where(stat >= min_z, np.nan_to_num(r, nan=0.0), 0.0))
-    ratio[:MIN_POINTS] = 0.0
-    is_anomaly = first_alerts(ratio > 1.0, suppress_steps)
-    score = ratio / (1.0 + ratio)
-    # record-breakers muted by the one-alert-per-episode rule drop below 0.5, so that
-    # anomaly_score >= 0.5 exactly where is_anomaly is 1
-    score = np.where((score >= 0.5) & (is_anomaly == 0), 0.49 * score, score)
-    scale_band = np.nan_to_num(scale, nan=0.0)
-    return {
-        "expected": expected,
-        "lower": expected - band_z * scale_band,
-        "upper": expected + band_z * scale_band,
-        "z": z,
-        "anomaly_score": score,
-        "is_anomaly": is_anomaly,
-    }

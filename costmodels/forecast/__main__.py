@@ -3,7 +3,10 @@
 IN.csv has columns ``timestamp,value`` at a regular frequency (inferred from the most
 common step; a few missing steps are interpolated).  OUT.csv has
 ``timestamp,forecast,lower,upper`` for the H steps after the last input timestamp, where
-lower/upper bound the 80 % prediction interval; timestamps are written in the input's
+lower/upper bound the 80 % prediction interval (conformal, calibrated on the series' own
+rolling-origin backtest residuals); the model is chosen per series by that backtest among
+naive, seasonal-naive and fitted candidates (:class:`costmodels.forecast.auto.AutoForecaster`);
+timestamps are written in the input's
 style.  Exit status 2 with a message on bad input.
 """
 
@@ -15,7 +18,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from costmodels.forecast.model import MIN_POINTS, SeasonalTrendForecaster
+from costmodels.forecast.auto import AutoForecaster
+from costmodels.forecast.model import MIN_POINTS
 from costmodels.forecast.series_io import SeriesInputError, read_series_csv, regularise
 
 MAX_HORIZON = 100_000
@@ -27,7 +31,7 @@ def run(input_path: str, horizon: int, output_path: str) -> pd.DataFrame:
         raise SeriesInputError(f"--horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
     loaded = read_series_csv(input_path, min_points=MIN_POINTS)
     series = regularise(loaded.values, path=input_path)
-    forecast = SeasonalTrendForecaster().fit(series).predict(horizon)
+    forecast = AutoForecaster(horizon=horizon).fit(series).predict(horizon)
     out = pd.DataFrame(
         {
             "timestamp": loaded.style.format(pd.DatetimeIndex(forecast.index)),

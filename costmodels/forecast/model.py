@@ -25,6 +25,7 @@ import pandas as pd
 from costmodels.forecast.series_io import SeriesInputError, infer_step, regularise
 
 MIN_POINTS = 8
+MAX_PROFILE_PAIRS = 84
 LEVELS = (0.8, 0.95)
 FORECAST_COLUMNS = ["forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
 
@@ -183,7 +184,9 @@ class SeasonalTrendForecaster:
         trends = [True, False] if self.trend == "auto" else [bool(self.trend)]
         base = tuple(min(int(self.max_harmonics), p // 2) for p in self.periods_)
         candidates = [base]
-        if self.periods_ and base[-1] < self.periods_[-1] // 2:
+        # the full profile (one value per step of the longest period) only where it is a
+        # few dozen columns (hourly data over a week): 5-minute data would need hundreds
+        if self.periods_ and base[-1] < self.periods_[-1] // 2 <= MAX_PROFILE_PAIRS:
             candidates.append((*base[:-1], self.periods_[-1] // 2))
         self.harmonics_ = self._choose_harmonics(y, candidates, logs[0], trends[0])
         self.log_, self.trend_, self.memory_ = self._choose(y, logs, trends, self.harmonics_)
@@ -277,7 +280,10 @@ def forecast_series(values: pd.Series, horizon: int, **params) -> pd.DataFrame:
     """Forecast ``horizon`` steps of a regular series with a DatetimeIndex.
 
     Returns a DataFrame indexed by the future timestamps with columns forecast,
-    lower_80, upper_80, lower_95, upper_95 (same units as ``values``).  ``params`` go to
-    :class:`SeasonalTrendForecaster`.
+    lower_80, upper_80, lower_95, upper_95 (same units as ``values``): the model chosen by
+    rolling-origin backtest with conformal intervals
+    (:class:`costmodels.forecast.auto.AutoForecaster`; ``params`` go to it).
     """
-    return SeasonalTrendForecaster(**params).fit(values).predict(horizon)
+    from costmodels.forecast.auto import AutoForecaster
+
+    return AutoForecaster(horizon=horizon, **params).fit(values).predict(horizon)

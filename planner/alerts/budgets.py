@@ -80,12 +80,13 @@ def _forecast_rest(budget: Budget, as_of: dt.date, remaining: int, spend: float,
     if first_day is not None and (as_of - first_day).days + 1 >= MIN_FORECAST_DAYS:
         history = daily_frame(costs, None, first_day, as_of)
     if history is not None and not history.empty:
-        from costmodels.forecast import forecast_series
+        from costmodels.forecast import forecast_with_backtest
 
         try:
-            fc = forecast_series(history["total"], remaining).clip(lower=0.0)
+            fc, backtest = forecast_with_backtest(history["total"], remaining)
+            fc = fc.clip(lower=0.0)
             return (float(fc["forecast"].sum()), float(fc["lower_80"].sum()),
-                    float(fc["upper_80"].sum()), "seasonal-trend forecast")  # fmt: skip
+                    float(fc["upper_80"].sum()), backtest.text())  # fmt: skip
         except (SeriesInputError, ValueError) as exc:  # bad series, or a degenerate fit
             log.warning("budget %s: forecast failed (%s); using run rate", budget.pk, exc)
     rate = spend / max(days_so_far, 1)

@@ -93,6 +93,42 @@ class Anomaly(models.Model):
         return cause.get("primary") or (cause.get("ranking") or [None])[0]
 
 
+class AnomalySignal(models.Model):
+    """One series watched during an anomaly's episode: the cost series itself, the usage
+    behind it (GPU-hours, requests, tokens per day) or the unit cost (USD per 1k requests).
+
+    Related signals of one service form one episode -- one Anomaly, one alert -- with a
+    signal per series; ``flagged`` says whether that series' own detector raised it (a
+    runaway scale-out shows on GPU-hours even when daily cost stays inside its band).
+    Values are in ``unit`` (daily sums, or a ratio for unit cost); ``lower``/``upper`` are
+    the expected band and ``z`` the robust residual z-score on the episode's first day."""
+
+    anomaly = models.ForeignKey(Anomaly, on_delete=models.CASCADE, related_name="signals")
+    series_key = models.CharField(max_length=200)
+    label = models.CharField(max_length=200)
+    unit = models.CharField(max_length=40)
+    start = models.DateField()
+    end = models.DateField()
+    actual = models.FloatField(help_text="Episode total (or mean, for a ratio) in unit")
+    expected = models.FloatField()
+    lower = models.FloatField(help_text="Expected band on the first day, in unit")
+    upper = models.FloatField()
+    z = models.FloatField(help_text="Robust residual z-score on the first day")
+    score = models.FloatField(help_text="Detector score in [0, 1]")
+    flagged = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-flagged", "series_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["anomaly", "series_key"], name="one_signal_per_anomaly_series"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({'flagged' if self.flagged else 'in band'})"
+
+
 class BudgetScope(models.TextChoices):
     TOTAL = "total", "All spend"
     ACCOUNT = "account", "One cloud account"

@@ -258,7 +258,7 @@ def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | N
     """Forecast of the range's spend from up to 90 days before it (80 % interval)."""
     import pandas as pd
 
-    from costmodels.forecast.model import forecast_series
+    from costmodels.forecast import forecast_with_backtest
 
     hist = DateRange(
         max(rng.start - dt.timedelta(days=90), dt.date.min), rng.start - dt.timedelta(days=1)
@@ -269,12 +269,13 @@ def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | N
     idx = pd.date_range(min(daily), hist.end, freq="D")
     series = pd.Series([float(daily.get(d.date(), 0.0)) for d in idx], index=idx)
     try:
-        fc = forecast_series(series, rng.days)
+        fc, backtest = forecast_with_backtest(series, rng.days)
     except (SeriesInputError, ValueError, ArithmeticError):
         return None
     f = float(fc["forecast"].sum())
     return {"forecast": f, "lower": float(fc["lower_80"].sum()), "upper": float(fc["upper_80"].sum()),
-            "delta_pct": (float(actual) - f) / f * 100 if f else None}  # fmt: skip
+            "delta_pct": (float(actual) - f) / f * 100 if f else None,
+            "backtest": backtest.display()}  # fmt: skip
 
 
 def data_version() -> str:

@@ -61,6 +61,7 @@ def _service_figures(service, params) -> dict:
         out["chart_demand"] = charts.lines(
             x, {"demand (req/s)": [h["demand_rps"] for h in hourly], "capacity (req/s)": [h["capacity_rps"] for h in hourly]},
             "requests / s", dx_ms=HOUR_MS)  # fmt: skip
+        out["demand_forecast"] = _demand_forecast(hourly)
         out["chart_gpu"] = charts.lines(
             x, {"GPU utilisation (%)": [h["util"] for h in hourly],
                 "GPU memory used (% of total)": [100.0 * h["mem_used"] / h["mem_total"] if h["mem_total"] else None for h in hourly]},
@@ -69,6 +70,27 @@ def _service_figures(service, params) -> dict:
             x, {"p95 latency, hourly mean (ms)": [h["p95"] for h in hourly], "p95 latency, hourly max (ms)": [h["p95_max"] for h in hourly]},
             "ms", ref=service.latency_slo_p95_ms, ref_name="SLO", dx_ms=HOUR_MS)  # fmt: skip
     return out
+
+
+def _demand_forecast(hourly: list[dict]) -> dict | None:
+    """Next 24 hours of demand (req/s) with the 80 % interval and the backtest behind it."""
+    import pandas as pd
+
+    from costmodels.forecast import forecast_with_backtest
+
+    values = [h["demand_rps"] for h in hourly]
+    if len(values) < 72 or any(v is None for v in values[-72:]):
+        return None
+    index = pd.date_range(end=pd.Timestamp(hourly[-1]["hour"]), periods=len(values), freq="h")
+    series = pd.Series(values, index=index, dtype=float).interpolate().fillna(0.0)
+    try:
+        fc, backtest = forecast_with_backtest(series, 24)
+    except ValueError:
+        return None
+    peak = int(fc["forecast"].to_numpy().argmax())
+    return {"peak_rps": float(fc["forecast"].iloc[peak]), "peak_at": fc.index[peak],
+            "lower": float(fc["lower_80"].iloc[peak]), "upper": float(fc["upper_80"].iloc[peak]),
+            "backtest": backtest.display()}  # fmt: skip
 
 
 def recommendations(request):
