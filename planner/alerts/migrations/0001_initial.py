@@ -9,138 +9,381 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
+        ("core", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnomalySubscription',
+            name="AnomalySubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('recipients', models.TextField(validators=[planner.alerts.models.validate_recipients])),
-                ('mode', models.CharField(choices=[('immediate', 'One email per anomaly'), ('daily', 'Daily digest')], default='immediate', max_length=16)),
-                ('min_impact_usd', models.DecimalField(decimal_places=2, default=Decimal('100'), help_text='Only anomalies whose |impact| is at least this many USD', max_digits=18)),
-                ('webhook_url', models.URLField(blank=True, max_length=500)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "recipients",
+                    models.TextField(validators=[planner.alerts.models.validate_recipients]),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("immediate", "One email per anomaly"), ("daily", "Daily digest")],
+                        default="immediate",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "min_impact_usd",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("100"),
+                        help_text="Only anomalies whose |impact| is at least this many USD",
+                        max_digits=18,
+                    ),
+                ),
+                ("webhook_url", models.URLField(blank=True, max_length=500)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Anomaly',
+            name="Anomaly",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('series_key', models.CharField(max_length=200)),
-                ('series_label', models.CharField(max_length=200)),
-                ('dimensions', models.JSONField(blank=True, default=dict)),
-                ('start', models.DateField(help_text='First anomalous day (UTC)')),
-                ('end', models.DateField(help_text='Last anomalous day (UTC, inclusive)')),
-                ('direction', models.CharField(choices=[('up', 'Spend above expected'), ('down', 'Spend below expected')], default='up', max_length=8)),
-                ('actual_usd', models.DecimalField(decimal_places=2, max_digits=18)),
-                ('expected_usd', models.DecimalField(decimal_places=2, max_digits=18)),
-                ('impact_usd', models.DecimalField(decimal_places=2, help_text='actual − expected over the episode, USD', max_digits=18)),
-                ('score', models.FloatField(help_text='Detector score in [0, 1]')),
-                ('root_cause', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved')], default='open', max_length=16)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('note', models.TextField(blank=True)),
-                ('detected_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('status_changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("series_key", models.CharField(max_length=200)),
+                ("series_label", models.CharField(max_length=200)),
+                ("dimensions", models.JSONField(blank=True, default=dict)),
+                ("start", models.DateField(help_text="First anomalous day (UTC)")),
+                ("end", models.DateField(help_text="Last anomalous day (UTC, inclusive)")),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("up", "Spend above expected"), ("down", "Spend below expected")],
+                        default="up",
+                        max_length=8,
+                    ),
+                ),
+                ("actual_usd", models.DecimalField(decimal_places=2, max_digits=18)),
+                ("expected_usd", models.DecimalField(decimal_places=2, max_digits=18)),
+                (
+                    "impact_usd",
+                    models.DecimalField(
+                        decimal_places=2,
+                        help_text="actual − expected over the episode, USD",
+                        max_digits=18,
+                    ),
+                ),
+                ("score", models.FloatField(help_text="Detector score in [0, 1]")),
+                ("root_cause", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("acknowledged", "Acknowledged"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("note", models.TextField(blank=True)),
+                ("detected_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "status_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'anomalies',
-                'ordering': ['-start', '-impact_usd'],
+                "verbose_name_plural": "anomalies",
+                "ordering": ["-start", "-impact_usd"],
             },
         ),
         migrations.CreateModel(
-            name='AnomalyNotice',
+            name="AnomalyNotice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('claimed', 'Claimed, sending'), ('sent', 'Sent'), ('failed', 'Failed (will retry)'), ('superseded', 'Crossed together with a higher threshold (one email)')], default='claimed', max_length=16)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('anomaly', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notices', to='alerts.anomaly')),
-                ('subscription', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notices', to='alerts.anomalysubscription')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("claimed", "Claimed, sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed (will retry)"),
+                            ("superseded", "Crossed together with a higher threshold (one email)"),
+                        ],
+                        default="claimed",
+                        max_length=16,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "anomaly",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notices",
+                        to="alerts.anomaly",
+                    ),
+                ),
+                (
+                    "subscription",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notices",
+                        to="alerts.anomalysubscription",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Budget',
+            name="Budget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('scope', models.CharField(choices=[('total', 'All spend'), ('account', 'One cloud account'), ('service', 'One service'), ('tag', 'Attribution tag value')], default='total', max_length=16)),
-                ('tag_value', models.CharField(blank=True, help_text="Attribution tag value (scope 'tag')", max_length=200)),
-                ('period', models.CharField(choices=[('monthly', 'Monthly'), ('quarterly', 'Quarterly'), ('yearly', 'Yearly')], default='monthly', max_length=16)),
-                ('amount_usd', models.DecimalField(decimal_places=2, max_digits=18, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))])),
-                ('actual_thresholds', models.JSONField(blank=True, default=planner.alerts.models.default_actual_thresholds, validators=[planner.alerts.models.validate_thresholds])),
-                ('forecast_thresholds', models.JSONField(blank=True, default=planner.alerts.models.default_forecast_thresholds, validators=[planner.alerts.models.validate_thresholds])),
-                ('recipients', models.TextField(blank=True, help_text='Email addresses, comma-separated', validators=[planner.alerts.models.validate_recipients])),
-                ('webhook_url', models.URLField(blank=True, help_text='Optional Slack-compatible incoming webhook', max_length=500)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='core.cloudaccount')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='core.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("total", "All spend"),
+                            ("account", "One cloud account"),
+                            ("service", "One service"),
+                            ("tag", "Attribution tag value"),
+                        ],
+                        default="total",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "tag_value",
+                    models.CharField(
+                        blank=True, help_text="Attribution tag value (scope 'tag')", max_length=200
+                    ),
+                ),
+                (
+                    "period",
+                    models.CharField(
+                        choices=[
+                            ("monthly", "Monthly"),
+                            ("quarterly", "Quarterly"),
+                            ("yearly", "Yearly"),
+                        ],
+                        default="monthly",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "amount_usd",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=18,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"))],
+                    ),
+                ),
+                (
+                    "actual_thresholds",
+                    models.JSONField(
+                        blank=True,
+                        default=planner.alerts.models.default_actual_thresholds,
+                        validators=[planner.alerts.models.validate_thresholds],
+                    ),
+                ),
+                (
+                    "forecast_thresholds",
+                    models.JSONField(
+                        blank=True,
+                        default=planner.alerts.models.default_forecast_thresholds,
+                        validators=[planner.alerts.models.validate_thresholds],
+                    ),
+                ),
+                (
+                    "recipients",
+                    models.TextField(
+                        blank=True,
+                        help_text="Email addresses, comma-separated",
+                        validators=[planner.alerts.models.validate_recipients],
+                    ),
+                ),
+                (
+                    "webhook_url",
+                    models.URLField(
+                        blank=True,
+                        help_text="Optional Slack-compatible incoming webhook",
+                        max_length=500,
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="core.cloudaccount",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="core.service",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AlertSent',
+            name="AlertSent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_key', models.CharField(help_text='2026-10, 2026-Q4 or 2026', max_length=16)),
-                ('threshold', models.PositiveSmallIntegerField(help_text='Percent of the budget')),
-                ('kind', models.CharField(choices=[('actual', 'Spend so far'), ('forecast', 'Forecast at period end')], max_length=16)),
-                ('spend_usd', models.DecimalField(decimal_places=2, max_digits=18)),
-                ('forecast_usd', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True)),
-                ('status', models.CharField(choices=[('claimed', 'Claimed, sending'), ('sent', 'Sent'), ('failed', 'Failed (will retry)'), ('superseded', 'Crossed together with a higher threshold (one email)')], default='claimed', max_length=16)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('budget', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='alerts.budget')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "period_key",
+                    models.CharField(help_text="2026-10, 2026-Q4 or 2026", max_length=16),
+                ),
+                ("threshold", models.PositiveSmallIntegerField(help_text="Percent of the budget")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("actual", "Spend so far"),
+                            ("forecast", "Forecast at period end"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("spend_usd", models.DecimalField(decimal_places=2, max_digits=18)),
+                (
+                    "forecast_usd",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("claimed", "Claimed, sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed (will retry)"),
+                            ("superseded", "Crossed together with a higher threshold (one email)"),
+                        ],
+                        default="claimed",
+                        max_length=16,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "budget",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alerts",
+                        to="alerts.budget",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='anomaly',
-            index=models.Index(fields=['status', '-start'], name='alerts_anom_status_49a688_idx'),
+            model_name="anomaly",
+            index=models.Index(fields=["status", "-start"], name="alerts_anom_status_49a688_idx"),
         ),
         migrations.AddConstraint(
-            model_name='anomaly',
-            constraint=models.UniqueConstraint(fields=('series_key', 'start'), name='one_anomaly_per_series_episode'),
+            model_name="anomaly",
+            constraint=models.UniqueConstraint(
+                fields=("series_key", "start"), name="one_anomaly_per_series_episode"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='anomaly',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gte', models.F('start'))), name='anomaly_end_after_start'),
+            model_name="anomaly",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gte", models.F("start"))), name="anomaly_end_after_start"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='anomalynotice',
-            constraint=models.UniqueConstraint(fields=('subscription', 'anomaly'), name='one_notice_per_anomaly'),
+            model_name="anomalynotice",
+            constraint=models.UniqueConstraint(
+                fields=("subscription", "anomaly"), name="one_notice_per_anomaly"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='budget',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_usd__gt', 0)), name='budget_amount_positive'),
+            model_name="budget",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_usd__gt", 0)), name="budget_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='budget',
-            constraint=models.CheckConstraint(condition=models.Q(('scope', 'total'), models.Q(('account__isnull', False), ('scope', 'account')), models.Q(('scope', 'service'), ('service__isnull', False)), models.Q(('scope', 'tag'), models.Q(('tag_value', ''), _negated=True)), _connector='OR'), name='budget_scope_has_target'),
+            model_name="budget",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("scope", "total"),
+                    models.Q(("account__isnull", False), ("scope", "account")),
+                    models.Q(("scope", "service"), ("service__isnull", False)),
+                    models.Q(("scope", "tag"), models.Q(("tag_value", ""), _negated=True)),
+                    _connector="OR",
+                ),
+                name="budget_scope_has_target",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='alertsent',
-            constraint=models.UniqueConstraint(fields=('budget', 'period_key', 'threshold', 'kind'), name='one_alert_per_crossing'),
+            model_name="alertsent",
+            constraint=models.UniqueConstraint(
+                fields=("budget", "period_key", "threshold", "kind"), name="one_alert_per_crossing"
+            ),
         ),
     ]

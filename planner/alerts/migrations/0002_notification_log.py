@@ -5,38 +5,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0001_initial'),
+        ("alerts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('webhook', 'Webhook')], max_length=8)),
-                ('kind', models.CharField(choices=[('budget', 'Budget alert'), ('anomaly', 'Anomaly alert'), ('digest', 'Anomaly digest')], max_length=8)),
-                ('delivery_key', models.CharField(max_length=200, unique=True)),
-                ('subject', models.CharField(max_length=300)),
-                ('recipients', models.JSONField(default=list, help_text="Email addresses, or the webhook's redacted URL")),
-                ('text_body', models.TextField(blank=True)),
-                ('raw_message', models.TextField(blank=True, help_text='The MIME message as sent (emails)')),
-                ('backend', models.CharField(blank=True, help_text="Mail backend or 'webhook'", max_length=100)),
-                ('status', models.CharField(choices=[('sent', 'Sent'), ('failed', 'Failed (will be retried)'), ('rejected', 'Rejected (not retried)')], max_length=8)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_attempt_at', models.DateTimeField()),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('anomaly', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='alerts.anomaly')),
-                ('budget', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='alerts.budget')),
-                ('budget_alert', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='alerts.alertsent')),
-                ('subscription', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='alerts.anomalysubscription')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("email", "Email"), ("webhook", "Webhook")], max_length=8
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("budget", "Budget alert"),
+                            ("anomaly", "Anomaly alert"),
+                            ("digest", "Anomaly digest"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("delivery_key", models.CharField(max_length=200, unique=True)),
+                ("subject", models.CharField(max_length=300)),
+                (
+                    "recipients",
+                    models.JSONField(
+                        default=list, help_text="Email addresses, or the webhook's redacted URL"
+                    ),
+                ),
+                ("text_body", models.TextField(blank=True)),
+                (
+                    "raw_message",
+                    models.TextField(blank=True, help_text="The MIME message as sent (emails)"),
+                ),
+                (
+                    "backend",
+                    models.CharField(
+                        blank=True, help_text="Mail backend or 'webhook'", max_length=100
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("sent", "Sent"),
+                            ("failed", "Failed (will be retried)"),
+                            ("rejected", "Rejected (not retried)"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_attempt_at", models.DateTimeField()),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "anomaly",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="notifications",
+                        to="alerts.anomaly",
+                    ),
+                ),
+                (
+                    "budget",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="notifications",
+                        to="alerts.budget",
+                    ),
+                ),
+                (
+                    "budget_alert",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="notifications",
+                        to="alerts.alertsent",
+                    ),
+                ),
+                (
+                    "subscription",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="notifications",
+                        to="alerts.anomalysubscription",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_attempt_at', '-pk'],
-                'indexes': [models.Index(fields=['-last_attempt_at'], name='alerts_noti_last_at_744855_idx')],
+                "ordering": ["-last_attempt_at", "-pk"],
+                "indexes": [
+                    models.Index(fields=["-last_attempt_at"], name="alerts_noti_last_at_744855_idx")
+                ],
             },
         ),
     ]
