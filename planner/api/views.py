@@ -153,33 +153,15 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=False, url_path="export", pagination_class=None)
     def export(self, request):
         """The filtered rollups as CSV (formula-escaped text cells)."""
-        fields = s.CostRollupSerializer.Meta.fields
+        fields = s.CostRollupSerializer.Meta.fields  # the CSV has the JSON rows' columns
         qs = self.filter_queryset(self.get_queryset())
-        rows = (
-            [
-                r.pk,
-                r.date,
-                r.account_id,
-                r.billing_period_start,
-                r.provider,
-                r.service_name,
-                r.region,
-                r.resource_id,
-                r.sku,
-                r.instance_type,
-                r.pricing_category,
-                r.charge_category,
-                r.service_tag,
-                r.service.slug if r.service_id else "",
-                r.currency,
-                r.billed_cost,
-                r.effective_cost,
-                r.list_cost,
-                r.consumed_quantity,
-                r.line_items,
-            ]
-            for r in qs.iterator(chunk_size=2000)
-        )
+
+        def value(r, name):
+            if name == "service":
+                return r.service.slug if r.service_id else ""
+            return getattr(r, CostRollup._meta.get_field(name).attname)
+
+        rows = ([value(r, f) for f in fields] for r in qs.iterator(chunk_size=2000))
         return csv_response("headroom-costs.csv", fields, rows)
 
 
