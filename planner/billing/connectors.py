@@ -41,7 +41,6 @@ CONNECTOR_SOURCES = (
     IngestSource.AZURE_EXPORT,
     IngestSource.GCP_BIGQUERY,
 )
-FINGERPRINT_MARK = "#fingerprint="
 
 
 def external_call_policy() -> RetryPolicy:
@@ -118,23 +117,18 @@ def test_connection(account: CloudAccount) -> list[ConnectionCheck]:
     return [dataclasses.replace(c, detail=scrub(c.detail)) for c in checks]
 
 
-def split_fingerprint(source_uri: str) -> tuple[str, str | None]:
-    uri, mark, fp = source_uri.partition(FINGERPRINT_MARK)
-    return uri, (fp or None) if mark else None
-
-
 def last_fingerprint(account_id: int, period_start: dt.date) -> str | None:
     """Fingerprint of the last successful load of this account × period, if the source had one."""
-    uri = (
+    fingerprint = (
         IngestRun.objects.filter(
             account_id=account_id, period_start=period_start, status=RunStatus.SUCCEEDED
         )
-        .filter(~Q(rows_stored=0) | Q(source_uri__contains=FINGERPRINT_MARK))
+        .filter(~Q(rows_stored=0) | ~Q(fingerprint=""))
         .order_by("-finished_at", "-pk")
-        .values_list("source_uri", flat=True)
+        .values_list("fingerprint", flat=True)
         .first()
     )
-    return split_fingerprint(uri)[1] if uri else None
+    return fingerprint or None
 
 
 def _finish_without_load(run: IngestRun, message: str) -> None:
@@ -164,8 +158,9 @@ def execute_connector_run(
         read: PeriodRead = connector.read_period(
             run.period_start, known_fingerprint=last_fingerprint(account.pk, run.period_start)
         )
-        uri = read.source_uri + (FINGERPRINT_MARK + read.fingerprint if read.fingerprint else "")
-        IngestRun.objects.filter(pk=run.pk).update(source_uri=uri[:1000])
+        IngestRun.objects.filter(pk=run.pk).update(
+            source_uri=read.source_uri[:1000], fingerprint=(read.fingerprint or "")[:128]
+        )
         if read.unchanged:
             _finish_without_load(
                 run, f"{read.source_uri} unchanged since the last load (same ETags); not reloaded"
