@@ -81,6 +81,19 @@ def _units(row_values: dict, deployment: Deployment, step_s: int) -> float | Non
     return None if rps is None else rps * step_s * deployment.service.units_per_request
 
 
+def prometheus_client():
+    """The Prometheus client of usage ingest: settings' URL, token and call timeout."""
+    from ingest.prometheus import PrometheusClient
+
+    if not settings.PROMETHEUS_URL:
+        raise TransientError("PROMETHEUS_URL is not set; cannot read usage")
+    return PrometheusClient(
+        settings.PROMETHEUS_URL,
+        token=settings.PROMETHEUS_BEARER_TOKEN or None,
+        policy=external_call_policy(),
+    )
+
+
 def store_usage(
     deployment: Deployment, start: dt.datetime, end: dt.datetime, *, step_s: int = 60, client=None
 ):
@@ -89,17 +102,11 @@ def store_usage(
     Returns the :class:`ingest.prometheus.UsageResult` (its ``missing`` list says what had no
     data, histograms included).
     """
-    from ingest.prometheus import PrometheusClient, read_usage
+    from ingest.prometheus import read_usage
     from ingest.prometheus.serving import read_histograms
 
     if client is None:
-        if not settings.PROMETHEUS_URL:
-            raise TransientError("PROMETHEUS_URL is not set; cannot read usage")
-        client = PrometheusClient(
-            settings.PROMETHEUS_URL,
-            token=settings.PROMETHEUS_BEARER_TOKEN or None,
-            policy=external_call_policy(),
-        )
+        client = prometheus_client()
     selector = _selector(deployment)
     queries, serving = _queries_for(deployment, selector, step_s)
     result = read_usage(
