@@ -4,7 +4,7 @@
   traffic and serving metrics into ``UsageSample`` rows (the window is replaced atomically),
   and its latency histograms per whole hour into ``LatencyHistogram`` rows (upserted); missing
   series are recorded on an IngestRun as warnings, never stored as zero.
-* :func:`queue_usage_ingest` — the beat schedule's hook (``billing.scheduling`` calls it).
+* :func:`queue_usage_ingest` — queued by the beat task :func:`schedule_usage_ingest`.
 
 The serving stack is chosen per deployment (:class:`planner.usage.models.ServingEndpoint`).
 ``units_of_work`` is measured from the stack's counters when the service's unit has one
@@ -192,3 +192,9 @@ def queue_usage_ingest(now: dt.datetime) -> int:
             )
         )
     return len(ids)
+
+
+@shared_task(name="planner.usage.tasks.schedule_usage_ingest")
+def schedule_usage_ingest() -> int:
+    """Beat entry point: queue a usage ingest per deployment over the last lookback window."""
+    return queue_usage_ingest(timezone.now())
