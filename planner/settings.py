@@ -193,6 +193,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "planner.billing.tasks.schedule_due_ingests",
         "schedule": 15 * 60.0,
     },
+    # Usage metrics (Prometheus / DCGM / inference servers) over PROMETHEUS_LOOKBACK_MINUTES.
+    "ingest-usage-metrics": {
+        "task": "planner.usage.tasks.schedule_usage_ingest",
+        "schedule": 15 * 60.0,
+    },
     # FOCUS runs whose message was lost (broker restarted) are re-sent; see billing.tasks.
     "requeue-stalled-focus-runs": {
         "task": "planner.billing.tasks.requeue_stalled_focus_runs",

@@ -70,6 +70,16 @@ def period_request(period_start: dt.date, today: dt.date) -> dict[str, Any]:
     }
 
 
+def _number(value: Any, where: str) -> float:
+    """``value`` as a float, else a :class:`ResponseShapeError` naming where it is."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ResponseShapeError(
+            f"Cost Explorer response: {where}: amount {value!r} is not a number"
+        ) from None
+
+
 def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     """`value` if it is of the documented JSON type, else a clear error naming where it is."""
     if isinstance(value, kind) and not isinstance(value, bool):
@@ -121,8 +131,9 @@ def results_to_focus(
             service = keys[0] if keys else None
             usage_type = keys[1] if len(keys) > 1 else ""
             m = group.get("Metrics", {})
-            billed = float(m.get("UnblendedCost", {}).get("Amount", 0) or 0)
-            effective = float(m.get("AmortizedCost", {}).get("Amount", billed) or 0)
+            where = f"ResultsByTime[{i}] {service!r}"
+            billed = _number(m.get("UnblendedCost", {}).get("Amount", 0) or 0, where)
+            effective = _number(m.get("AmortizedCost", {}).get("Amount", billed) or 0, where)
             quantity = m.get("UsageQuantity", {}).get("Amount")
             currency = m.get("UnblendedCost", {}).get("Unit") or "USD"
             region, instance, spot = parse_usage_type(usage_type)
@@ -142,8 +153,9 @@ def results_to_focus(
             cols["EffectiveCost"].append(effective)
             cols["ContractedCost"].append(billed)
             cols["PricingCategory"].append(None if tax else ("Dynamic" if spot else "Standard"))
-            cols["ConsumedQuantity"].append(None if quantity is None else float(quantity))
-            cols["PricingQuantity"].append(None if quantity is None else float(quantity))
+            qty = None if quantity is None else _number(quantity, f"{where} UsageQuantity")
+            cols["ConsumedQuantity"].append(qty)
+            cols["PricingQuantity"].append(qty)
             cols["ServiceName"].append(service)
             cols["RegionId"].append(region)
             cols["SkuId"].append(instance or usage_type or None)

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..canonical import ApiConnector, CanonicalBatcher, ConnectionCheck, next_month, tags_json
+from ..errors import ResponseShapeError
 from .client import AzureClient
 
 DEFAULT_GROUPINGS: list[dict[str, str]] = [
@@ -87,10 +88,20 @@ def _key(rec: dict[str, Any]) -> tuple:
     )
 
 
+def _number(value: Any, what: str) -> float:
+    """``value`` as a float, else a :class:`ResponseShapeError` naming the column."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ResponseShapeError(
+            f"Azure Cost Management response: {what} {value!r} is not a number"
+        ) from None
+
+
 def _cost(rec: dict[str, Any]) -> float:
     for c in COST_COLUMNS:
         if rec.get(c) is not None:
-            return float(rec[c])
+            return _number(rec[c], c)
     return 0.0
 
 
@@ -119,7 +130,7 @@ def _day(value: Any) -> dt.date:
         n = int(float(text))
         return dt.date(n // 10000, n // 100 % 100, n % 100)
     except (ValueError, OverflowError) as exc:
-        raise ValueError(
+        raise ResponseShapeError(
             f"UsageDate {text!r} is not a date (expected YYYYMMDD or YYYY-MM-DD): {exc}"
         ) from None
 
@@ -159,7 +170,9 @@ def records_to_focus(
             else PRICING.get(str(r.get("PricingModel") or "OnDemand"), "Other")
         )
         q = r.get("UsageQuantity")
-        cols["ConsumedQuantity"].append(None if q is None or charge != "Usage" else float(q))
+        cols["ConsumedQuantity"].append(
+            None if q is None or charge != "Usage" else _number(q, "UsageQuantity")
+        )
         cols["ResourceId"].append(r.get("ResourceId") or None)
         cols["ServiceName"].append(r.get("MeterCategory") or r.get("ServiceName") or None)
         cols["SkuId"].append(r.get("Meter") or r.get("MeterSubCategory") or None)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from costmodels.errors import SeriesInputError
@@ -74,8 +73,8 @@ def _forecast_rest(budget: Budget, as_of: dt.date, remaining: int, spend: float,
     if remaining <= 0:
         return 0.0, 0.0, 0.0, "period complete"
     costs = budget.costs()
-    first = costs.rows.filter(date__gte=as_of - dt.timedelta(days=FORECAST_HISTORY_DAYS - 1))
-    first_day = first.order_by("date").values_list("date", flat=True).first()
+    window = costs.between(as_of - dt.timedelta(days=FORECAST_HISTORY_DAYS - 1), as_of)
+    first_day = min(window.daily().get(None, {}), default=None)  # first day the scope has cost
     history = None
     if first_day is not None and (as_of - first_day).days + 1 >= MIN_FORECAST_DAYS:
         history = daily_frame(costs, None, first_day, as_of)
@@ -102,8 +101,9 @@ def budget_status(budget: Budget, today: dt.date | None = None) -> BudgetStatus:
     today = today or timezone.now().date()
     start, end, key = period_bounds(budget.period, today)
     costs = budget.costs().between(start, min(today, end))
-    spend = float(costs.total())
-    as_of = costs.rows.aggregate(last=Max("date"))["last"]
+    days = costs.daily().get(None, {})  # the scope's cost per day it has any
+    spend = float(sum(days.values()))
+    as_of = max(days, default=None)
     days_so_far = (as_of - start).days + 1 if as_of else 0
     last = as_of or start - dt.timedelta(days=1)
     rest, lo, hi, method = _forecast_rest(budget, last, (end - last).days, spend, days_so_far)

@@ -3,10 +3,11 @@ money is a decimal string in the record's currency (USD unless stated)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from rest_framework import serializers
 
+from planner.billing.errors import UploadRefused
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
+from planner.billing.uploads import check_upload
 from planner.core.credentials import credential_ref_problem
 from planner.core.models import CloudAccount, Deployment, IngestSource, Service
 
@@ -203,13 +204,10 @@ class IngestTriggerSerializer(serializers.Serializer):
     allow_mixed_currency = serializers.BooleanField(default=False)
 
     def validate_file(self, f):
-        if not f.name.lower().endswith((".csv", ".csv.gz", ".parquet", ".gz")):
-            raise serializers.ValidationError("Upload a FOCUS export as .csv, .csv.gz or .parquet.")
-        limit = settings.HEADROOM_MAX_UPLOAD_MB * 1024 * 1024
-        if f.size > limit:
-            raise serializers.ValidationError(
-                f"The file is {f.size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB."
-            )
+        try:
+            check_upload(f)
+        except UploadRefused as exc:
+            raise serializers.ValidationError(str(exc)) from None
         return f
 
     def validate(self, attrs):

@@ -6,9 +6,6 @@ authentication + `HasRole`, so scripts with a token get a JSON 401/403, never a 
 
 from __future__ import annotations
 
-import uuid
-
-from django.conf import settings
 from django.db.models import ProtectedError, Sum
 from django.db.models.functions import Coalesce
 from django_filters.rest_framework import DjangoFilterBackend
@@ -28,6 +25,7 @@ from planner.billing import services as ingest_services
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, RunSource
 from planner.billing.reports import CostView
 from planner.billing.tasks import enqueue_focus_ingest
+from planner.billing.uploads import store_upload
 from planner.core.models import CloudAccount, Deployment, Service
 from planner.core.roles import ADMIN, ANALYST
 
@@ -153,33 +151,15 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=False, url_path="export", pagination_class=None)
     def export(self, request):
         """The filtered rollups as CSV (formula-escaped text cells)."""
-        fields = s.CostRollupSerializer.Meta.fields
+        fields = s.CostRollupSerializer.Meta.fields  # the CSV has the JSON rows' columns
         qs = self.filter_queryset(self.get_queryset())
-        rows = (
-            [
-                r.pk,
-                r.date,
-                r.account_id,
-                r.billing_period_start,
-                r.provider,
-                r.service_name,
-                r.region,
-                r.resource_id,
-                r.sku,
-                r.instance_type,
-                r.pricing_category,
-                r.charge_category,
-                r.service_tag,
-                r.service.slug if r.service_id else "",
-                r.currency,
-                r.billed_cost,
-                r.effective_cost,
-                r.list_cost,
-                r.consumed_quantity,
-                r.line_items,
-            ]
-            for r in qs.iterator(chunk_size=2000)
-        )
+
+        def value(r, name):
+            if name == "service":
+                return r.service.slug if r.service_id else ""
+            return getattr(r, CostRollup._meta.get_field(name).attname)
+
+        rows = ([value(r, f) for f in fields] for r in qs.iterator(chunk_size=2000))
         return csv_response("headroom-costs.csv", fields, rows)
 
 
@@ -214,23 +194,7 @@ class IngestRunViewSet(RoleViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
         trigger.is_valid(raise_exception=True)
         account = trigger.validated_data["account"]
         upload = trigger.validated_data.get("file")
-        if upload is not None:
-            settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-            name = upload.name.lower()
-            suffix = (
-                ".csv.gz"
-                if name.endswith(".gz")
-                else (".parquet" if name.endswith(".parquet") else ".csv")
-            )
-            dest = (
-                settings.UPLOAD_DIR / f"{uuid.uuid4().hex}{suffix}"
-            )  # never the client's file name
-            with open(dest, "wb") as out:
-                for chunk in upload.chunks():
-                    out.write(chunk)
-            uri = str(dest)
-        else:
-            uri = account.source_uri
+        uri = str(store_upload(upload)) if upload is not None else account.source_uri
         try:
             run = ingest_services.create_run(account, RunSource.FOCUS_FILE, uri, user=request.user)
         except ingest_services.RunAlreadyActive as exc:

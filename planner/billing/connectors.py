@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import itertools
 import logging
 from typing import Any
 
-import pyarrow as pa
 from django.conf import settings
 from django.db.models import Q
 
 from ingest.canonical import ConnectionCheck, PeriodRead
-from ingest.errors import AuthError, ConnectorError, IngestError, TransientError
-from ingest.retry import RetryPolicy, classify
-from planner.billing.loader import LoadError, LoadResult, load_batches
+from ingest.errors import AuthError, ConnectorError
+from ingest.retry import RetryPolicy
 from planner.billing.models import IngestRun, RunStatus
-from planner.billing.services import claim_run, finish_run, progress_reporter
+from planner.billing.runs import RunInput, execute_run
 from planner.core.credentials import DEFAULT_CHAIN, credential_ref_problem, scrub
 from planner.core.models import CloudAccount, IngestSource
 from planner.env import named_secret
@@ -41,7 +38,6 @@ CONNECTOR_SOURCES = (
     IngestSource.AZURE_EXPORT,
     IngestSource.GCP_BIGQUERY,
 )
-FINGERPRINT_MARK = "#fingerprint="
 
 
 def external_call_policy() -> RetryPolicy:
@@ -118,92 +114,51 @@ def test_connection(account: CloudAccount) -> list[ConnectionCheck]:
     return [dataclasses.replace(c, detail=scrub(c.detail)) for c in checks]
 
 
-def split_fingerprint(source_uri: str) -> tuple[str, str | None]:
-    uri, mark, fp = source_uri.partition(FINGERPRINT_MARK)
-    return uri, (fp or None) if mark else None
-
-
 def last_fingerprint(account_id: int, period_start: dt.date) -> str | None:
     """Fingerprint of the last successful load of this account × period, if the source had one."""
-    uri = (
+    fingerprint = (
         IngestRun.objects.filter(
             account_id=account_id, period_start=period_start, status=RunStatus.SUCCEEDED
         )
-        .filter(~Q(rows_stored=0) | Q(source_uri__contains=FINGERPRINT_MARK))
+        .filter(~Q(rows_stored=0) | ~Q(fingerprint=""))
         .order_by("-finished_at", "-pk")
-        .values_list("source_uri", flat=True)
+        .values_list("fingerprint", flat=True)
         .first()
     )
-    return split_fingerprint(uri)[1] if uri else None
+    return fingerprint or None
 
 
-def _finish_without_load(run: IngestRun, message: str) -> None:
-    finish_run(run, result=LoadResult(version=""), warnings=[message])
-    IngestRun.objects.filter(pk=run.pk).update(progress_message=message[:300])
+def connector_reader(run: IngestRun) -> RunInput:
+    """Reads the run's account × billing period through the account's connector; an export
+    whose fingerprint matches the last successful load is not read again."""
+    account = run.account
+    if account is None or run.period_start is None:
+        raise ConnectorError(
+            f"run #{run.pk} has no account or billing period; connector runs need both"
+        )
+    read: PeriodRead = build_connector(account).read_period(
+        run.period_start, known_fingerprint=last_fingerprint(account.pk, run.period_start)
+    )
+    return RunInput(
+        batches=read.batches,
+        warnings=lambda: list(read.warnings),
+        source_uri=read.source_uri,
+        fingerprint=read.fingerprint,
+        skip=(
+            f"{read.source_uri} unchanged since the last load (same ETags); not reloaded"
+            if read.unchanged
+            else None
+        ),
+        empty_message=f"no billing records for {run.period_start:%Y-%m} yet; nothing changed",
+    )
 
 
 def execute_connector_run(
     run_id: int, *, redelivered: bool = False, final_attempt: bool = True
 ) -> IngestRun:
-    """Claim the run, read its account × period through the connector, load it atomically.
-
-    Auth and data errors are recorded on the run (no retry). :class:`TransientError` is
-    re-raised for the task to retry unless ``final_attempt``, when it is recorded too.
-    Returns the run as stored.
-    """
-    if not claim_run(run_id, redelivered=redelivered):
-        return IngestRun.objects.get(pk=run_id)
-    run = IngestRun.objects.select_related("account").get(pk=run_id)
-    account = run.account
-    try:
-        if account is None or run.period_start is None:
-            raise ConnectorError(
-                f"run #{run.pk} has no account or billing period; connector runs need both"
-            )
-        connector = build_connector(account)
-        read: PeriodRead = connector.read_period(
-            run.period_start, known_fingerprint=last_fingerprint(account.pk, run.period_start)
-        )
-        uri = read.source_uri + (FINGERPRINT_MARK + read.fingerprint if read.fingerprint else "")
-        IngestRun.objects.filter(pk=run.pk).update(source_uri=uri[:1000])
-        if read.unchanged:
-            _finish_without_load(
-                run, f"{read.source_uri} unchanged since the last load (same ETags); not reloaded"
-            )
-            return IngestRun.objects.get(pk=run_id)
-        batches = iter(read.batches)
-        first = next(batches, None)
-        if first is None:
-            _finish_without_load(
-                run, f"no billing records for {run.period_start:%Y-%m} yet; nothing changed"
-            )
-            return IngestRun.objects.get(pk=run_id)
-        result = load_batches(
-            itertools.chain([first], batches), account, run=run, progress=progress_reporter(run)
-        )
-        finish_run(run, result=result, warnings=read.warnings)
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the run
-        kind = classify(exc)
-        if kind == "auth":
-            finish_run(run, error=f"authentication failed, not retried: {exc}")
-        elif kind == "transient":
-            if not final_attempt:
-                log.warning(
-                    "run %s: transient failure, the task will retry: %s", run_id, scrub(str(exc))
-                )
-                if isinstance(exc, TransientError):
-                    raise
-                raise TransientError(scrub(f"{type(exc).__name__}: {exc}")) from exc
-            finish_run(run, error=f"gave up after repeated transient failures: {exc}")
-        elif isinstance(exc, (IngestError, LoadError, pa.ArrowInvalid, OSError)):
-            errors = [str(e) for e in getattr(exc, "errors", [])] or [
-                f"{type(exc).__name__}: {exc}"
-            ]
-            finish_run(run, errors=errors)
-        else:
-            message = f"unexpected {type(exc).__name__}: {exc}"
-            finish_run(run, error=message)
-            if scrub(message) != message:  # the traceback would carry a credential value
-                raise ConnectorError(scrub(message)) from None
-            raise
-    return IngestRun.objects.get(pk=run_id)
+    """Claim the run, read its account × period through the connector, load it atomically
+    (:func:`planner.billing.runs.execute_run`: auth and data errors recorded, transient ones
+    re-raised for the task to retry unless ``final_attempt``)."""
+    return execute_run(
+        run_id, connector_reader, redelivered=redelivered, final_attempt=final_attempt
+    )

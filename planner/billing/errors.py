@@ -15,3 +15,7 @@ class LoadError(BillingError):
 
 class RunAlreadyActive(BillingError):
     """Another run for the same account and billing period is queued or running."""
+
+
+class UploadRefused(BillingError):
+    """An upload Headroom will not store; the message says what to send instead."""

@@ -1,6 +1,7 @@
 from django import forms
-from django.conf import settings
 
+from planner.billing.errors import UploadRefused
+from planner.billing.uploads import check_upload
 from planner.core.models import CloudAccount
 
 
@@ -15,12 +16,8 @@ class FocusUploadForm(forms.Form):
 
     def clean_file(self):
         f = self.cleaned_data["file"]
-        name = f.name.lower()
-        if not name.endswith((".csv", ".csv.gz", ".parquet", ".gz")):
-            raise forms.ValidationError("Upload a FOCUS export as .csv, .csv.gz or .parquet.")
-        limit = settings.HEADROOM_MAX_UPLOAD_MB * 1024 * 1024
-        if f.size > limit:
-            raise forms.ValidationError(
-                f"The file is {f.size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB."
-            )
+        try:
+            check_upload(f)
+        except UploadRefused as exc:
+            raise forms.ValidationError(str(exc)) from None
         return f

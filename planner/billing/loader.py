@@ -151,37 +151,15 @@ def _dec(x: float) -> Decimal:
     return Decimal(repr(round(float(x), 6)))
 
 
-# Rollup columns in insert order, with the length limit of each text column.
+# The database's rollup columns, in insert order, derived from the model; the text keys of the
+# aggregate (rollup.KEYS) with the length limit of their column. "currency" is the reporting
+# currency in the database and the billing currency in the aggregate, so it is set apart.
+_ROLLUP_COLUMNS = [f.attname for f in CostRollup._meta.concrete_fields if not f.primary_key]
 _ROLLUP_TEXT = {
-    "provider": 64,
-    "service_name": 200,
-    "region": 64,
-    "resource_id": 500,
-    "sku": 200,
-    "instance_type": 100,
-    "pricing_category": 32,
-    "charge_category": 32,
-    "service_tag": 200,
+    name: CostRollup._meta.get_field(name).max_length
+    for name in KEYS
+    if name not in ("date", "period", "currency")
 }
-_ROLLUP_COLUMNS = [
-    "date",
-    "account_id",
-    "billing_period_start",
-    *_ROLLUP_TEXT,
-    "service_id",
-    "currency",
-    "billed_cost",
-    "effective_cost",
-    "list_cost",
-    "consumed_quantity",
-    "line_items",
-    "billing_currency",
-    "billing_billed_cost",
-    "billing_effective_cost",
-    "billing_list_cost",
-    "fx_rate",
-    "fx_rate_date",
-]
 
 
 def rollup_rows(rollup: pa.Table, account_pk: int, services: dict[str, int]) -> pa.Table:
@@ -214,7 +192,7 @@ def rollup_rows(rollup: pa.Table, account_pk: int, services: dict[str, int]) -> 
     cols.update({f"billing_{m}": arr for m, arr in billed.items()})
     cols["fx_rate"] = rate
     cols["fx_rate_date"] = rate_day
-    return pa.table(cols)
+    return pa.table({name: cols[name] for name in _ROLLUP_COLUMNS})
 
 
 def _insert_rollups(table: pa.Table) -> None:

@@ -44,6 +44,11 @@ class IngestRun(models.Model):
     )
     source = models.CharField(max_length=32, choices=RunSource.choices)
     source_uri = models.CharField(max_length=1000, blank=True)
+    fingerprint = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="Version of the export read (e.g. a hash of its ETags); '' when unknown",
+    )
     period_start = models.DateField(
         null=True, blank=True, help_text="Billing period claimed, if known upfront"
     )

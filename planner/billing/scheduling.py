@@ -146,17 +146,16 @@ def queue_account(
 
 
 def queue_due_accounts(now: dt.datetime | None = None) -> int:
-    """Beat entry point: queue every due account × period, metrics ingest and a daily price refresh.
+    """Beat entry point: queue every due account × period and a daily price refresh (usage
+    metrics have their own schedule, planner.usage.tasks.schedule_usage_ingest).
 
     Returns the number of tasks queued."""
     from planner.billing.connector_tasks import queue_price_refresh
-    from planner.usage.tasks import queue_usage_ingest
 
     now = now or timezone.now()
     fail_abandoned_runs(now)
     count = 0
     for account in due_accounts(now):
         count += len(queue_account(account, now))
-    count += queue_usage_ingest(now)
     count += queue_price_refresh(now)
     return count

@@ -6,14 +6,11 @@ import logging
 import time
 from collections.abc import Callable
 
-import pyarrow as pa
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ingest.errors import IngestError
 from planner.billing.errors import RunAlreadyActive
-from planner.billing.loader import LoadError, load_batches
 from planner.billing.models import IngestRun, RunStatus
 from planner.billing.signals import ingest_succeeded
 from planner.core.credentials import scrub
@@ -130,34 +127,13 @@ def execute_focus_run(
     allow_mixed_currency: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> IngestRun:
-    """Stream a FOCUS file (path or s3://) into the store. Errors are recorded on the run and
-    leave previously loaded periods untouched."""
-    from ingest.focus.errors import FocusValidationError
-    from ingest.focus.reader import open_focus
+    """Stream a FOCUS file (path or s3://) into the store (planner/billing/runs.py). Errors are
+    recorded on the run and leave previously loaded periods untouched."""
+    from planner.billing.runs import execute_run, focus_file_reader
 
-    if not claim_run(run_id, redelivered=redelivered):
-        return IngestRun.objects.get(pk=run_id)
-    run = IngestRun.objects.select_related("account").get(pk=run_id)
-    try:
-        stream = open_focus(
-            run.source_uri, allow_mixed_currency=allow_mixed_currency or run.allow_mixed_currency
-        )
-
-        def byte_progress():
-            return (getattr(stream, "bytes_read", 0) or 0, getattr(stream, "bytes_total", 0) or 0)
-
-        report = progress_reporter(run, byte_progress)
-
-        def on_progress(rows: int) -> None:
-            report(rows)
-            if progress:
-                progress(rows)
-
-        result = load_batches(stream, run.account, run=run, progress=on_progress)
-        finish_run(run, result=result, warnings=list(getattr(stream, "warnings", [])))
-    except FocusValidationError as exc:
-        errors = [str(e) for e in exc.errors] or [str(exc)]
-        finish_run(run, errors=errors)
-    except (LoadError, IngestError, pa.ArrowInvalid, OSError) as exc:
-        finish_run(run, error=f"{type(exc).__name__}: {exc}")
-    return IngestRun.objects.get(pk=run_id)
+    return execute_run(
+        run_id,
+        focus_file_reader(allow_mixed_currency),
+        redelivered=redelivered,
+        progress=progress,
+    )

@@ -2,7 +2,8 @@
 
 A thin wrapper over boto3's ``application-autoscaling`` client: every method
 is one API call (or one paginated describe). Credentials come from boto3's
-default chain; ``endpoint_url`` points it elsewhere (tests use moto's server).
+default chain; ``endpoint_url`` points it elsewhere (tests use moto's server). Every call has
+``settings.EXTERNAL_CALL_TIMEOUT_S`` as connect and read timeout, like the ingest connectors.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from botocore.config import Config
+from django.conf import settings
 
 
 class ApplicationAutoScalingClient:
@@ -17,8 +20,14 @@ class ApplicationAutoScalingClient:
 
     def __init__(self, region: str, endpoint_url: str | None = None, client: Any = None):
         self.region = region
+        timeout = settings.EXTERNAL_CALL_TIMEOUT_S
         self._c = client or boto3.client(
-            "application-autoscaling", region_name=region, endpoint_url=endpoint_url
+            "application-autoscaling",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=Config(
+                connect_timeout=timeout, read_timeout=timeout, retries={"mode": "standard"}
+            ),
         )
 
     @staticmethod

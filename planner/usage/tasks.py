@@ -4,7 +4,7 @@
   traffic and serving metrics into ``UsageSample`` rows (the window is replaced atomically),
   and its latency histograms per whole hour into ``LatencyHistogram`` rows (upserted); missing
   series are recorded on an IngestRun as warnings, never stored as zero.
-* :func:`queue_usage_ingest` — the beat schedule's hook (``billing.scheduling`` calls it).
+* :func:`queue_usage_ingest` — queued by the beat task :func:`schedule_usage_ingest`.
 
 The serving stack is chosen per deployment (:class:`planner.usage.models.ServingEndpoint`).
 ``units_of_work`` is measured from the stack's counters when the service's unit has one
@@ -81,6 +81,19 @@ def _units(row_values: dict, deployment: Deployment, step_s: int) -> float | Non
     return None if rps is None else rps * step_s * deployment.service.units_per_request
 
 
+def prometheus_client():
+    """The Prometheus client of usage ingest: settings' URL, token and call timeout."""
+    from ingest.prometheus import PrometheusClient
+
+    if not settings.PROMETHEUS_URL:
+        raise TransientError("PROMETHEUS_URL is not set; cannot read usage")
+    return PrometheusClient(
+        settings.PROMETHEUS_URL,
+        token=settings.PROMETHEUS_BEARER_TOKEN or None,
+        policy=external_call_policy(),
+    )
+
+
 def store_usage(
     deployment: Deployment, start: dt.datetime, end: dt.datetime, *, step_s: int = 60, client=None
 ):
@@ -89,17 +102,11 @@ def store_usage(
     Returns the :class:`ingest.prometheus.UsageResult` (its ``missing`` list says what had no
     data, histograms included).
     """
-    from ingest.prometheus import PrometheusClient, read_usage
+    from ingest.prometheus import read_usage
     from ingest.prometheus.serving import read_histograms
 
     if client is None:
-        if not settings.PROMETHEUS_URL:
-            raise TransientError("PROMETHEUS_URL is not set; cannot read usage")
-        client = PrometheusClient(
-            settings.PROMETHEUS_URL,
-            token=settings.PROMETHEUS_BEARER_TOKEN or None,
-            policy=external_call_policy(),
-        )
+        client = prometheus_client()
     selector = _selector(deployment)
     queries, serving = _queries_for(deployment, selector, step_s)
     result = read_usage(
@@ -185,3 +192,9 @@ def queue_usage_ingest(now: dt.datetime) -> int:
             )
         )
     return len(ids)
+
+
+@shared_task(name="planner.usage.tasks.schedule_usage_ingest")
+def schedule_usage_ingest() -> int:
+    """Beat entry point: queue a usage ingest per deployment over the last lookback window."""
+    return queue_usage_ingest(timezone.now())

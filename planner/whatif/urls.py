@@ -3,8 +3,6 @@ from django.urls import path
 from planner.whatif import views
 
 urlpatterns = [
-    path("services/", views.services, name="services"),
-    path("services/<slug:slug>/", views.service_detail, name="service-detail"),
     path("recommendations/", views.recommendations, name="recommendations"),
     path("recommendations/refresh/", views.recommendations_refresh, name="recommendations-refresh"),
     path(

@@ -50,8 +50,8 @@ def test_analyst_acknowledges_an_anomaly_viewer_cannot(viewer_api, analyst_api, 
 
 
 def test_budget_crud_and_status(viewer_api, analyst_api, demo_fleet):
-    from planner.billing.models import CostRollup
     from planner.core.models import Service
+    from tests.demo_costs import service_cost
 
     svc = Service.objects.get(slug="chat-assistant")
     body = {
@@ -90,10 +90,7 @@ def test_budget_crud_and_status(viewer_api, analyst_api, demo_fleet):
         dt.date.fromisoformat(status["period_start"]),
         dt.date.fromisoformat(status["as_of"]),
     )
-    spend = sum(
-        float(r.effective_cost)
-        for r in CostRollup.objects.filter(service=svc, date__range=(start, end))
-    )
+    spend = float(service_cost(svc.slug, start, end))  # tagged plus its node pool's share
     assert status["spend_usd"] == pytest.approx(spend, rel=1e-6)
     assert status["spend_pct"] == pytest.approx(100 * spend / 50000, rel=1e-6)
     assert (

@@ -62,3 +62,19 @@ def test_external_call_timeout_reaches_every_connector(monkeypatch, provider, so
         provider=provider, account_id=f"t-{source}", name=source, source=source, source_uri=uri
     )
     assert build_connector(account).client.policy.timeout_s == 7.5
+
+
+def test_external_call_timeout_reaches_the_plans_aws_client(monkeypatch):
+    from planner.plans.aws_client import ApplicationAutoScalingClient
+
+    monkeypatch.setattr(settings, "EXTERNAL_CALL_TIMEOUT_S", 4.5)
+    config = ApplicationAutoScalingClient("us-east-1", "http://127.0.0.1:1")._c.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (4.5, 4.5)
+
+
+def test_external_call_timeout_reaches_the_prometheus_client(monkeypatch):
+    from planner.usage.tasks import prometheus_client
+
+    monkeypatch.setattr(settings, "EXTERNAL_CALL_TIMEOUT_S", 3.5)
+    monkeypatch.setattr(settings, "PROMETHEUS_URL", "http://127.0.0.1:1")
+    assert prometheus_client().policy.timeout_s == 3.5

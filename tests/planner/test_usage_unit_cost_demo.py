@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from django.db.models.functions import TruncDate
 
-from planner.billing.attribution import shared_gpu_allocations
 from planner.billing.models import CostRollup
 from planner.core import demo
-from planner.core.models import Service
+from planner.core.models import Deployment, Service
 from planner.usage import demo as serving_demo
 from planner.usage.economics import service_unit_costs, unit_cost_series
 from planner.usage.models import ServiceServingTargets, UsageSample
@@ -34,19 +34,26 @@ def _frame(slug: str) -> pd.DataFrame:
 
 
 def _cost(slug: str) -> pd.Series:
-    """Tagged rollups of the service plus its GPU-hour share of the untagged shared nodes."""
+    """The service's cost per day: its tagged rows plus the untagged cost of its node pool (the
+    demo's spare nodes). Each demo pool runs one service only, so the shared-node rule gives it
+    all of that cost on days it ran (checked here, not assumed)."""
     rows = CostRollup.objects.filter(service__slug=slug, date__gte=START, date__lte=END)
     f = pd.DataFrame(list(rows.values("date", "effective_cost")))
-    service_id = Service.objects.get(slug=slug).pk
-    shared = pd.DataFrame(
-        [
-            {"date": a.date, "effective_cost": a.allocated_usd}
-            for a in shared_gpu_allocations(START, END)
-            if a.service_id == service_id
-        ],
-        columns=["date", "effective_cost"],
+    tagged = f.groupby("date")["effective_cost"].sum().astype(float)
+    dep = Deployment.objects.get(service__slug=slug)
+    pool = dict(account=dep.account, region=dep.region, instance_type=dep.instance_type)
+    assert Deployment.objects.filter(**pool).count() == 1
+    ran = set(
+        UsageSample.objects.filter(deployment=dep, replicas__gt=0)
+        .annotate(day=TruncDate("ts"))
+        .values_list("day", flat=True)
     )
-    return pd.concat([f, shared]).groupby("date")["effective_cost"].sum().astype(float)
+    spare = CostRollup.objects.filter(
+        service__isnull=True, date__gte=START, date__lte=END, date__in=ran, **pool
+    )
+    f = pd.DataFrame(list(spare.values("date", "effective_cost")))
+    untagged = f.groupby("date")["effective_cost"].sum().astype(float) if len(f) else 0.0
+    return tagged.add(untagged, fill_value=0.0)
 
 
 def test_demo_unit_cost_per_million_tokens_recomputed_from_raw_rows(demo_fleet):

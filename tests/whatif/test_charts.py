@@ -53,7 +53,7 @@ def test_cached_dashboard_follows_new_rollups(viewer_client, demo_fleet):
 
 
 def test_hourly_grid_fills_missing_hours_with_gaps_for_a_fixed_step_axis():
-    from planner.whatif.fleet import hourly_grid
+    from planner.core.fleet import hourly_grid
 
     h0 = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     rows = [{"hour": h0, "util": 50.0}, {"hour": h0 + dt.timedelta(hours=3), "util": 70.0}]

@@ -2,6 +2,7 @@
 demo generator's own billing records."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -11,7 +12,9 @@ from django.urls import reverse
 from planner.billing.models import CostRollup
 from planner.core import demo
 from planner.core.dashboard import DateRange, commitments
+from planner.core.models import Service
 from planner.usage.models import UsageSample
+from tests.demo_costs import service_cost
 
 START, END = "2026-09-01", "2026-09-30"
 Q = f"?start={START}&end={END}"
@@ -25,10 +28,8 @@ def test_services_list_matches_rollups_and_samples(viewer_client, demo_fleet):
     lo = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     hi = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
     for slug, row in rows.items():
-        cost = CostRollup.objects.filter(service__slug=slug, date__range=(START, END)).aggregate(
-            v=Sum("effective_cost")
-        )["v"]
-        assert row["cost"] == cost
+        cost = service_cost(slug, START, END)  # tagged plus its node pool's share
+        assert row["cost"] == pytest.approx(cost, abs=Decimal("0.000001"))
         assert row["monthly"] == pytest.approx(float(cost) / (30 * 24) * 730)
         samples = list(
             UsageSample.objects.filter(
@@ -56,10 +57,8 @@ def test_service_page_has_its_charts_and_cost(viewer_client, demo_fleet):
     html = resp.content.decode()
     for chart in ("chart-demand", "chart-gpu", "chart-latency", "chart-cost"):
         assert f'id="{chart}"' in html
-    cost = CostRollup.objects.filter(service__slug="image-gen", date__range=(START, END)).aggregate(
-        v=Sum("effective_cost")
-    )["v"]
-    assert resp.context["cost"] == cost
+    cost = service_cost("image-gen", START, END)  # tagged plus its node pool's share
+    assert resp.context["cost"] == pytest.approx(cost, abs=Decimal("0.000001"))
     assert viewer_client.get(reverse("service-detail", args=["nope"])).status_code == 404
 
 
@@ -69,12 +68,7 @@ def test_dashboard_movers_spot_share_and_tag_filter(viewer_client, demo_fleet):
     top = ctx["movers"][0]
 
     def total(lo, hi, name):
-        return float(
-            CostRollup.objects.filter(date__range=(lo, hi), service__name=name).aggregate(
-                v=Sum("effective_cost")
-            )["v"]
-            or 0
-        )
+        return float(service_cost(Service.objects.get(name=name).slug, lo, hi))
 
     assert top["now"] == pytest.approx(total(START, END, top["label"]))
     assert top["before"] == pytest.approx(total("2026-08-02", "2026-08-31", top["label"]))
