@@ -26,3 +26,4 @@ for _app in (
 ):
     if _app in settings.INSTALLED_APPS and find_spec(f"{_app}.urls") is not None:
         urlpatterns.append(path("", include(f"{_app}.urls")))
+urlpatterns.append(path("", include("planner.chargeback.urls")))

@@ -11,6 +11,8 @@ NAV = [
     ("Plans", "plans"),
     ("Anomalies", "anomalies"),
     ("Budgets", "budgets"),
+    ("Commitments", "commitments"),
+    ("Chargeback", "chargeback"),
     ("Ingestion", "ingest-runs"),
     ("Accounts", "accounts"),
     ("API", "api-docs"),
