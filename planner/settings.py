@@ -59,7 +59,8 @@ for _optional_app in (
 ):
     if (BASE_DIR / _optional_app.replace(".", "/") / "apps.py").exists():
         INSTALLED_APPS.append(_optional_app)
-INSTALLED_APPS += ["planner.commitments", "planner.chargeback"]  # listed: an import error stops start-up
+# Listed, not probed: an import error in these apps stops start-up.
+INSTALLED_APPS += ["planner.commitments", "planner.chargeback"]
 # Swagger UI's assets come from the drf-spectacular-sidecar package (served as static, no CDN).
 INSTALLED_APPS.append("drf_spectacular_sidecar")
 
@@ -210,6 +211,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "commitment-expiry-alerts-daily": {
         "task": "planner.commitments.tasks.alert_expiring_commitments",
+        "schedule": 24 * 60 * 60.0,
+    },
+    # Weekly and monthly chargeback reports: each subscription's last complete period, once.
+    "chargeback-reports-daily": {
+        "task": "planner.chargeback.tasks.send_scheduled_reports",
         "schedule": 24 * 60 * 60.0,
     },
 }
