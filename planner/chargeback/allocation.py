@@ -89,12 +89,12 @@ def parse_tags(text: str | None) -> dict[str, str]:
 
 
 def _team_of_tags(tags: pd.Series, rules: list[Rule]) -> pd.Series:
-    distinct = tags.fillna("").unique()
+    distinct = tags.unique()
     owner = {}
     for text in distinct:
         parsed = parse_tags(text or None)
         owner[text] = next((r.team for r in rules if parsed.get(r.key) == r.value), None)
-    return tags.fillna("").map(owner)
+    return tags.map(owner)
 
 
 def _pool_mask(frame: pd.DataFrame, pool: Pool) -> pd.Series:
@@ -102,11 +102,10 @@ def _pool_mask(frame: pd.DataFrame, pool: Pool) -> pd.Series:
         return pd.Series(True, index=frame.index)
     if pool.field == "tag":
         hits = {
-            t: parse_tags(t or None).get(pool.key) == pool.value
-            for t in frame["tags"].fillna("").unique()
+            t: parse_tags(t or None).get(pool.key) == pool.value for t in frame["tags"].unique()
         }
-        return frame["tags"].fillna("").map(hits).astype(bool)
-    return frame[pool.field].fillna("") == pool.value
+        return frame["tags"].map(hits).astype(bool)
+    return frame[pool.field].astype(object).where(frame[pool.field].notna(), "") == pool.value
 
 
 def _split(pool: Pool, cost: float, teams: list[str], direct: dict, usage: dict):
@@ -138,6 +137,7 @@ def allocate(
 ) -> Allocation:
     """Allocate ``records`` (columns :data:`COLUMNS`; ``cost`` in one currency)."""
     frame = records.reindex(columns=COLUMNS).copy()
+    frame["tags"] = frame["tags"].astype(object).where(frame["tags"].notna(), "")
     frame["cost"] = frame["cost"].fillna(0.0).astype(float)
     frame["quantity"] = frame["quantity"].fillna(0.0).astype(float)
     frame["team"] = _team_of_tags(frame["tags"], rules) if len(frame) else pd.Series(dtype=object)

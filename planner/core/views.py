@@ -5,6 +5,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from planner.billing.currency import rate_note
 from planner.core import charts
 from planner.core import dashboard as panels
 from planner.core.dashboard import by_dimension, daily_by, filtered, parse_range, total
@@ -96,6 +97,7 @@ def _dashboard_context(params) -> dict:
         "spot_share": panels.spot_share(qs),
         "commitments": panels.commitments(qs, rng, filters),
         "forecast": panels.forecast_vs_actual(rng, filters, spend),
+        "rate_note": rate_note(qs),  # which ECB rates converted the amounts shown
     }
     unit = panels.unit_cost_by_modality(qs, rng, filters)
     context["chart_unit_cost"] = (
