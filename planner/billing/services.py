@@ -133,7 +133,7 @@ def execute_focus_run(
 ) -> IngestRun:
     """Stream a FOCUS file (path or s3://) into the store. Errors are recorded on the run and
     leave previously loaded periods untouched."""
-    from ingest.focus.errors import FocusValidationError
+    from ingest.focus.errors import FocusValidationError, NotFocusError
     from ingest.focus.reader import open_focus
 
     if not claim_run(run_id, redelivered=redelivered):
@@ -157,8 +157,27 @@ def execute_focus_run(
         result = load_batches(stream, run.account, run=run, progress=on_progress)
         finish_run(run, result=result, warnings=list(getattr(stream, "warnings", [])))
     except FocusValidationError as exc:
+        if isinstance(exc, NotFocusError) and _stored_as_other_dataset(run):
+            return IngestRun.objects.get(pk=run_id)
         errors = [str(e) for e in exc.errors] or [str(exc)]
         finish_run(run, errors=errors)
     except (LoadError, FileNotFoundError, ValueError, OSError) as exc:
         finish_run(run, error=f"{type(exc).__name__}: {exc}")
     return IngestRun.objects.get(pk=run_id)
+
+
+def _stored_as_other_dataset(run: IngestRun) -> bool:
+    """A file that is not cost and usage may be a Contract Commitment, Billing Period or Invoice
+    Detail dataset: stored (and recorded on the run) by the commitments app. False otherwise."""
+    from ingest.focus.errors import FocusValidationError
+    from planner.commitments.datasets import load_supplemental
+
+    try:
+        loaded = load_supplemental(run.source_uri, run.account)
+    except FocusValidationError as exc:
+        finish_run(run, errors=[str(e) for e in exc.errors] or [str(exc)])
+        return True
+    if loaded is None:
+        return False
+    finish_run(run, result=loaded, warnings=loaded.warnings)
+    return True
