@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import DEMO_DAYS, DEMO_END
 
 from planner.chargeback.demo import EXPIRY_DAYS, seed_demo_finops
 from planner.chargeback.report import Period, build_report
 from planner.commitments.inventory import inventory
 from planner.commitments.models import Commitment
 from planner.core import demo
+from tests.conftest import DEMO_DAYS, DEMO_END
 
 pytestmark = pytest.mark.django_db
 
