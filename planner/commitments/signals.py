@@ -1,4 +1,5 @@
-"""After a successful ingest, register the commitments its line items name (after commit)."""
+"""After a successful ingest, register the commitments its periods' line items name (after
+commit)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from planner.alerts.signals import ingest_succeeded
 def queue_sync(sender, run_id: int, account_id: int | None = None, **kwargs) -> None:
     from planner.commitments.tasks import sync_commitments
 
-    transaction.on_commit(lambda: sync_commitments.delay(), robust=True)
+    transaction.on_commit(lambda: sync_commitments.delay(run_id), robust=True)
 
 
 def connect_receivers() -> None:

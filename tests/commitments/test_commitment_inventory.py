@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from billing_rows import load_rows
+from billing_rows import DEFAULTS, load_rows
 from django.core import mail
 from django.urls import reverse
 
@@ -216,4 +216,42 @@ def test_commitment_inventory_page_and_api(client, django_user_model, account):
     assert (
         client.post(reverse("commitments-rule"), {"name": "x", "recipients": "a@b.c"}).status_code
         == 403
+    )
+
+
+def test_commitment_inventory_registers_commitments_after_an_ingest_run(
+    tmp_path, django_capture_on_commit_callbacks
+):
+    """An ordinary FOCUS upload: once the run commits, the commitments its periods name are in
+    the inventory (ingest_succeeded → sync task), without anyone opening a page."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from planner.billing import services
+    from planner.core.demo import to_focus_batches
+
+    acct = CloudAccount.objects.create(provider="aws", account_id="cm-run", name="Run")
+    t = dt.datetime(2035, 7, 9, 3, tzinfo=dt.UTC)
+    rec = {**DEFAULTS, **_hour(0, "g6.xlarge", "Committed", 2, "Used", "sp-after-run")}
+    rec.update(
+        ChargePeriodStart=t,
+        ChargePeriodEnd=t + dt.timedelta(hours=1),
+        BillingPeriodStart=dt.datetime(2035, 7, 1, tzinfo=dt.UTC),
+        BillingPeriodEnd=dt.datetime(2035, 8, 1, tzinfo=dt.UTC),
+        BilledCost=1.2,
+        ListCost=2.0,
+        ContractedCost=1.2,
+        BillingAccountId="cm-run",
+    )
+    path = tmp_path / "run.parquet"
+    pq.write_table(pa.Table.from_batches(to_focus_batches(pd.DataFrame([rec]))), path)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.execute_focus_run(services.create_run(acct, "focus_file", str(path)).pk)
+    assert run.status == "succeeded", run.errors
+    c = Commitment.objects.get(commitment_id="sp-after-run")
+    assert (c.account_id, c.commitment_type, c.sources) == (
+        acct.pk,
+        "Reserved Instance",
+        ["line_items"],
     )
