@@ -177,6 +177,9 @@ def _stored_as_other_dataset(run: IngestRun) -> bool:
     except FocusValidationError as exc:
         finish_run(run, errors=[str(e) for e in exc.errors] or [str(exc)])
         return True
+    except (LoadError, ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        finish_run(run, error=f"{type(exc).__name__}: {exc}")
+        return True
     if loaded is None:
         return False
     finish_run(run, result=loaded, warnings=loaded.warnings)

@@ -10,16 +10,25 @@ commitments inventory. Anything else keeps the original error.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 
-from ingest.focus.datasets import CONTRACT_COMMITMENT, read_dataset
-from ingest.focus.errors import NotFocusError
+from ingest.focus.datasets import (
+    CONTRACT_COMMITMENT,
+    COST_AND_USAGE,
+    detect_dataset,
+    read_dataset,
+)
+from ingest.focus.errors import FocusValidationError
 from ingest.sources import open_source
 
 #: Supplemental datasets are small (one row per commitment, period or invoice line).
@@ -45,6 +54,25 @@ def dataset_dir(dataset: str, account_pk: int | None) -> Path:
     return Path(settings.LINE_ITEM_STORE) / "datasets" / slug / f"account={account_pk or 0}"
 
 
+def _header(src) -> list[str]:
+    """Column names from the first bytes of a CSV (plain or gzip) or the Parquet schema."""
+    head = src.head(64 * 1024)
+    if head[:4] == b"PAR1":
+        try:
+            with src.open_random_access() as f:
+                return list(pq.ParquetFile(f).schema_arrow.names)
+        except (pa.ArrowInvalid, OSError):  # damaged: the cost-and-usage error stands
+            return []
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = gzip.GzipFile(fileobj=io.BytesIO(head)).read(64 * 1024)
+        except (OSError, EOFError):
+            return []
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    first = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    return [c.strip() for c in first if c.strip()]
+
+
 def load_supplemental(source_uri: str, account) -> DatasetLoad | None:
     """Validate and store ``source_uri`` if it is a supplemental FOCUS dataset; ``None`` when it
     is not one (the caller reports its own error). Raises the dataset's
@@ -53,14 +81,16 @@ def load_supplemental(source_uri: str, account) -> DatasetLoad | None:
     src = open_source(source_uri)
     if src.size is not None and src.size > MAX_DATASET_BYTES:
         return None
-    try:
-        data = read_dataset(source_uri)
-    except NotFocusError:
+    header = _header(src)
+    if not header:
         return None
-    except ValueError as exc:
-        if "cost-and-usage" in str(exc):
-            return None
-        raise
+    try:
+        dataset, _version = detect_dataset(header, src.name)
+    except FocusValidationError:
+        return None
+    if dataset == COST_AND_USAGE:
+        return None
+    data = read_dataset(source_uri)
     directory = dataset_dir(data.dataset, getattr(account, "pk", None))
     directory.mkdir(parents=True, exist_ok=True)
     name = Path(str(source_uri)).name.split(".")[0] or "dataset"
