@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import pandas as pd
 
+from planner.chargeback.errors import AllocationRuleError
+
 UNALLOCATED = "(unallocated)"
 COLUMNS = [
     "tags",
@@ -124,7 +126,7 @@ def _split(pool: Pool, cost: float, teams: list[str], direct: dict, usage: dict)
     elif pool.method == "usage":
         weights = {t: max(usage.get(t, 0.0), 0.0) for t in members}
     else:
-        raise ValueError(f"pool {pool.name}: unknown split method {pool.method!r}")
+        raise AllocationRuleError(f"pool {pool.name}: unknown split method {pool.method!r}")
     basis = sum(weights.values())
     if basis <= 0:
         return {}, cost, f"pool {pool.name}: its teams have no {pool.method} to split by"

@@ -1,7 +1,9 @@
 """Errors of the commitments inventory."""
 
+from planner.errors import HeadroomError
 
-class CommitmentError(Exception):
+
+class CommitmentError(HeadroomError):
     """Base class: a commitment question that cannot be answered as asked."""
 
 

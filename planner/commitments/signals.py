@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from planner.alerts.signals import ingest_succeeded
+from planner.billing.signals import ingest_succeeded
 
 
 def queue_sync(sender, run_id: int, account_id: int | None = None, **kwargs) -> None:

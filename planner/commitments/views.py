@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from ingest.errors import IngestError
 from ingest.focus.errors import FocusValidationError
 from planner.api.exports import requested_format, table_response
 from planner.billing.currency import rate_note
@@ -116,7 +117,7 @@ def upload_contract(request):
             if not exc.errors:
                 messages.error(request, str(exc).replace(str(path), upload.name))
             return redirect("commitments")
-        except (ContractFileError, ValueError, OSError) as exc:
+        except (ContractFileError, IngestError, OSError) as exc:
             messages.error(request, str(exc).replace(str(path), upload.name))
             return redirect("commitments")
     messages.success(

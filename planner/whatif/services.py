@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from costmodels.commitment import optimal_commitment_level
 from planner.core.models import Service
+from planner.plans.errors import PlanError
 from planner.whatif import engine
 from planner.whatif.models import (
     Recommendation,
@@ -302,13 +303,11 @@ def scenario_name(params: dict) -> str:
 def promote_to_plan(scenario: Scenario, user) -> object:
     """Create a draft plan with one decision per service of a finished scenario."""
     if scenario.status != ScenarioStatus.SUCCEEDED:
-        raise ValueError("only a finished scenario can be promoted; run it first")
-    try:
-        from planner.plans.exports.decision import PlanDecision, PrometheusMetric
-        from planner.plans.services import create_plan_from_decisions
-    except ImportError as exc:  # plans app not installed
-        raise ValueError("plans are not available in this installation") from exc
+        raise PlanError("only a finished scenario can be promoted; run it first")
     from django.conf import settings
+
+    from planner.plans.exports.decision import PlanDecision, PrometheusMetric
+    from planner.plans.services import create_plan_from_decisions
 
     p = scenario.parameters
     decisions = []
