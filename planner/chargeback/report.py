@@ -10,11 +10,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Sum
 
 from planner.api.csv import csv_text
 from planner.api.exports import parquet_bytes
-from planner.billing.models import CostRollup
+from planner.billing import reports
 from planner.chargeback.allocation import UNALLOCATED, Allocation, allocate_period
 
 TEAM_HEADER = ["team", "cost_centre", "direct", "shared", "total", "share_of_bill", "currency"]
@@ -152,10 +151,12 @@ def _share(amount: float, total: float) -> float:
 
 
 def bill_total(period: Period, account_ids=None) -> float:
-    qs = CostRollup.objects.filter(date__gte=period.start, date__lte=period.end)
-    if account_ids is not None:
-        qs = qs.filter(account_id__in=list(account_ids))
-    return float(qs.aggregate(s=Sum("effective_cost"))["s"] or 0)
+    """The period's effective cost as the one reporting module answers it (reports.view)."""
+    if account_ids is None:
+        return float(reports.view(period.start, period.end).total())
+    return float(
+        sum(reports.view(period.start, period.end, account=a).total() for a in account_ids)
+    )
 
 
 def build_report(period: Period, account_ids=None) -> ChargebackReport:
