@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "planner.plans",
     "planner.alerts",
     "planner.api",
+    "planner.commitments",
+    "planner.chargeback",
 ]
 # Swagger UI's assets come from the drf-spectacular-sidecar package (served as static, no CDN).
 INSTALLED_APPS.append("drf_spectacular_sidecar")
@@ -221,6 +223,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "commitment-expiry-alerts-daily": {
         "task": "planner.commitments.tasks.alert_expiring_commitments",
+        "schedule": 24 * 60 * 60.0,
+    },
+    # Weekly and monthly chargeback reports: each subscription's last complete period, once.
+    "chargeback-reports-daily": {
+        "task": "planner.chargeback.tasks.send_scheduled_reports",
         "schedule": 24 * 60 * 60.0,
     },
 }

@@ -20,4 +20,6 @@ urlpatterns = [
     path("", include("planner.plans.urls")),
     path("", include("planner.alerts.urls")),
     path("", include("planner.api.urls")),
+    path("", include("planner.commitments.urls")),
+    path("", include("planner.chargeback.urls")),
 ]

@@ -45,6 +45,8 @@ class RunInput:
     source_uri: str | None = None
     fingerprint: str | None = None
     skip: str | None = None
+    #: set when the reader already stored the run's data itself (a supplemental FOCUS dataset)
+    stored: object | None = None
     empty_message: str = "no billing records were read; nothing changed"
 
 
@@ -76,6 +78,9 @@ def execute_run(
             )
         if read.skip:
             finish_without_load(run, read.skip)
+            return IngestRun.objects.get(pk=run_id)
+        if read.stored is not None:
+            finish_run(run, result=read.stored, warnings=list(read.warnings()))
             return IngestRun.objects.get(pk=run_id)
         batches = read.batches
         if not callable(getattr(batches, "iter_encoded", None)):  # keep a FocusStream whole
@@ -127,11 +132,22 @@ def focus_file_reader(allow_mixed_currency: bool = False) -> Reader:
     """Reads the run's FOCUS file (path or s3://), validating as it streams."""
 
     def read(run: IngestRun) -> RunInput:
+        from ingest.focus.errors import NotFocusError
         from ingest.focus.reader import open_focus
+        from planner.commitments.datasets import load_supplemental
 
-        stream = open_focus(
-            run.source_uri, allow_mixed_currency=allow_mixed_currency or run.allow_mixed_currency
-        )
+        try:
+            stream = open_focus(
+                run.source_uri,
+                allow_mixed_currency=allow_mixed_currency or run.allow_mixed_currency,
+            )
+        except NotFocusError:
+            # not cost and usage: maybe a Contract Commitment, Billing Period or Invoice Detail
+            # dataset, which the commitments app validates and stores (its errors name the row)
+            loaded = load_supplemental(run.source_uri, run.account)
+            if loaded is None:
+                raise
+            return RunInput(stored=loaded, warnings=lambda: list(loaded.warnings))
         return RunInput(
             batches=stream,
             warnings=lambda: list(getattr(stream, "warnings", [])),

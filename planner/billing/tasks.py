@@ -71,3 +71,29 @@ def schedule_due_ingests() -> int:
 
 # Connector tasks live in their own module; importing it here registers them with autodiscovery.
 from planner.billing import connector_tasks  # noqa: E402, F401
+
+
+@shared_task(name="planner.billing.tasks.refresh_fx_rates")
+def refresh_fx_rates() -> dict:
+    """Beat (daily): fetch the ECB reference-rate history from FX_RATES_URL when reachable
+    and re-convert the rollups. Unreachable (offline installs) is not an error: the rates
+    in use (the bundled file or the last refreshed copy) stay, and the next run tries again."""
+    import logging
+
+    from ingest.fx import FxError
+    from planner.billing.currency import reconvert_rollups, refresh
+
+    try:
+        changed, groups = refresh()
+    except (OSError, FxError) as exc:
+        logging.getLogger(__name__).warning(
+            "ECB reference rates not refreshed (%s: %s); converting with the rates in use",
+            type(exc).__name__,
+            exc,
+        )
+        return {
+            "refreshed": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "groups": reconvert_rollups(),
+        }
+    return {"refreshed": changed, "groups": groups}

@@ -12,6 +12,8 @@ NAV = [
     ("Anomalies", "anomalies"),
     ("Budgets", "budgets"),
     ("Notifications", "notifications"),
+    ("Commitments", "commitments"),
+    ("Chargeback", "chargeback"),
     ("Ingestion", "ingest-runs"),
     ("Accounts", "accounts"),
     ("API", "api-docs"),

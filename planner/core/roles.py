@@ -16,6 +16,7 @@ VIEWER, ANALYST, ADMIN = "viewer", "analyst", "admin"
 ROLES = (VIEWER, ANALYST, ADMIN)
 ROLE_RANK = {VIEWER: 1, ANALYST: 2, ADMIN: 3}
 HEADROOM_APP_LABELS = ("core", "billing", "whatif", "plans", "alerts", "api")
+HEADROOM_APP_LABELS += ("commitments", "chargeback")
 # Models analysts may change (app_label.model); everything else is admin-only to change.
 ANALYST_CHANGE_MODELS = {
     "billing.ingestrun",
@@ -27,6 +28,12 @@ ANALYST_CHANGE_MODELS = {
     "whatif.recommendation",
     "core.service",
     "core.deployment",
+    "commitments.expiryalertrule",
+    "chargeback.team",
+    "chargeback.tagrule",
+    "chargeback.sharedcostpool",
+    "chargeback.fixedshare",
+    "chargeback.reportsubscription",
 }
 
 

@@ -179,4 +179,7 @@ def seed_extras() -> list[str]:
         done.append(
             f"recommendations: {refresh_all_recommendations()} generated from the demo usage"
         )
+    from planner.chargeback.demo import seed_demo_finops  # teams, rules, commitments
+
+    done.append(seed_demo_finops())
     return done

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from planner.alerts.budgets import budget_status
 from planner.alerts.models import Anomaly, AnomalyStatus, Budget
+from planner.billing.currency import rate_note
 from planner.core import charts, hints
 from planner.core import dashboard as panels
 from planner.core.dashboard import (
@@ -113,6 +114,7 @@ def _dashboard_context(params) -> dict:
         "spot_share": panels.spot_share(view),
         "commitments": panels.commitments(qs, rng, filters),
         "forecast": panels.forecast_vs_actual(rng, filters, spend),
+        "rate_note": rate_note(qs),  # which ECB rates converted the amounts shown
     }
     unit = panels.unit_cost_by_modality(view, rng, filters)
     context["chart_unit_cost"] = (

@@ -57,6 +57,12 @@
         r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? "" : "none";
       });
     });
+    tools.appendChild(input);
+    tools.appendChild(csvButton(table));
+    tools.appendChild(parquetButton(table));
+    table.parentNode.insertBefore(tools, table);
+  }
+  function csvButton(table) {
     var btn = document.createElement("button");
     btn.type = "button";
     btn.className = "secondary";
@@ -73,8 +79,48 @@
       a.download = (table.id || "table") + ".csv";
       a.click();
     });
-    tools.appendChild(input);
-    tools.appendChild(btn);
+    return btn;
+  }
+  // Parquet export of any table (shown rows): the server writes the file (planner/api/exports.py).
+  function visibleCells(table) {
+    var header = Array.prototype.map.call(table.tHead ? table.tHead.rows[0].cells : [], function (c) { return c.textContent.trim(); });
+    var rows = [];
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      Array.prototype.forEach.call(body.rows, function (r) {
+        if (r.style.display === "none" || r.cells.length !== header.length) return;
+        rows.push(Array.prototype.map.call(r.cells, function (c) {
+          return c.dataset.value !== undefined && c.dataset.value !== "" ? c.dataset.value : c.textContent.trim();
+        }));
+      });
+    });
+    return { header: header, rows: rows };
+  }
+  function parquetButton(table) {
+    var btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = "secondary";
+    btn.textContent = "Export Parquet";
+    btn.addEventListener("click", function () {
+      var cells = visibleCells(table);
+      var name = table.id || "table";
+      fetch("/export/table/", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ name: name, format: "parquet", header: cells.header, rows: cells.rows })
+      }).then(function (r) { return r.blob(); }).then(function (blob) {
+        var a = document.createElement("a");
+        a.href = URL.createObjectURL(blob);
+        a.download = name + ".parquet";
+        a.click();
+      });
+    });
+    return btn;
+  }
+  function addExportOnly(table) {
+    var tools = document.createElement("div");
+    tools.className = "table-tools";
+    tools.appendChild(csvButton(table));
+    tools.appendChild(parquetButton(table));
     table.parentNode.insertBefore(tools, table);
   }
   function csrfToken() {
@@ -108,6 +154,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     renderCharts();
     document.querySelectorAll("table.sortable").forEach(function (t) { makeSortable(t); addTools(t); });
+    document.querySelectorAll("table.data:not(.sortable)").forEach(function (t) { if (t.tHead) addExportOnly(t); });
     document.querySelectorAll("[data-progress-url]").forEach(pollProgress);
   });
 })();
