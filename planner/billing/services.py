@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -141,7 +142,9 @@ def execute_focus_run(
     run = IngestRun.objects.select_related("account").get(pk=run_id)
     try:
         stream = open_focus(
-            run.source_uri, allow_mixed_currency=allow_mixed_currency or run.allow_mixed_currency
+            run.source_uri,
+            allow_mixed_currency=allow_mixed_currency or run.allow_mixed_currency,
+            max_decompressed_bytes=settings.FOCUS_MAX_DECOMPRESSED_BYTES,
         )
 
         def byte_progress():
