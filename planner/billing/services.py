@@ -15,6 +15,7 @@ from planner.alerts.signals import ingest_succeeded
 from planner.billing.loader import LoadError, load_batches
 from planner.billing.models import IngestRun, RunStatus
 from planner.core.credentials import scrub
+from planner.core.import_paths import ImportPathError, resolve_focus_source
 from planner.core.models import CloudAccount
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,13 @@ def execute_focus_run(
         return IngestRun.objects.get(pk=run_id)
     run = IngestRun.objects.select_related("account").get(pk=run_id)
     try:
+        source = resolve_focus_source(run.source_uri, allow_uploads=True)
+    except ImportPathError as exc:
+        finish_run(run, error=f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+        return IngestRun.objects.get(pk=run_id)
+    try:
         stream = open_focus(
-            run.source_uri,
+            source,
             allow_mixed_currency=allow_mixed_currency or run.allow_mixed_currency,
             max_decompressed_bytes=settings.FOCUS_MAX_DECOMPRESSED_BYTES,
         )
