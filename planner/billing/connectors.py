@@ -19,6 +19,7 @@ import logging
 import os
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 
 from ingest.canonical import ConnectionCheck, PeriodRead
@@ -78,7 +79,9 @@ def build_connector(account: CloudAccount) -> Any:
 
         credential = default_credential(credential_value(account))
         client = AzureClient(
-            credential, arm_endpoint=os.environ.get("HEADROOM_AZURE_ARM_ENDPOINT") or None
+            credential,
+            arm_endpoint=os.environ.get("HEADROOM_AZURE_ARM_ENDPOINT") or None,
+            blob_test_endpoint=settings.AZURE_BLOB_TEST_ENDPOINT or None,
         )
         if source == IngestSource.AZURE_QUERY:
             scope = account.source_uri or f"/subscriptions/{account.account_id}"
