@@ -294,6 +294,8 @@ AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = envint("HEADROOM_PROXY_COUNT", 0)
 INSTALLED_APPS.append("axes")
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# A signed-in user without a role sees a 403 page ("ask an admin"), never data.
+MIDDLEWARE.append("planner.core.middleware.RoleRequiredMiddleware")
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
