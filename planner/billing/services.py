@@ -14,6 +14,7 @@ from django.utils import timezone
 from planner.alerts.signals import ingest_succeeded
 from planner.billing.loader import LoadError, load_batches
 from planner.billing.models import IngestRun, RunStatus
+from planner.billing.uploads import discard_after_run
 from planner.core.credentials import scrub
 from planner.core.import_paths import ImportPathError, resolve_focus_source
 from planner.core.models import CloudAccount
@@ -165,6 +166,7 @@ def execute_focus_run(
 
         result = load_batches(stream, run.account, run=run, progress=on_progress)
         finish_run(run, result=result, warnings=list(getattr(stream, "warnings", [])))
+        discard_after_run(run.source_uri, succeeded=True)  # loaded: the upload is not kept
     except FocusValidationError as exc:
         errors = [str(e) for e in exc.errors] or [str(exc)]
         finish_run(run, errors=errors)

@@ -73,3 +73,12 @@ def schedule_due_ingests() -> int:
 
 # Connector tasks live in their own module; importing it here registers them with autodiscovery.
 from planner.billing import connector_tasks  # noqa: E402, F401
+
+
+@shared_task(name="planner.billing.tasks.purge_uploads")
+def purge_uploads() -> int:
+    """Beat: delete uploaded FOCUS files whose runs are done (failed ones after
+    HEADROOM_UPLOAD_KEEP_FAILED_DAYS). Returns how many files were deleted."""
+    from planner.billing.uploads import purge_uploads as purge
+
+    return purge()
