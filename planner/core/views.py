@@ -8,6 +8,7 @@ from django.shortcuts import render
 from planner.core import charts
 from planner.core import dashboard as panels
 from planner.core.dashboard import by_dimension, daily_by, filtered, parse_range, total
+from planner.core.http import bad_request, id_param_problem
 from planner.core.models import CloudAccount, Service
 from planner.usage.report import fleet_unit_costs
 
@@ -21,6 +22,9 @@ GROUPINGS = {
 
 def dashboard(request):
     """Spend overview; the figures are cached per query and data version (see dashboard.cached)."""
+    problem = id_param_problem(request.GET, "account")
+    if problem:
+        return bad_request(request, problem)
     context = panels.cached("dashboard", request.GET, lambda: _dashboard_context(request.GET))
     return render(request, "core/dashboard.html", {**context, **_alerts(context["range"])})
 
