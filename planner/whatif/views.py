@@ -14,7 +14,7 @@ from planner.core import charts as core_charts
 from planner.core.dashboard import cached, daily_by, filtered, parse_range, total
 from planner.core.http import bad_request, id_param_problem
 from planner.core.models import Service
-from planner.core.roles import ANALYST, has_role, role_required
+from planner.core.roles import ANALYST, has_role, require_owner_or_admin, role_required
 from planner.usage.views import unit_economics_context
 from planner.whatif import charts, fleet
 from planner.whatif.forms import PARAMETER_FIELDS, DecisionForm, ScenarioForm
@@ -244,6 +244,7 @@ def scenario_progress(request, pk):
 @role_required(ANALYST)
 def scenario_save(request, pk):
     s = get_object_or_404(Scenario, pk=pk)
+    require_owner_or_admin(request.user, s)
     s.saved = True
     if request.POST.get("name"):
         s.name = request.POST["name"][:200]
