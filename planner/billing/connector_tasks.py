@@ -49,9 +49,10 @@ def ingest_account_period(self, run_id: int) -> dict:
     redelivered = (
         bool((self.request.delivery_info or {}).get("redelivered")) or self.request.retries > 0
     )
-    # Eager mode (no broker) cannot schedule a retry: record the failure now instead of raising
-    # celery's Retry through the "run now" request (a 500).
-    final = self.request.retries >= self.max_retries or bool(self.request.is_eager)
+    # Eager mode (no broker) that propagates errors cannot retry: celery's Retry would reach the
+    # "run now" request as a 500, so record the failure on the run now instead.
+    eager_no_retry = bool(self.request.is_eager) and bool(self.app.conf.task_eager_propagates)
+    final = self.request.retries >= self.max_retries or eager_no_retry
     run = execute_connector_run(run_id, redelivered=redelivered, final_attempt=final)
     return {"run": run.pk, "status": run.status, "rows": run.rows_stored}
 
