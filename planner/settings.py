@@ -7,6 +7,7 @@ HTTPS-only cookie, HSTS and redirect settings that `manage.py check --deploy` ex
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import dj_database_url
@@ -303,6 +304,22 @@ IMPORT_DIR = Path(envstr("HEADROOM_IMPORT_DIR", str(VAR_DIR / "imports")))
 # Azure exports are read only from Azure Storage hosts, or from this endpoint (Azurite, tests).
 AZURE_BLOB_TEST_ENDPOINT = envstr("HEADROOM_AZURE_BLOB_TEST_ENDPOINT", "")
 UPLOAD_KEEP_FAILED_DAYS = envint("HEADROOM_UPLOAD_KEEP_FAILED_DAYS", 7)
+# Uploads stop streaming in past HEADROOM_MAX_UPLOAD_MB (planner/billing/uploads.py); loaded
+# uploads are deleted, failed ones kept UPLOAD_KEEP_FAILED_DAYS; local state is owner-only.
+FILE_UPLOAD_HANDLERS = [
+    "planner.billing.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+CELERY_BEAT_SCHEDULE["purge-uploads-hourly"] = {
+    "task": "planner.billing.tasks.purge_uploads",
+    "schedule": 60 * 60.0,
+}
+# SQLite file, uploads, line items: owner only (a foreign var dir: the deployment's business).
+with contextlib.suppress(OSError):
+    VAR_DIR.chmod(0o700)
 # Login: lock a username at one address out after this many failures, for the cool-off.
 AXES_FAILURE_LIMIT = envint("HEADROOM_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("HEADROOM_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
@@ -312,6 +329,8 @@ AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = envint("HEADROOM_PROXY_COUNT", 0)
 INSTALLED_APPS.append("axes")
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# A signed-in user without a role sees a 403 page ("ask an admin"), never data.
+MIDDLEWARE.append("planner.core.middleware.RoleRequiredMiddleware")
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",

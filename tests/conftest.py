@@ -21,6 +21,10 @@ _TMP_VAR = Path(tempfile.mkdtemp(prefix="headroom-test-var-"))
 os.environ["HEADROOM_VAR_DIR"] = str(_TMP_VAR)
 os.environ["LINE_ITEM_STORE"] = str(_TMP_VAR / "lineitems")
 os.environ["HEADROOM_UPLOAD_DIR"] = str(_TMP_VAR / "uploads")
+# Tests ingest files they write under pytest's tmp_path: the import directory (the only place
+# local FOCUS sources may be read from) is the temporary directory. The import-dir tests set
+# their own.
+os.environ["HEADROOM_IMPORT_DIR"] = tempfile.gettempdir()
 
 
 def _isolate_settings() -> None:
@@ -29,6 +33,7 @@ def _isolate_settings() -> None:
     settings.VAR_DIR = _TMP_VAR
     settings.LINE_ITEM_STORE = os.environ["LINE_ITEM_STORE"]
     settings.UPLOAD_DIR = Path(os.environ["HEADROOM_UPLOAD_DIR"])
+    settings.IMPORT_DIR = Path(os.environ["HEADROOM_IMPORT_DIR"])
 
 
 _isolate_settings()

@@ -5,7 +5,8 @@ workload identity, environment, Azure CLI), optionally pinned to one managed ide
 client id. SDK retries are off (``retry_total=0``) so retries happen once, in
 :func:`ingest.retry.call_with_retry`, which honours ``Retry-After`` on 429. Every call has a
 connect/read timeout. ``arm_endpoint`` overrides the Resource Manager URL (sovereign clouds,
-tests); ``connection_verify`` may name a CA bundle.
+tests); ``connection_verify`` may name a CA bundle. Blob requests go only to Azure Storage
+hosts or to ``blob_test_endpoint`` (:func:`check_blob_host`).
 """
 
 from __future__ import annotations
@@ -27,17 +28,53 @@ def default_credential(managed_identity_client_id: str | None = None) -> Any:
     return DefaultAzureCredential()
 
 
-def split_blob_url(url: str) -> tuple[str, str, str]:
+#: Azure Storage blob host suffixes: public cloud (incl. Azure DNS zone endpoints), US
+#: Government, China (21Vianet) and the retired Germany cloud. A managed identity's bearer
+#: token is sent to the blob host, so no other host is ever contacted.
+AZURE_BLOB_HOST_SUFFIXES = (
+    ".blob.core.windows.net",
+    ".blob.storage.azure.net",
+    ".blob.core.usgovcloudapi.net",
+    ".blob.core.chinacloudapi.cn",
+    ".blob.core.cloudapi.de",
+)
+
+
+def _same_endpoint(url: str, endpoint: str) -> bool:
+    a, b = urlsplit(url), urlsplit(endpoint)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) and bool(b.hostname)
+
+
+def check_blob_host(url: str, test_endpoint: str | None = None) -> None:
+    """Refuse (``ConnectorError``) a blob URL that is not https on an Azure Storage host, unless
+    it is on ``test_endpoint`` (Azurite or a local test server, configured by the deployment)."""
+    if test_endpoint and _same_endpoint(url, test_endpoint):
+        return
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme != "https" or not host.endswith(AZURE_BLOB_HOST_SUFFIXES):
+        raise ConnectorError(
+            f"{url!r}: Azure exports are read only over https from Azure Storage hosts "
+            f"(<account>{AZURE_BLOB_HOST_SUFFIXES[0]} or a sovereign cloud's "
+            f"{', '.join(AZURE_BLOB_HOST_SUFFIXES[2:4])}); Headroom would send the managed "
+            "identity's token to this host. A local test endpoint must be configured "
+            "(HEADROOM_AZURE_BLOB_TEST_ENDPOINT)."
+        )
+
+
+def split_blob_url(url: str, test_endpoint: str | None = None) -> tuple[str, str, str]:
     """``(account_url, container, prefix)`` of ``https://acct.blob.core.windows.net/container/dir``.
 
-    For IP or localhost hosts the first path segment is the account (the Azurite / SDK
-    convention): ``https://127.0.0.1:10000/acct/container/dir``.
+    Only Azure Storage hosts are accepted (:func:`check_blob_host`), or ``test_endpoint``, on
+    which the first path segment is the account (the Azurite / SDK convention):
+    ``https://127.0.0.1:10000/acct/container/dir``.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ConnectorError(
             f"{url!r}: an Azure export location must be https://<account>.blob.core.windows.net/<container>/<path>"
         )
+    check_blob_host(url, test_endpoint)
     segs = [s for s in parts.path.split("/") if s]
     host = parts.hostname or ""
     try:
@@ -62,8 +99,10 @@ class AzureClient:
         arm_endpoint: str | None = None,
         policy: RetryPolicy | None = None,
         connection_verify: bool | str = True,
+        blob_test_endpoint: str | None = None,
     ) -> None:
         self.credential = credential
+        self.blob_test_endpoint = blob_test_endpoint
         self.arm_endpoint = arm_endpoint
         self.policy = policy or RetryPolicy()
         self._sdk_options: dict[str, Any] = {
@@ -128,6 +167,7 @@ class AzureClient:
     def container(self, account_url: str, container: str) -> Any:
         from azure.storage.blob import ContainerClient
 
+        check_blob_host(account_url, self.blob_test_endpoint)  # before any token is sent
         return ContainerClient(
             account_url, container, credential=self.credential, **self._sdk_options
         )

@@ -54,7 +54,9 @@ class AzureExportConnector:
 
     def __init__(self, location: str, client: AzureClient) -> None:
         self.location = location.rstrip("/")
-        self.account_url, self.container, prefix = split_blob_url(self.location)
+        self.account_url, self.container, prefix = split_blob_url(
+            self.location, client.blob_test_endpoint
+        )
         self.prefix = prefix + "/" if prefix else ""
         self.client = client
 

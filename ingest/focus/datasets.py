@@ -15,7 +15,6 @@ included, so callers can route a file without knowing what it is.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 from dataclasses import dataclass, field
 from functools import cache
@@ -159,7 +158,17 @@ class DatasetTable:
         return int(self.table.num_rows)
 
 
-def _read_raw(source: str | Path, storage_options: dict[str, Any] | None) -> tuple[Any, ...]:
+#: The supplementary datasets are read whole; a compressed one may not inflate past this.
+DATASET_MAX_DECOMPRESSED_BYTES = 512 * 1024**2
+
+
+def _read_raw(
+    source: str | Path,
+    storage_options: dict[str, Any] | None,
+    max_decompressed_bytes: int = DATASET_MAX_DECOMPRESSED_BYTES,
+) -> tuple[Any, ...]:
+    from .reader import DecompressionLimitError, gunzip_bounded
+
     src = open_source(source, storage_options)
     if src.size == 0:
         raise NotFocusError(
@@ -178,7 +187,12 @@ def _read_raw(source: str | Path, storage_options: dict[str, Any] | None) -> tup
         stream.close()
     fmt = "csv"
     if magic[:2] == b"\x1f\x8b":
-        data, fmt = gzip.decompress(data), "csv.gz"
+        try:
+            data, fmt = gunzip_bounded(io.BytesIO(data), max_decompressed_bytes).read(), "csv.gz"
+        except DecompressionLimitError as exc:
+            raise NotFocusError(
+                [FocusError(src.name, None, None, None, "a FOCUS file", str(exc))]
+            ) from None
     text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
     header = [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]
     table = pcsv.read_csv(
@@ -196,14 +210,17 @@ def _read_raw(source: str | Path, storage_options: dict[str, Any] | None) -> tup
 
 
 def read_dataset(
-    source: str | Path, *, storage_options: dict[str, Any] | None = None
+    source: str | Path,
+    *,
+    storage_options: dict[str, Any] | None = None,
+    max_decompressed_bytes: int = DATASET_MAX_DECOMPRESSED_BYTES,
 ) -> DatasetTable:
     """Read and validate a Contract Commitment, Billing Period or Invoice Detail file.
 
     Raises :class:`FocusValidationError` listing every missing mandatory column, or the bad
     values (row and column named), and ``ValueError`` for a cost-and-usage file (read those
     with :func:`~ingest.focus.reader.open_focus`)."""
-    name, fmt, raw, declared = _read_raw(source, storage_options)
+    name, fmt, raw, declared = _read_raw(source, storage_options, max_decompressed_bytes)
     dataset, version = detect_dataset(raw.column_names, name, declared)
     if dataset == COST_AND_USAGE:
         raise ValueError(f"{name} is a FOCUS {version} cost-and-usage file; use open_focus()")

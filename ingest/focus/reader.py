@@ -47,7 +47,63 @@ from .normalise import BatchNormaliser
 from .schema import CANONICAL_SCHEMA, check_header
 
 CSV_BLOCK_BYTES = 8 * 1024 * 1024
+#: The header row must end within this many (decompressed) bytes: a FOCUS header is a few
+#: kilobytes, and reading on until a newline let a 200 KB gzip file inflate to 200 MiB.
 HEADER_PROBE_BYTES = 1024 * 1024
+#: Default cap on the decompressed size of one gzip file (callers pass their own setting;
+#: Headroom's is ``HEADROOM_FOCUS_MAX_DECOMPRESSED_MB``).
+DEFAULT_MAX_DECOMPRESSED_BYTES = 50 * 1024**3
+
+
+class DecompressionLimitError(Exception):
+    """A compressed file inflates past the configured limit (a decompression bomb, or a file
+    larger than this deployment accepts). Turned into a :class:`FocusValidationError`."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        super().__init__(
+            f"the file decompresses to more than {_size(limit_bytes)}, the limit for one file"
+        )
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n:,} bytes"
+
+
+class BoundedStream(io.RawIOBase):
+    """Passes reads through, raising :class:`DecompressionLimitError` once more than
+    ``limit_bytes`` have come out (overshoot is at most one read's buffer)."""
+
+    def __init__(self, raw: Any, limit_bytes: int) -> None:
+        self._raw, self.limit_bytes, self.bytes_out = raw, limit_bytes, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        self.bytes_out += n
+        if self.bytes_out > self.limit_bytes:
+            raise DecompressionLimitError(self.limit_bytes)
+        buffer[:n] = data
+        return n
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._raw.close()
+        super().close()
+
+
+def gunzip_bounded(
+    raw: Any, limit_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES
+) -> io.BufferedReader:
+    """A gzip stream's decompressed bytes, refusing (``DecompressionLimitError``) past
+    ``limit_bytes``."""
+    return io.BufferedReader(BoundedStream(gzip.GzipFile(fileobj=raw), limit_bytes), 1 << 20)
 
 
 def open_focus(
@@ -56,12 +112,16 @@ def open_focus(
     batch_rows: int = 100_000,
     allow_mixed_currency: bool = False,
     storage_options: dict[str, Any] | None = None,
+    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
 ) -> FocusStream:
     """Open a FOCUS CSV (plain or gzip) or Parquet file, local or ``s3://bucket/key``.
 
     Raises :class:`FocusValidationError` at once for an empty file, a file that is not
-    FOCUS, unreadable Parquet, duplicate or missing mandatory columns, and Parquet column
-    types that cannot be cast; ``FileNotFoundError`` if the file does not exist.
+    FOCUS, unreadable Parquet, duplicate or missing mandatory columns, a header row longer
+    than :data:`HEADER_PROBE_BYTES`, and Parquet column types that cannot be cast;
+    ``FileNotFoundError`` if the file does not exist. A gzip file (or Parquet data) larger
+    than ``max_decompressed_bytes`` once decompressed raises ``FocusValidationError`` naming
+    the limit, when the reader gets there.
     """
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
@@ -69,6 +129,7 @@ def open_focus(
         open_source(source, storage_options),
         batch_rows=batch_rows,
         allow_mixed_currency=allow_mixed_currency,
+        max_decompressed_bytes=max_decompressed_bytes,
     )
 
 
@@ -108,8 +169,16 @@ class FocusStream:
 
     schema = CANONICAL_SCHEMA
 
-    def __init__(self, src: Source, *, batch_rows: int, allow_mixed_currency: bool) -> None:
+    def __init__(
+        self,
+        src: Source,
+        *,
+        batch_rows: int,
+        allow_mixed_currency: bool,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+    ) -> None:
         self._src = src
+        self.max_decompressed_bytes = max_decompressed_bytes
         self.source = src.name
         self.batch_rows = batch_rows
         self.rows_read = 0
@@ -163,6 +232,10 @@ class FocusStream:
                 "a complete Parquet file",
                 "The file looks damaged or truncated; download or export it again.",
             ) from exc
+        meta = footer.metadata
+        inflated = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if inflated > self.max_decompressed_bytes:
+            raise self._limit_error(DecompressionLimitError(self.max_decompressed_bytes))
         self.columns = list(schema.names)
         declared = declared_version(footer.metadata.metadata)
         self.version = check_header(self.columns, self.source, declared)
@@ -171,20 +244,33 @@ class FocusStream:
     def _text_stream(self) -> tuple[Any, CountingStream]:
         counter = CountingStream(self._src.open_stream())
         if self.format == "csv.gz":
-            return gzip.GzipFile(fileobj=io.BufferedReader(counter)), counter
+            return gunzip_bounded(io.BufferedReader(counter), self.max_decompressed_bytes), counter
         return io.BufferedReader(counter, buffer_size=1 << 20), counter
 
     def _open_csv(self) -> None:
         stream, self._counter = self._text_stream()
+        prefix = b""
         try:
-            prefix = stream.read(HEADER_PROBE_BYTES)
-            while b"\n" not in prefix and prefix:
-                more = stream.read(HEADER_PROBE_BYTES)
+            while b"\n" not in prefix and len(prefix) < HEADER_PROBE_BYTES:
+                more = stream.read(HEADER_PROBE_BYTES - len(prefix))
                 if not more:
                     break
                 prefix += more
+        except DecompressionLimitError as exc:
+            stream.close()
+            raise self._limit_error(exc) from None
         except (EOFError, OSError, zlib.error) as exc:
+            stream.close()
             raise self._gzip_error(exc) from exc
+        if b"\n" not in prefix and len(prefix) >= HEADER_PROBE_BYTES:
+            stream.close()
+            raise _file_error(
+                self.source,
+                f"no line break in the first {_size(HEADER_PROBE_BYTES)}"
+                f"{' (decompressed)' if self.format == 'csv.gz' else ''}: the header row of "
+                "a FOCUS CSV file is a few kilobytes, so this is not one",
+                f"a header row shorter than {_size(HEADER_PROBE_BYTES)}",
+            )
         if not prefix.strip():
             raise _file_error(
                 self.source,
@@ -211,6 +297,8 @@ class FocusStream:
                     quoted_strings_can_be_null=True,
                 ),
             )
+        except DecompressionLimitError as exc:
+            raise self._limit_error(exc) from None
         except (EOFError, OSError, zlib.error) as exc:
             raise self._gzip_error(exc) from exc
         except pa.ArrowInvalid as exc:
@@ -244,6 +332,15 @@ class FocusStream:
         return [c.strip() for c in row]
 
     # -- errors --------------------------------------------------------------------
+    def _limit_error(self, exc: DecompressionLimitError) -> Exception:
+        return _file_error(
+            self.source,
+            f"{exc} ({self.rows_read} rows had been read); Headroom stopped reading it",
+            f"at most {_size(exc.limit_bytes)} of decompressed data",
+            "Split the export into smaller files, or raise the limit "
+            "(HEADROOM_FOCUS_MAX_DECOMPRESSED_MB) if the file is genuine.",
+        )
+
     def _gzip_error(self, exc: BaseException) -> Exception:
         return _file_error(
             self.source,
@@ -285,6 +382,8 @@ class FocusStream:
                 batch = self._csv_reader.read_next_batch()
             except StopIteration:
                 return
+            except DecompressionLimitError as exc:
+                raise self._limit_error(exc) from None
             except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
                 raise self._gzip_error(exc) from exc
             except pa.ArrowInvalid as exc:
@@ -429,7 +528,7 @@ def _locate_csv_problems(stream: Any, source: str, n_columns: int) -> list[Focus
                         )
             if len(errors) >= MAX_ERRORS_PER_BATCH:
                 break
-    except (csv.Error, EOFError, OSError, zlib.error) as exc:
+    except (csv.Error, EOFError, OSError, zlib.error, DecompressionLimitError) as exc:
         errors.append(
             FocusError(source, row + 1, None, None, "well-formed CSV", f"CSV error: {exc}")
         )

@@ -283,15 +283,21 @@ def detect_version(
 def _not_focus(
     columns: list[str] | tuple[str, ...], core: tuple[str, ...], found: int, source: str
 ) -> NotFocusError:
+    # The first line of a file that is not FOCUS may be anything (a KEY=secret line of an
+    # .env file): name only FOCUS columns, never the text that was read.
     lower = {c.lower() for c in columns}
     case_hint = sum(c.lower() in lower for c in core) >= MIN_FOCUS_SHARE * len(core)
-    shown = ", ".join(list(columns)[:8]) + (", ..." if len(columns) > 8 else "")
+    known = [c for c in all_column_specs() if c in set(columns)]
+    shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
     message = (
         f"not a FOCUS billing file: only {found} of the {len(core)} mandatory "
-        f"FOCUS 1.0 columns are present (columns seen: {shown or 'none'})"
+        f"FOCUS 1.0 columns are present; its first line has {len(columns)} field"
+        f"{'s' if len(columns) != 1 else ''}, FOCUS columns among them: {shown or 'none'}"
     )
     if case_hint:
         message += "; FOCUS column names are case-sensitive (e.g. 'BilledCost')"
+    elif any(c.startswith(("lineItem/", "line_item_")) for c in columns):
+        message += "; it looks like an AWS Cost and Usage Report (use an AWS CUR account instead)"
     return NotFocusError(
         [
             FocusError(

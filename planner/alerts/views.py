@@ -18,7 +18,7 @@ from planner.alerts.detection import episodes
 from planner.alerts.forms import AnomalyStatusForm, AnomalySubscriptionForm, BudgetForm
 from planner.alerts.models import Anomaly, AnomalyStatus, AnomalySubscription, Budget
 from planner.alerts.series import CostSeriesSpec, cost_series, daily_frame, data_bounds
-from planner.core.roles import ANALYST, has_role, role_required
+from planner.core.roles import ANALYST, has_role, require_owner_or_admin, role_required
 
 CHART_DAYS_BEFORE = 28
 CHART_DAYS_AFTER = 7
@@ -125,7 +125,9 @@ def budget_create(request):
 
 @role_required(ANALYST)
 def budget_edit(request, pk: int):
-    return _budget_form(request, get_object_or_404(Budget, pk=pk))
+    budget = get_object_or_404(Budget, pk=pk)
+    require_owner_or_admin(request.user, budget)
+    return _budget_form(request, budget)
 
 
 def subscriptions(request):

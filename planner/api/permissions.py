@@ -36,3 +36,14 @@ class HasRole(BasePermission):
             self.message = f"This action needs the {role} role."
             return False
         return True
+
+
+class OwnerOrAdminToChange(BasePermission):
+    """Changing or deleting a budget or scenario: its creator (an analyst) or an admin."""
+
+    message = "Only the analyst who created this object or an admin may change or delete it."
+
+    def has_object_permission(self, request, view, obj):
+        from planner.core.roles import can_change_owned
+
+        return request.method in SAFE_METHODS or can_change_owned(request.user, obj)

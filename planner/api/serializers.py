@@ -9,6 +9,7 @@ from planner.billing.errors import UploadRefused
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
 from planner.billing.uploads import check_upload
 from planner.core.credentials import credential_ref_problem
+from planner.core.import_paths import focus_source_problem
 from planner.core.models import CloudAccount, Deployment, IngestSource, Service
 
 
@@ -36,6 +37,15 @@ class CloudAccountSerializer(serializers.ModelSerializer):
         if problem:
             raise serializers.ValidationError(problem)
         return value
+
+    def validate(self, attrs):
+        """A FOCUS-file account's local source must lie below HEADROOM_IMPORT_DIR."""
+        source = attrs.get("source", getattr(self.instance, "source", "focus_file"))
+        uri = attrs.get("source_uri", getattr(self.instance, "source_uri", ""))
+        problem = focus_source_problem(uri) if source == "focus_file" else None
+        if problem:
+            raise serializers.ValidationError({"source_uri": problem})
+        return attrs
 
 
 class ServiceSerializer(serializers.ModelSerializer):

@@ -190,11 +190,15 @@ class IngestRunViewSet(RoleViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
         responses={202: s.IngestRunSerializer},
     )
     def create(self, request, *args, **kwargs):
-        trigger = s.IngestTriggerSerializer(data=request.data)
+        data = request.data
+        refused = getattr(request._request, "upload_refused", None)  # LimitedUploadHandler
+        if refused:
+            raise ValidationError({"file": [refused]})
+        trigger = s.IngestTriggerSerializer(data=data)
         trigger.is_valid(raise_exception=True)
         account = trigger.validated_data["account"]
         upload = trigger.validated_data.get("file")
-        uri = str(store_upload(upload)) if upload is not None else account.source_uri
+        uri = str(store_upload(upload, upload.name)) if upload is not None else account.source_uri
         try:
             run = ingest_services.create_run(account, RunSource.FOCUS_FILE, uri, user=request.user)
         except ingest_services.RunAlreadyActive as exc:

@@ -19,6 +19,7 @@ from planner.alerts import webhooks
 from planner.alerts.budgets import budget_status
 from planner.alerts.forms import clean_webhook
 from planner.alerts.models import Anomaly, AnomalyStatus, Budget, BudgetScope
+from planner.api.permissions import HasRole, OwnerOrAdminToChange
 from planner.api.views import RoleViewSetMixin
 from planner.core.roles import ANALYST
 
@@ -151,6 +152,7 @@ class BudgetViewSet(RoleViewSetMixin, viewsets.ModelViewSet):
     )
     serializer_class = BudgetSerializer
     write_role = ANALYST
+    permission_classes = [HasRole, OwnerOrAdminToChange]
     filter_backends = [DjangoFilterBackend]
     filterset_fields = ["scope", "period", "active", "service", "account"]
 

@@ -49,7 +49,10 @@ def ingest_account_period(self, run_id: int) -> dict:
     redelivered = (
         bool((self.request.delivery_info or {}).get("redelivered")) or self.request.retries > 0
     )
-    final = self.request.retries >= self.max_retries
+    # Eager mode (no broker) that propagates errors cannot retry: celery's Retry would reach the
+    # "run now" request as a 500, so record the failure on the run now instead.
+    eager_no_retry = bool(self.request.is_eager) and bool(self.app.conf.task_eager_propagates)
+    final = self.request.retries >= self.max_retries or eager_no_retry
     run = execute_connector_run(run_id, redelivered=redelivered, final_attempt=final)
     return {"run": run.pk, "status": run.status, "rows": run.rows_stored}
 

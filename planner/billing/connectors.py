@@ -83,7 +83,10 @@ def build_connector(account: CloudAccount) -> Any:
 
         credential = default_credential(credential_value(account))
         client = AzureClient(
-            credential, arm_endpoint=settings.AZURE_ARM_ENDPOINT, policy=external_call_policy()
+            credential,
+            arm_endpoint=settings.AZURE_ARM_ENDPOINT,
+            blob_test_endpoint=settings.AZURE_BLOB_TEST_ENDPOINT or None,
+            policy=external_call_policy(),
         )
         if source == IngestSource.AZURE_QUERY:
             scope = account.source_uri or f"/subscriptions/{account.account_id}"

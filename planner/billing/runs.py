@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
+from django.conf import settings
 
 from ingest.errors import ConnectorError, IngestError, TransientError
 from ingest.retry import classify
@@ -30,6 +31,7 @@ from planner.billing.loader import LoadResult, load_batches
 from planner.billing.models import IngestRun
 from planner.billing.services import claim_run, finish_run, progress_reporter
 from planner.core.credentials import scrub
+from planner.core.import_paths import ImportPathError, resolve_focus_source
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,9 @@ def _record_failure(run: IngestRun, exc: Exception, final_attempt: bool) -> None
                 raise exc
             raise TransientError(scrub(f"{type(exc).__name__}: {exc}")) from exc
         finish_run(run, error=f"gave up after repeated transient failures: {exc}")
+    elif isinstance(exc, ImportPathError):
+        message = str(exc)
+        finish_run(run, error=f"{message[:1].upper()}{message[1:]}.")
     elif isinstance(exc, (IngestError, LoadError, pa.ArrowInvalid, OSError)):
         errors = [str(e) for e in getattr(exc, "errors", [])] or [f"{type(exc).__name__}: {exc}"]
         finish_run(run, errors=errors)
@@ -136,15 +141,18 @@ def focus_file_reader(allow_mixed_currency: bool = False) -> Reader:
         from ingest.focus.reader import open_focus
         from planner.commitments.datasets import load_supplemental
 
+        # below HEADROOM_IMPORT_DIR (links followed) or an upload, else ImportPathError
+        source = resolve_focus_source(run.source_uri, allow_uploads=True)
         try:
             stream = open_focus(
-                run.source_uri,
+                source,
                 allow_mixed_currency=allow_mixed_currency or run.allow_mixed_currency,
+                max_decompressed_bytes=settings.FOCUS_MAX_DECOMPRESSED_BYTES,
             )
         except NotFocusError:
             # not cost and usage: maybe a Contract Commitment, Billing Period or Invoice Detail
             # dataset, which the commitments app validates and stores (its errors name the row)
-            loaded = load_supplemental(run.source_uri, run.account)
+            loaded = load_supplemental(source, run.account)
             if loaded is None:
                 raise
             return RunInput(stored=loaded, warnings=lambda: list(loaded.warnings))

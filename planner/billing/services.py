@@ -130,10 +130,14 @@ def execute_focus_run(
     """Stream a FOCUS file (path or s3://) into the store (planner/billing/runs.py). Errors are
     recorded on the run and leave previously loaded periods untouched."""
     from planner.billing.runs import execute_run, focus_file_reader
+    from planner.billing.uploads import discard_after_run
 
-    return execute_run(
+    run = execute_run(
         run_id,
         focus_file_reader(allow_mixed_currency),
         redelivered=redelivered,
         progress=progress,
     )
+    if run.status == RunStatus.SUCCEEDED:
+        discard_after_run(run.source_uri, succeeded=True)  # loaded: the upload is not kept
+    return run

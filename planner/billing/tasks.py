@@ -97,3 +97,12 @@ def refresh_fx_rates() -> dict:
             "groups": reconvert_rollups(),
         }
     return {"refreshed": changed, "groups": groups}
+
+
+@shared_task(name="planner.billing.tasks.purge_uploads")
+def purge_uploads() -> int:
+    """Beat: delete uploaded FOCUS files whose runs are done (failed ones after
+    HEADROOM_UPLOAD_KEEP_FAILED_DAYS). Returns how many files were deleted."""
+    from planner.billing.uploads import purge_uploads as purge
+
+    return purge()

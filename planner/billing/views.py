@@ -55,13 +55,17 @@ def run_status(request, pk: int):
 @role_required(ANALYST)
 def upload(request):
     form = FocusUploadForm(request.POST, request.FILES)
+    refused = getattr(request, "upload_refused", None)  # LimitedUploadHandler stopped it
+    if refused:
+        messages.error(request, refused)
+        return redirect("ingest-runs")
     if not form.is_valid():
         for field, errs in form.errors.items():
             for e in errs:
                 messages.error(request, f"{field}: {e}")
         return redirect("ingest-runs")
     f = form.cleaned_data["file"]
-    dest = store_upload(f)  # checked again, stored under a random name
+    dest = store_upload(f, f.name)
     run = services.create_run(
         form.cleaned_data["account"], RunSource.FOCUS_FILE, str(dest), user=request.user
     )

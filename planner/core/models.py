@@ -79,6 +79,12 @@ class CloudAccount(models.Model):
         problem = credential_ref_problem(self.credential_ref)
         if problem:
             raise ValidationError({"credential_ref": problem})
+        if self.source == IngestSource.FOCUS_FILE:
+            from planner.core.import_paths import focus_source_problem
+
+            problem = focus_source_problem(self.source_uri)
+            if problem:
+                raise ValidationError({"source_uri": problem})
 
 
 class Service(models.Model):

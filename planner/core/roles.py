@@ -70,6 +70,23 @@ def role_required(role: str):
     return decorator
 
 
+def can_change_owned(user, obj) -> bool:
+    """Budgets and scenarios belong to who created them: that analyst may change or delete
+    one, admins may change any; objects with no creator (the demo fleet's, the system's) are
+    admins' to change. Everyone with a role reads all of them (README "Security")."""
+    if has_role(user, ADMIN):
+        return True
+    owner = getattr(obj, "created_by_id", None)
+    return has_role(user, ANALYST) and owner is not None and owner == user.pk
+
+
+def require_owner_or_admin(user, obj) -> None:
+    if not can_change_owned(user, obj):
+        raise PermissionDenied(
+            f"Only the analyst who created {obj} or an admin may change or delete it."
+        )
+
+
 def ensure_role_groups(sender=None, **kwargs) -> None:
     """Create/refresh the three groups and their permissions (idempotent; runs after migrate)."""
     perms = Permission.objects.filter(

@@ -21,6 +21,7 @@ from planner.core.dashboard import (
     raw_by_dimension,
     total,
 )
+from planner.core.http import bad_request, id_param_problem
 from planner.core.models import CloudAccount, Service
 from planner.usage.report import fleet_unit_costs
 
@@ -34,6 +35,9 @@ GROUPINGS = {
 
 def dashboard(request):
     """Spend overview; the figures are cached per query and data version (see dashboard.cached)."""
+    problem = id_param_problem(request.GET, "account")
+    if problem:
+        return bad_request(request, problem)
     context = panels.cached("dashboard", request.GET, lambda: _dashboard_context(request.GET))
     hint = {"first_run_hint": hints.first_run_hint(request.user)}
     return render(request, "core/dashboard.html", {**context, **_alerts(context["range"]), **hint})

@@ -252,6 +252,47 @@ def _body(manifest: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in manifest.items() if k not in skip}
 
 
+MANIFEST_MAX_DEPTH = 64  # kubectl output nests ~10 deep; deeper is an attack on the parser
+
+
+def load_reported_manifests(text: str) -> list[dict[str, Any]]:
+    """Parse a cluster's ``kubectl get -o yaml`` output without letting it expand.
+
+    YAML anchors and aliases are refused before anything is built (kubectl never writes them,
+    and a few hundred bytes of nested aliases expand to gigabytes: the "billion laughs"), as is
+    nesting deeper than :data:`MANIFEST_MAX_DEPTH`. The event scan costs time linear in the
+    text. Every document must be a mapping.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                mark = event.start_mark
+                raise PlanError(
+                    f"the reported manifests use a YAML anchor or alias (line {mark.line + 1}), "
+                    "which Headroom does not expand; paste kubectl's plain -o yaml output."
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MANIFEST_MAX_DEPTH:
+                    raise PlanError(
+                        f"the reported manifests nest deeper than {MANIFEST_MAX_DEPTH} levels "
+                        f"(line {event.start_mark.line + 1})."
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        docs = [d for d in yaml.safe_load_all(text) if d]
+    except yaml.YAMLError as exc:
+        raise PlanError(f"the reported manifests are not YAML: {exc}") from exc
+    for n, doc in enumerate(docs, start=1):
+        if not isinstance(doc, dict):
+            raise PlanError(
+                f"document {n} of the reported manifests is a {type(doc).__name__}, "
+                "not a Kubernetes object (a mapping with kind, metadata and spec)."
+            )
+    return docs
+
+
 def manifest_drift(plan: Plan, reported_yaml: str, user=None) -> list[dict[str, Any]]:
     """Compare what a cluster reports (``kubectl get ... -o yaml``) with the plan's manifests.
 
@@ -259,14 +300,14 @@ def manifest_drift(plan: Plan, reported_yaml: str, user=None) -> list[dict[str, 
     sets are compared, so server-filled defaults and ``status`` are ignored.
     A planned object absent from the report is drift; ``kind: List`` is unwrapped.
     """
-    try:
-        docs = [d for d in yaml.safe_load_all(reported_yaml) if d]
-    except yaml.YAMLError as exc:
-        raise PlanError(f"the reported manifests are not YAML: {exc}") from exc
+    docs = load_reported_manifests(reported_yaml)
     reported: dict[tuple[str, str, str], dict[str, Any]] = {}
     for doc in docs:
-        for item in doc.get("items", []) if doc.get("kind", "").endswith("List") else [doc]:
-            meta = item.get("metadata") or {}
+        items = doc.get("items") if str(doc.get("kind", "")).endswith("List") else [doc]
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
             key = (item.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
             reported[key] = item
     drift: list[dict[str, Any]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponse, JsonResponse
@@ -150,11 +151,31 @@ def plan_aws_drift(request, pk: int):
 
 
 @require_POST
+@role_required(ANALYST)
 def plan_manifest_drift(request, pk: int):
-    """Compare pasted/uploaded ``kubectl get -o yaml`` output with the plan (read-only)."""
+    """Compare pasted/uploaded ``kubectl get -o yaml`` output with the plan.
+
+    Analysts only: the result is stored as the plan's drift event, which every viewer trusts.
+    The body is capped (``HEADROOM_DRIFT_MAX_KB``) and YAML aliases are refused, so a small
+    "billion laughs" document is a 400, not seconds of CPU and gigabytes of memory.
+    """
     plan = get_object_or_404(Plan, pk=pk)
+    limit = settings.DRIFT_MAX_BYTES
+    content_length = request.META.get("CONTENT_LENGTH") or "0"
+    if content_length.isdigit() and int(content_length) > limit + 64 * 1024:
+        return _drift_refused(
+            request, plan, f"the request is larger than the {limit // 1024} KiB limit"
+        )
     upload = request.FILES.get("reported_file")
-    text = upload.read().decode("utf-8", "replace") if upload else request.POST.get("reported", "")
+    raw = upload.read(limit + 1) if upload else request.POST.get("reported", "").encode()
+    if len(raw) > limit:
+        return _drift_refused(
+            request,
+            plan,
+            f"the reported manifests are larger than the {limit // 1024} KiB limit "
+            "(HEADROOM_DRIFT_MAX_KB); check fewer objects at a time",
+        )
+    text = raw.decode("utf-8", "replace")
     if not text.strip():
         messages.error(
             request, "Paste or upload the cluster's manifests (kubectl get ... -o yaml)."
@@ -162,10 +183,18 @@ def plan_manifest_drift(request, pk: int):
         return redirect("plan-detail", pk=pk)
     try:
         drift = services.manifest_drift(plan, text, request.user)
-        messages.info(request, f"Cluster drift check: {len(drift)} difference(s).")
     except services.PlanError as exc:
-        messages.error(request, str(exc))
+        return _drift_refused(request, plan, str(exc))
+    messages.info(request, f"Cluster drift check: {len(drift)} difference(s).")
     return redirect("plan-detail", pk=pk)
+
+
+def _drift_refused(request, plan: Plan, reason: str) -> HttpResponse:
+    """A drift report Headroom will not read: the plan page, status 400, the reason; no event."""
+    messages.error(request, f"Drift check refused: {reason.rstrip('.')}.")
+    response = plan_detail(request, plan.pk)
+    response.status_code = 400
+    return response
 
 
 def tokens(request):

@@ -7,11 +7,12 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from planner.core.http import bad_request, id_param_problem
 from planner.core.models import Service
-from planner.core.roles import ANALYST, has_role, role_required
+from planner.core.roles import ANALYST, has_role, require_owner_or_admin, role_required
 from planner.plans.errors import PlanError
 from planner.whatif import charts
 from planner.whatif.forms import PARAMETER_FIELDS, DecisionForm, ScenarioForm
@@ -61,7 +62,12 @@ def recommendation_decide(request, pk):
         messages.error(
             request, "Give a reason (at least 3 characters) to accept or dismiss a recommendation."
         )
-    return redirect(request.POST.get("next") or reverse("recommendations"))
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("recommendations")
 
 
 @require_POST
@@ -80,6 +86,9 @@ def whatif(request):
     initial = {"window_days": 7, "batch_size": 1, "quantisation": "fp16", "cache_hit_rate": 0.0, "warm_pool": 0,
                "commitment_term": "1y"}  # fmt: skip
     rec = None
+    problem = id_param_problem(request.GET, "recommendation")
+    if problem:
+        return bad_request(request, problem)
     if request.GET.get("recommendation"):
         rec = get_object_or_404(Recommendation, pk=request.GET["recommendation"])
         initial.update({k: v for k, v in rec.proposal.items() if k in PARAMETER_FIELDS})
@@ -190,6 +199,7 @@ def scenario_progress(request, pk):
 @role_required(ANALYST)
 def scenario_save(request, pk):
     s = get_object_or_404(Scenario, pk=pk)
+    require_owner_or_admin(request.user, s)
     s.saved = True
     if request.POST.get("name"):
         s.name = request.POST["name"][:200]

@@ -109,7 +109,7 @@ def test_upload_size_limit(analyst_api, upload, account, tmp_path, settings):
     settings.HEADROOM_MAX_UPLOAD_MB = 0
     gen = write_focus_file(tmp_path / "a.csv", rows=20, seed=1)
     resp = upload(analyst_api, account, gen.path)
-    assert resp.status_code == 400 and "the limit is 0 MB" in resp.json()["file"][0]
+    assert resp.status_code == 400 and "larger than the 0 MB limit" in resp.json()["file"][0]
 
 
 def test_account_without_source_needs_a_file(analyst_api, account):

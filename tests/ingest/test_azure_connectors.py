@@ -192,7 +192,9 @@ def _client(azure, sleeps=None) -> AzureClient:
     policy = RetryPolicy(
         attempts=3, base_s=0.0, sleep=(sleeps.append if sleeps is not None else (lambda s: None))
     )
-    return AzureClient(StaticToken(), arm_endpoint=url, policy=policy, connection_verify=ca)
+    return AzureClient(
+        StaticToken(), arm_endpoint=url, policy=policy, connection_verify=ca, blob_test_endpoint=url
+    )
 
 
 def test_query_joins_actual_and_amortized_over_paged_results(azure):
@@ -299,7 +301,9 @@ def test_blob_url_forms():
         "exports",
         "focus/x",
     )
-    assert split_blob_url("https://127.0.0.1:10000/devacct/exports/p") == (
+    assert split_blob_url(
+        "https://127.0.0.1:10000/devacct/exports/p", "https://127.0.0.1:10000"
+    ) == (
         "https://127.0.0.1:10000/devacct",
         "exports",
         "p",

@@ -156,7 +156,7 @@ CASES: list[tuple[str, Callable[[Kit], Path], list[tuple[int | None, str | None]
     ("duplicate-column", _dup_header, [(None, "ResourceId")],
      ["the header has column 'ResourceId' 2 times"]),
     ("not-focus", lambda k: k.raw(b"date,amount,team\n2026-01-01,3.5,ml\n"), [(None, None)],
-     ["not a FOCUS billing file", "columns seen: date, amount, team"]),
+     ["not a FOCUS billing file", "its first line has 3 fields, FOCUS columns among them: none"]),
     ("empty-file", lambda k: k.raw(b""), [(None, None)], ["the file is empty (0 bytes)"]),
     ("blank-file", lambda k: k.raw(b"\n\n  \n"), [(None, None)], ["no header row"]),
     ("bom-only", lambda k: k.raw(b"\xef\xbb\xbf"), [(None, None)], ["no header row", "byte-order mark"]),

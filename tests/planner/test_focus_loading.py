@@ -54,7 +54,8 @@ def ingest(path, account) -> IngestRun:
 
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="shared/data/focus/focus_sample.csv is not present")
-def test_focus_sample_totals_match_the_file_to_the_cent(account):
+def test_focus_sample_totals_match_the_file_to_the_cent(account, settings):
+    settings.IMPORT_DIR = SAMPLE.parent  # the shared data directory is this test's import dir
     raw = pd.read_csv(SAMPLE, na_values=["NULL"], keep_default_na=False)
     run = ingest(SAMPLE, account)
     assert run.status == RunStatus.SUCCEEDED, run.errors

@@ -106,9 +106,9 @@ def test_aws_apply_of_draft_shows_error(admin_client_, plan):
     assert "approve it before applying" in page
 
 
-def test_manifest_drift_form(viewer_client, plan):
+def test_manifest_drift_form(analyst_client, plan):
     report = "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: chat-llm-spot}\nspec: {weight: 50}\n"
-    page = viewer_client.post(
+    page = analyst_client.post(
         f"/plans/{plan.pk}/drift/", {"reported": report}, follow=True
     ).content.decode()
     assert "Cluster drift check:" in page
