@@ -306,7 +306,10 @@ def generate(days: int = 90, seed: int = 7, end: dt.date | None = None, usage_st
         billing.append(_billing_rows(svc, offer, hours, per_hour, rng))
         usage.append(_usage_rows(svc, offer, minutes, rps, reps, rng, usage_step_min))
     billing.append(_overhead_rows(hours, anomalies, catalog, rng))
-    return pd.concat(billing, ignore_index=True), pd.concat(usage, ignore_index=True), anomalies
+    from planner.whatif.demo_operations import operate  # the fleet run by its autoscalers
+
+    billing_all, usage_all = pd.concat(billing, ignore_index=True), pd.concat(usage, ignore_index=True)
+    return (*operate(billing_all, usage_all, SERVICES, catalog, anomalies, seed), anomalies)
 
 
 def _anomalies(start_day: pd.Timestamp, days: int) -> list[InjectedAnomaly]:

@@ -10,10 +10,12 @@ Assumptions (also shown to users beside the results):
 * The per-request GPU time is fitted by :class:`costmodels.capacity.CapacityModel` from the
   primary deployment's samples (GPU utilisation against requests per replica), then expressed
   at A100 speed so other GPU types and quantisations scale it with the capacity model's factors.
-* The current autoscaler is taken as GPU utilisation 70 % within the deployment's replica
-  bounds (Headroom does not read live autoscaler objects); the current purchase mix comes from
-  the billing rollups of the same window (committed instance-hours = committed ListCost /
-  on-demand price; spot share = spot / (spot + on-demand) consumed hours of the instance SKU).
+* The current autoscaler is scaled on GPU utilisation within the deployment's replica bounds
+  (Headroom does not read live autoscaler objects); its target is inferred from the recorded
+  replica series (:func:`costmodels.calibration.infer_target_pct`). The current purchase mix
+  comes from the billing rollups of the same window (committed instance-hours = committed
+  ListCost / on-demand price; spot share inferred from the spot / on-demand hours of the
+  instance SKU over the recorded replicas, :func:`costmodels.calibration.infer_spot_share`).
 * A MIG slice costs its share of the GPU's compute (``MigProfile.gpu_fraction``) of one GPU's
   price, as the catalog documents.
 """
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 from django.db.models import Q, Sum
 
+from costmodels.calibration import infer_spot_share, infer_target_pct
 from costmodels.capacity import QUANT_SPEEDUP, CapacityModel, gpu_speed_factor
 from costmodels.catalog import InstanceOffer, PriceCatalog
 from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
@@ -141,16 +144,31 @@ def load_inputs(
         notes.append(f"GPU time per request from modality defaults ({exc})")
     t1_a100 = fitted.service_time_ms_ * gpu_speed_factor(dep.gpu_model)
     hours = float((frame.step.groupby(frame.dep).sum().max() or 0) / 3600.0)
-    policy = AutoscalingPolicy(
+    template = AutoscalingPolicy(
         metric=BASELINE_METRIC,
         target=BASELINE_TARGET,
         min_replicas=dep.min_replicas,
         max_replicas=dep.max_replicas,
     )
-    return ServiceInputs(
-        service, dep, start, end, demand, offer, t1_a100, from_samples, hours, policy,
-        current_mix(service, dep, offer, start, end), notes,
+    inputs = ServiceInputs(
+        service, dep, start, end, demand, offer, t1_a100, from_samples, hours, template,
+        PurchaseMix(), notes,
     )  # fmt: skip
+    own_reps = frame[frame.dep == dep.pk]
+    reps = own_reps.replicas.fillna(0.0).to_numpy(float)
+    weights = own_reps.step.to_numpy(float)
+    recorded = float(np.average(reps, weights=weights)) if weights.sum() > 0 else 0.0
+    target, simulated = infer_target_pct(
+        demand, recorded, template, offer, capacity_for(inputs, offer),
+        float(service.latency_slo_p95_ms), random_state=RANDOM_STATE,
+    )  # fmt: skip
+    inputs.policy = dataclasses.replace(template, target=target)
+    notes.append(
+        f"Current autoscaler inferred from the replica series: GPU utilisation {target:g} % "
+        f"gives {simulated:.2f} mean replicas against {recorded:.2f} recorded"
+    )
+    inputs.mix = current_mix(service, dep, offer, start, end, reps)
+    return inputs
 
 
 def _demand_per_minute(frame: pd.DataFrame) -> np.ndarray:
@@ -169,8 +187,12 @@ def _demand_per_minute(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def current_mix(service: Service, dep: Deployment, offer: InstanceOffer, start, end) -> PurchaseMix:
-    """The purchase mix the bills show for the deployment's instance SKU over the window."""
+def current_mix(
+    service: Service, dep: Deployment, offer: InstanceOffer, start, end, replicas=None
+) -> PurchaseMix:
+    """The purchase mix the bills show for the deployment's instance SKU over the window: the
+    committed replicas, and the pool's spot share inferred from the billed spot / on-demand
+    hours over the recorded replica series (``replicas``, per usage step) when given."""
     agg = CostRollup.objects.filter(
         service=service, sku=dep.instance_type, date__gte=start.date(), date__lt=end.date()
     ).aggregate(
@@ -188,6 +210,8 @@ def current_mix(service: Service, dep: Deployment, offer: InstanceOffer, start, 
     share = spot / (spot + od) if spot + od > 0 and offer.spot_usd_per_hour else 0.0
     if committed and offer.commit_usd_per_hour("1y") is None:
         committed = 0
+    if replicas is not None and share > 0:
+        share = infer_spot_share(np.asarray(replicas, float), committed, spot, od)
     return PurchaseMix(committed_replicas=committed, spot_share=round(share, 2))
 
 
