@@ -8,7 +8,7 @@ of requests served in hours whose p95 latency is within the objective:
 Hours without requests are left out (nothing to attain). Observed p95_h comes from the hour's
 latency histogram (:func:`costmodels.unit_economics.histogram_quantile` over the summed buckets,
 as Prometheus' ``histogram_quantile`` does); a simulated p95_h from the simulator's per-minute p95
-as the request-weighted 95th percentile of the hour's minutes (:func:`hourly_p95`). The SLO is
+as the p95 of the hour's requests pooled over its minutes (:func:`pooled_p95`). The SLO is
 *met* over a range when attainment ≥ :data:`SLO_MET_ATTAINMENT`.
 
 >>> round(window_attainment([100.0, 300.0], [30.0, 10.0], 200.0), 2)
@@ -21,6 +21,8 @@ import numpy as np
 
 MINUTES_PER_WINDOW = 60
 SLO_MET_ATTAINMENT = 0.95  # "most of the time": 95 % of requests in hours within the p95 objective
+WITHIN_MINUTE_SIGMA = 0.4  # log-sd of latency within a minute (p95 / p50 = 1.93)
+Z95 = 1.6448536269514722  # standard normal 95th percentile
 
 
 def window_attainment(p95_ms, requests, objective_ms: float) -> float | None:
@@ -29,7 +31,7 @@ def window_attainment(p95_ms, requests, objective_ms: float) -> float | None:
     p = np.asarray(p95_ms, float)
     w = np.asarray(requests, float)
     if p.shape != w.shape:
-        raise ValueError(f"window_attainment: {p.shape} p95 values but {w.shape} request counts")
+        raise ValueError(f"window_attainment: {p.size} p95 values but {w.size} request counts")
     keep = w > 0
     total = w[keep].sum()
     if total <= 0:
@@ -38,11 +40,41 @@ def window_attainment(p95_ms, requests, objective_ms: float) -> float | None:
     return float(w[keep][ok].sum() / total)
 
 
-def hourly_p95(p95_per_min, demand_per_min, minutes: int = MINUTES_PER_WINDOW):
-    """(p95 per window, requests per window) from per-minute p95 and demand (requests/min).
+def pooled_p95(p95_ms, weights, sigma: float = WITHIN_MINUTE_SIGMA, axis: int = -1) -> np.ndarray:
+    """p95 of the requests pooled over intervals, each with its own p95 (rows along ``axis``).
 
-    A window's p95 is the request-weighted 95th percentile of its minutes' p95 (a trailing
-    partial window is kept)."""
+    Within an interval latency is taken as lognormal with log-sd ``sigma`` (p95 / p50 =
+    exp(Z95 sigma)); the pooled p95 solves sum_i w_i F_i(x) = 0.95 (bisection in log space).
+    An interval with infinite p95 never counts as within. NaN where the weights sum to 0.
+    """
+    from scipy.special import ndtr
+
+    p = np.moveaxis(np.asarray(p95_ms, float), axis, -1)
+    w = np.moveaxis(np.asarray(weights, float), axis, -1)
+    tot = w.sum(-1)
+    finite = np.isfinite(p) & (p > 0)
+    logp = np.log(np.where(finite, p, 1.0))
+    lo = np.where(finite, logp, np.inf).min(-1) - Z95 * sigma - 1.0
+    hi = np.where(finite, logp, -np.inf).max(-1) + 1.0
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    hi = np.where(np.isfinite(hi), hi, 0.0)
+    for _ in range(60):
+        mid = (lo + hi) / 2.0
+        z = (mid[..., None] - logp) / sigma + Z95
+        cdf = (np.where(finite, ndtr(z), 0.0) * w).sum(-1) / np.maximum(tot, 1e-300)
+        below = cdf < 0.95
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    out = np.exp(hi)
+    # if the finite intervals cannot hold 95 % of the requests, the pooled p95 is unbounded
+    share_finite = (w * finite).sum(-1) / np.maximum(tot, 1e-300)
+    out = np.where(share_finite < 0.95, np.inf, out)
+    return np.where(tot > 0, out, np.nan)
+
+
+def hourly_p95(p95_per_min, demand_per_min, minutes: int = MINUTES_PER_WINDOW):
+    """(p95 per window, requests per window) from per-minute p95 and demand (requests/min):
+    each window's :func:`pooled_p95` (a trailing partial window is kept)."""
     p = np.asarray(p95_per_min, float)
     d = np.asarray(demand_per_min, float)
     if p.shape != d.shape:
@@ -51,14 +83,7 @@ def hourly_p95(p95_per_min, demand_per_min, minutes: int = MINUTES_PER_WINDOW):
     pad = n * minutes - p.size
     p = np.concatenate([p, np.zeros(pad)]).reshape(n, minutes)
     d = np.concatenate([d, np.zeros(pad)]).reshape(n, minutes)
-    order = np.argsort(p, axis=1, kind="stable")
-    ps = np.take_along_axis(p, order, 1)
-    ds = np.take_along_axis(d, order, 1)
-    req = d.sum(1)
-    cum = np.cumsum(ds, 1)
-    idx = (cum < 0.95 * req[:, None] - 1e-12).sum(1)
-    out = ps[np.arange(n), np.minimum(idx, minutes - 1)]
-    return np.where(req > 0, out, np.nan), req
+    return pooled_p95(p, d), d.sum(1)
 
 
 def simulated_attainment(p95_per_min, demand_per_min, objective_ms: float) -> float | None:

@@ -308,7 +308,10 @@ def generate(days: int = 90, seed: int = 7, end: dt.date | None = None, usage_st
     billing.append(_overhead_rows(hours, anomalies, catalog, rng))
     from planner.whatif.demo_operations import operate  # the fleet run by its autoscalers
 
-    billing_all, usage_all = pd.concat(billing, ignore_index=True), pd.concat(usage, ignore_index=True)
+    billing_all, usage_all = (
+        pd.concat(billing, ignore_index=True),
+        pd.concat(usage, ignore_index=True),
+    )
     return (*operate(billing_all, usage_all, SERVICES, catalog, anomalies, seed), anomalies)
 
 

@@ -96,9 +96,13 @@ def simulated_by_day(inputs: engine.ServiceInputs, result) -> dict[dt.date, floa
     return out
 
 
-def calibrate(service: Service, window_days: int = CALIBRATION_WINDOW_DAYS) -> CostCalibration:
-    """Billed vs simulated compute and observed vs simulated SLO over the evidence window."""
-    inputs = engine.load_inputs(service, window_days=window_days)
+def calibrate(
+    service: Service, window_days: int = CALIBRATION_WINDOW_DAYS, inputs=None
+) -> CostCalibration:
+    """Billed vs simulated compute and observed vs simulated SLO over the evidence window
+    (``inputs``: the service's already loaded :class:`engine.ServiceInputs`, if at hand)."""
+    if inputs is None:
+        inputs = engine.load_inputs(service, window_days=window_days)
     result = engine.run(inputs, [engine.baseline(inputs)], keep_series=True)[0]
     start, end = inputs.start.date(), inputs.end.date()
     if inputs.end.time() != dt.time(0, tzinfo=inputs.end.tzinfo):

@@ -34,6 +34,7 @@ import pandas as pd
 from costmodels.capacity import CapacityModel, gpu_speed_factor
 from costmodels.results import AutoscalingPolicy, PurchaseMix
 from costmodels.simulator import simulate_scenarios
+from costmodels.slo import pooled_p95
 
 #: share of a replica's throughput the deployed autoscaler targets (hidden from the calibration)
 TRUE_TARGET_UTILISATION = {"video-understanding": 0.9, "image-gen": 0.6}
@@ -41,7 +42,9 @@ DEFAULT_TARGET_UTILISATION = 0.7
 OPERATIONS_SEED = 20261206
 
 
-def operate(billing: pd.DataFrame, usage: pd.DataFrame, services, catalog: dict, anomalies, seed: int):
+def operate(
+    billing: pd.DataFrame, usage: pd.DataFrame, services, catalog: dict, anomalies, seed: int
+):
     """Replace the usage frame's replicas/utilisation/latency and the services' compute billing
     rows with those of the fleet run by its autoscalers; returns (billing, usage)."""
     from planner.core import demo
@@ -124,7 +127,9 @@ def _simulate(usage: pd.DataFrame, services, catalog: dict, seed: int) -> dict:
         f = usage[usage["service"] == svc.slug]
         step_min = int(f["step_seconds"].iloc[0] // 60)
         demands.append(np.repeat(f["request_rate_rps"].to_numpy(float) * 60.0, step_min))
-        cap, policy, inst, mix = _true_system(svc, catalog[(svc.provider, svc.instance_type, svc.region)])
+        cap, policy, inst, mix = _true_system(
+            svc, catalog[(svc.provider, svc.instance_type, svc.region)]
+        )
         caps.append(cap), policies.append(policy), offers.append(inst), mixes.append(mix)
         slos.append(float(svc.slo_p95_ms))
         index[svc.slug] = pd.date_range(f["ts"].iloc[0], periods=len(demands[-1]), freq="min")
@@ -153,8 +158,8 @@ def _usage_columns(f: pd.DataFrame, svc, minutes, ready, p95, rng) -> pd.DataFra
     busy = np.divide(rps[:, None], capacity, out=np.ones_like(capacity), where=capacity > 0)
     util = np.where(capacity > 0, np.minimum(busy, 1.0), 0.0).mean(1)
     gpu_util = np.clip(100.0 * util * rng.lognormal(0.0, 0.03, n), 0.0, 100.0)
-    step_p95 = lat.max(1) if step_min == 1 else np.quantile(lat, 0.95, axis=1)
-    step_p95 = step_p95 * rng.lognormal(0.0, 0.03, n)
+    demand = np.repeat(rps[:, None] * 60.0, step_min, axis=1)
+    step_p95 = np.nan_to_num(pooled_p95(lat, demand), nan=0.0) * rng.lognormal(0.0, 0.03, n)
     served = (mean_reps > 0) & (rps > 0)
     rho = np.clip(util, 0.0, 0.98)
     p50 = np.minimum(step_p95 * 0.55, _idle_p95(svc) * (0.6 + 0.4 * rho / (1.0 - rho)))

@@ -16,8 +16,8 @@ Assumptions (also shown to users beside the results):
   comes from the billing rollups of the same window (committed instance-hours = committed
   ListCost / on-demand price; spot share inferred from the spot / on-demand hours of the
   instance SKU over the recorded replicas, :func:`costmodels.calibration.infer_spot_share`).
-* A MIG slice costs its share of the GPU's compute (``MigProfile.gpu_fraction``) of one GPU's
-  price, as the catalog documents.
+* A MIG slice costs its share of the GPU's compute of one GPU's price
+  (:meth:`costmodels.catalog.InstanceOffer.mig_slice`, the one place slices are priced).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from costmodels.capacity import QUANT_SPEEDUP, CapacityModel, gpu_speed_factor
 from costmodels.catalog import InstanceOffer, PriceCatalog
 from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
 from costmodels.simulator import simulate_scenarios
+from costmodels.slo import simulated_attainment
 from planner.billing.models import CostRollup
 from planner.core.models import Deployment, Service
 from planner.usage.models import UsageSample
@@ -229,20 +230,25 @@ def offer_for(
             raise ScenarioInputError(f"{inputs.service.slug}: {exc.args[0]}") from None
     if not mig_profile:
         return offer
-    profile = next((p for p in offer.mig_profiles if p.name == mig_profile), None)
-    if profile is None:
-        names = ", ".join(p.name for p in offer.mig_profiles) or "none (this GPU has no MIG)"
-        raise ScenarioInputError(
-            f"{inputs.service.slug}: MIG profile {mig_profile!r} not available on {offer.instance_type}; choose one of {names}"
-        )
-    scale = profile.gpu_fraction / offer.gpu_count
-    price = lambda v: None if v is None else v * scale  # noqa: E731
-    return dataclasses.replace(
-        offer, instance_type=f"{offer.instance_type} ({profile.name})", gpu_count=profile.gpu_fraction,
-        gpu_memory_gib=profile.memory_gib, ondemand_usd_per_hour=offer.ondemand_usd_per_hour * scale,
-        spot_usd_per_hour=price(offer.spot_usd_per_hour), commit_1y_usd_per_hour=price(offer.commit_1y_usd_per_hour),
-        commit_3y_usd_per_hour=price(offer.commit_3y_usd_per_hour),
-    )  # fmt: skip
+    try:
+        part = offer.mig_slice(mig_profile)  # the one MIG slice pricing (costmodels.catalog)
+    except ValueError as exc:
+        raise ScenarioInputError(f"{inputs.service.slug}: {exc}") from None
+    return dataclasses.replace(part, instance_type=f"{offer.instance_type} ({mig_profile})")
+
+
+def offers_with_slices(provider: str, region: str) -> list[tuple[InstanceOffer, str]]:
+    """Every offer of ``provider`` in ``region`` and each of its MIG slices, as (offer, MIG
+    profile name or "") with slices priced by :meth:`InstanceOffer.mig_slice`."""
+    out: list[tuple[InstanceOffer, str]] = []
+    for o in catalog().offers(provider=provider, region=region):
+        out.append((o, ""))
+        for m in o.mig_profiles:
+            part = o.mig_slice(m.name)
+            out.append(
+                (dataclasses.replace(part, instance_type=f"{o.instance_type} ({m.name})"), m.name)
+            )
+    return out
 
 
 def capacity_for(
@@ -309,7 +315,7 @@ def variant(inputs: ServiceInputs, p: dict) -> Variant:
 
 
 def run(
-    inputs: ServiceInputs, variants: list[Variant], keep_series: bool = False
+    inputs: ServiceInputs, variants: list[Variant], keep_series: bool = True
 ) -> list[SimulationResult]:
     """Simulate every variant over the service's demand in one vectorised call."""
     try:
@@ -335,12 +341,20 @@ def summary(r: SimulationResult, v: Variant) -> dict:
                 "commitment_term": v.mix.commitment_term},
         "monthly_cost_usd": round(r.monthly_cost_usd, 2),
         "monthly_cost_usd_by_category": {k: round(c * scale, 2) for k, c in r.cost_usd_by_category.items()},
-        "slo_attainment": round(r.slo_attainment, 5),
+        "slo_attainment": _attainment(r),
         "p95_latency_ms": None if not np.isfinite(p95) else round(p95, 1),
         "requests": round(r.requests), "dropped_requests": round(r.dropped_requests),
         "cold_starts": int(r.cold_starts), "spot_interruptions": int(r.spot_interruptions),
         "replica_minutes": round(r.replica_minutes), "throughput_rps_per_replica": round(v.capacity.throughput_rps_, 3),
     }  # fmt: skip
+
+
+def _attainment(r: SimulationResult) -> float | None:
+    """SLO attainment by the one definition (costmodels.slo); needs the per-minute series."""
+    if not len(r.p95_latency_ms):
+        raise ValueError("SLO attainment needs the simulation's series: run with keep_series=True")
+    att = simulated_attainment(r.p95_latency_ms, r.demand_per_min, r.slo_p95_ms)
+    return 1.0 if att is None else round(att, 5)
 
 
 def series(r: SimulationResult) -> dict:
