@@ -8,7 +8,9 @@ of requests served in hours whose p95 latency is within the objective:
 Hours without requests are left out (nothing to attain). Observed p95_h comes from the hour's
 latency histogram (:func:`costmodels.unit_economics.histogram_quantile` over the summed buckets,
 as Prometheus' ``histogram_quantile`` does); a simulated p95_h from the simulator's per-minute p95
-as the p95 of the hour's requests pooled over its minutes (:func:`pooled_p95`). The SLO is
+as the p95 of the hour's requests pooled over its minutes (:func:`pooled_p95`) -- read
+through the service's histogram buckets (:func:`bucketed_p95`) where it has histograms, so the
+buckets' interpolation applies to both sides. The SLO is
 *met* over a range when attainment ≥ :data:`SLO_MET_ATTAINMENT`.
 
 >>> round(window_attainment([100.0, 300.0], [30.0, 10.0], 200.0), 2)
@@ -72,9 +74,41 @@ def pooled_p95(p95_ms, weights, sigma: float = WITHIN_MINUTE_SIGMA, axis: int = 
     return np.where(tot > 0, out, np.nan)
 
 
-def hourly_p95(p95_per_min, demand_per_min, minutes: int = MINUTES_PER_WINDOW):
+def bucketed_p95(p95_ms, weights, bounds_ms, sigma: float = WITHIN_MINUTE_SIGMA, axis: int = -1):
+    """What Prometheus would report as the p95 of the pooled requests, given the server's
+    histogram bucket bounds (ascending, last ``inf``): the mixture of :func:`pooled_p95` counted
+    into the buckets, then :func:`costmodels.unit_economics.histogram_quantile` (linear
+    interpolation inside the bucket). Comparing a simulation with histograms this way keeps the
+    buckets' interpolation bias on both sides."""
+    from scipy.special import ndtr
+
+    from costmodels.unit_economics import histogram_quantile
+
+    p = np.moveaxis(np.asarray(p95_ms, float), axis, -1)
+    w = np.moveaxis(np.asarray(weights, float), axis, -1)
+    flat_p = p.reshape(-1, p.shape[-1])
+    flat_w = w.reshape(-1, w.shape[-1])
+    b = np.asarray(bounds_ms, float)
+    finite_b = b[np.isfinite(b)]
+    out = np.full(flat_p.shape[0], np.nan)
+    for i, (pi, wi) in enumerate(zip(flat_p, flat_w, strict=True)):
+        tot = wi.sum()
+        if tot <= 0:
+            continue
+        ok = np.isfinite(pi) & (pi > 0)
+        z = (np.log(finite_b)[:, None] - np.log(np.where(ok, pi, 1.0))[None, :]) / sigma + Z95
+        cdf = (np.where(ok[None, :], ndtr(z), 0.0) * wi[None, :]).sum(1) / tot
+        cum = np.append(cdf, 1.0)
+        counts = np.diff(np.concatenate([[0.0], cum])) * tot
+        q = histogram_quantile(0.95, list(finite_b) + [np.inf], counts.tolist())
+        out[i] = np.nan if q is None else q
+    return out.reshape(p.shape[:-1])
+
+
+def hourly_p95(p95_per_min, demand_per_min, minutes: int = MINUTES_PER_WINDOW, bounds_ms=None):
     """(p95 per window, requests per window) from per-minute p95 and demand (requests/min):
-    each window's :func:`pooled_p95` (a trailing partial window is kept)."""
+    each window's :func:`pooled_p95`, or :func:`bucketed_p95` when the server's histogram
+    ``bounds_ms`` are given (a trailing partial window is kept)."""
     p = np.asarray(p95_per_min, float)
     d = np.asarray(demand_per_min, float)
     if p.shape != d.shape:
@@ -83,10 +117,15 @@ def hourly_p95(p95_per_min, demand_per_min, minutes: int = MINUTES_PER_WINDOW):
     pad = n * minutes - p.size
     p = np.concatenate([p, np.zeros(pad)]).reshape(n, minutes)
     d = np.concatenate([d, np.zeros(pad)]).reshape(n, minutes)
+    if bounds_ms is not None:
+        return bucketed_p95(p, d, bounds_ms), d.sum(1)
     return pooled_p95(p, d), d.sum(1)
 
 
-def simulated_attainment(p95_per_min, demand_per_min, objective_ms: float) -> float | None:
-    """:func:`window_attainment` of a simulation's per-minute series in hourly windows."""
-    p, req = hourly_p95(p95_per_min, demand_per_min)
+def simulated_attainment(
+    p95_per_min, demand_per_min, objective_ms: float, bounds_ms=None
+) -> float | None:
+    """:func:`window_attainment` of a simulation's per-minute series in hourly windows (read
+    through the server's histogram buckets when ``bounds_ms`` is given)."""
+    p, req = hourly_p95(p95_per_min, demand_per_min, bounds_ms=bounds_ms)
     return window_attainment(p, req, objective_ms)

@@ -124,7 +124,10 @@ def calibrate(
         billed_other_monthly_usd=monthly(other.get(d, 0.0) for d in days),
         observed_slo_attainment=observed_slo(service, inputs.start, inputs.end).attainment,
         simulated_slo_attainment=simulated_attainment(
-            result.p95_latency_ms, inputs.demand_per_min, float(service.latency_slo_p95_ms)
+            result.p95_latency_ms,
+            inputs.demand_per_min,
+            float(service.latency_slo_p95_ms),
+            inputs.latency_bounds_ms,
         ),
     )
 

@@ -40,6 +40,7 @@ from costmodels.slo import pooled_p95
 TRUE_TARGET_UTILISATION = {"video-understanding": 0.9, "image-gen": 0.6}
 DEFAULT_TARGET_UTILISATION = 0.7
 OPERATIONS_SEED = 20261206
+TIMEOUT_MS = 60_000.0  # the simulator's default request timeout
 
 
 def operate(
@@ -159,7 +160,9 @@ def _usage_columns(f: pd.DataFrame, svc, minutes, ready, p95, rng) -> pd.DataFra
     util = np.where(capacity > 0, np.minimum(busy, 1.0), 0.0).mean(1)
     gpu_util = np.clip(100.0 * util * rng.lognormal(0.0, 0.03, n), 0.0, 100.0)
     demand = np.repeat(rps[:, None] * 60.0, step_min, axis=1)
-    step_p95 = np.nan_to_num(pooled_p95(lat, demand), nan=0.0) * rng.lognormal(0.0, 0.03, n)
+    pooled = np.nan_to_num(pooled_p95(lat, demand), nan=0.0)
+    timed_out = pooled >= 0.999 * TIMEOUT_MS  # a timed-out request is recorded at the timeout
+    step_p95 = np.where(timed_out, TIMEOUT_MS, pooled * rng.lognormal(0.0, 0.03, n))
     served = (mean_reps > 0) & (rps > 0)
     rho = np.clip(util, 0.0, 0.98)
     p50 = np.minimum(step_p95 * 0.55, _idle_p95(svc) * (0.6 + 0.4 * rho / (1.0 - rho)))

@@ -41,6 +41,7 @@ from costmodels.slo import simulated_attainment
 from planner.billing.models import CostRollup
 from planner.core.models import Deployment, Service
 from planner.usage.models import UsageSample
+from planner.whatif.slo import histogram_bounds
 
 DEFAULT_WINDOW_DAYS = 7
 BASELINE_METRIC, BASELINE_TARGET = "gpu_utilisation", 70.0
@@ -83,6 +84,7 @@ class ServiceInputs:
     policy: AutoscalingPolicy
     mix: PurchaseMix
     notes: list[str]
+    latency_bounds_ms: tuple[float, ...] | None = None  # the servers' histogram buckets
 
 
 def primary_deployment(service: Service) -> Deployment:
@@ -169,6 +171,7 @@ def load_inputs(
         f"gives {simulated:.2f} mean replicas against {recorded:.2f} recorded"
     )
     inputs.mix = current_mix(service, dep, offer, start, end, reps)
+    inputs.latency_bounds_ms = histogram_bounds(service)
     return inputs
 
 
@@ -329,8 +332,9 @@ def run(
         raise ScenarioInputError(f"{inputs.service.slug}: {exc}") from None
 
 
-def summary(r: SimulationResult, v: Variant) -> dict:
-    """JSON-ready figures of one simulation, monthly costs per 730-hour month."""
+def summary(r: SimulationResult, v: Variant, bounds_ms=None) -> dict:
+    """JSON-ready figures of one simulation, monthly costs per 730-hour month; SLO attainment
+    by the one definition, read through the servers' histogram ``bounds_ms`` when given."""
     scale = r.monthly_cost_usd / r.total_cost_usd if r.total_cost_usd else 0.0
     p95 = r.request_weighted_p95_latency_ms if len(r.p95_latency_ms) else float("nan")
     return {
@@ -341,7 +345,7 @@ def summary(r: SimulationResult, v: Variant) -> dict:
                 "commitment_term": v.mix.commitment_term},
         "monthly_cost_usd": round(r.monthly_cost_usd, 2),
         "monthly_cost_usd_by_category": {k: round(c * scale, 2) for k, c in r.cost_usd_by_category.items()},
-        "slo_attainment": _attainment(r),
+        "slo_attainment": _attainment(r, bounds_ms),
         "p95_latency_ms": None if not np.isfinite(p95) else round(p95, 1),
         "requests": round(r.requests), "dropped_requests": round(r.dropped_requests),
         "cold_starts": int(r.cold_starts), "spot_interruptions": int(r.spot_interruptions),
@@ -349,11 +353,11 @@ def summary(r: SimulationResult, v: Variant) -> dict:
     }  # fmt: skip
 
 
-def _attainment(r: SimulationResult) -> float | None:
+def _attainment(r: SimulationResult, bounds_ms=None) -> float | None:
     """SLO attainment by the one definition (costmodels.slo); needs the per-minute series."""
     if not len(r.p95_latency_ms):
         raise ValueError("SLO attainment needs the simulation's series: run with keep_series=True")
-    att = simulated_attainment(r.p95_latency_ms, r.demand_per_min, r.slo_p95_ms)
+    att = simulated_attainment(r.p95_latency_ms, r.demand_per_min, r.slo_p95_ms, bounds_ms)
     return 1.0 if att is None else round(att, 5)
 
 

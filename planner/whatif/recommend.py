@@ -120,12 +120,12 @@ def _choose(inputs: engine.ServiceInputs, cands: list) -> tuple[dict, dict]:
         except engine.ScenarioInputError:
             continue
     results = engine.run(inputs, variants, keep_series=True)
-    base = engine.summary(results[0], base_v)
+    base = engine.summary(results[0], base_v, inputs.latency_bounds_ms)
     base_cost = base["monthly_cost_usd"]
     best: dict[str, tuple[dict, str, dict]] = {}
     meet: tuple[dict, str, dict] | None = None
     for (kind, title, params), v, r in zip(kept, variants[1:], results[1:], strict=True):
-        s = engine.summary(r, v)
+        s = engine.summary(r, v, inputs.latency_bounds_ms)
         fixes = base["slo_attainment"] < SLO_MET_ATTAINMENT <= s["slo_attainment"]
         if fixes and (meet is None or s["monthly_cost_usd"] < meet[0]["monthly_cost_usd"]):
             meet = (s, f"Meet the SLO: {title[0].lower()}{title[1:]}", {"_kind": kind, **params})
@@ -162,11 +162,11 @@ def backtest(inputs: engine.ServiceInputs, cands: list) -> dict[str, dict]:
         for k, c in chosen.items()
     ]
     results = engine.run(test, [base_v] + [v for _, v in picks], keep_series=True)
-    base_test = engine.summary(results[0], base_v)
+    base_test = engine.summary(results[0], base_v, test.latency_bounds_ms)
     out = {}
     for (kind, v), r in zip(picks, results[1:], strict=True):
         s, title, _ = chosen[kind]
-        real = engine.summary(r, v)
+        real = engine.summary(r, v, test.latency_bounds_ms)
         out[kind] = {
             "chosen": title,
             "train": [train.start.isoformat(), train.end.isoformat()],

@@ -76,7 +76,7 @@ def simulate_service(service: Service, params: dict) -> dict:
     return {
         "name": service.name, "slo_p95_ms": service.latency_slo_p95_ms,
         "start": inputs.start.isoformat(), "end": inputs.end.isoformat(), "step_s": 60,
-        "baseline": engine.summary(base_r, base_v), "scenario": engine.summary(scn_r, scn_v),
+        "baseline": engine.summary(base_r, base_v, inputs.latency_bounds_ms), "scenario": engine.summary(scn_r, scn_v, inputs.latency_bounds_ms),
         "demand_rpm": np.round(inputs.demand_per_min, 2).tolist(),
         "series": {"baseline": engine.series(base_r), "scenario": engine.series(scn_r)},
         "notes": inputs.notes, "deployment": inputs.deployment.name,

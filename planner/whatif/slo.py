@@ -65,3 +65,15 @@ def observed_slo(service, start: dt.datetime, end: dt.datetime) -> ObservedSlo:
         len(req),
         "usage samples",
     )
+
+
+def histogram_bounds(service) -> tuple[float, ...] | None:
+    """The bucket bounds (ms, last ``inf``) of the service's latest end-to-end histogram, so
+    simulated latency is read through the same buckets (None: no histograms)."""
+    last = (
+        LatencyHistogram.objects.filter(deployment__service=service, kind=HistogramKind.E2E)
+        .order_by("-end")
+        .values_list("bounds_ms", flat=True)
+        .first()
+    )
+    return None if last is None else tuple(math.inf if x is None else float(x) for x in last)

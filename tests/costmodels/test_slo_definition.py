@@ -56,3 +56,21 @@ def test_hourly_windows_and_a_partial_last_hour():
     assert req.tolist() == [60.0, 30.0]
     assert p[0] == pytest.approx(100.0, rel=1e-6) and p[1] == pytest.approx(900.0, rel=1e-6)
     assert simulated_attainment(p95, demand, 500.0) == pytest.approx(60 / 90)
+
+
+def test_bucketed_p95_reads_the_mixture_through_the_buckets_like_prometheus():
+    from scipy.special import ndtr
+
+    from costmodels.slo import bucketed_p95
+
+    bounds = [50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, math.inf]
+    p = np.array([[700.0]])
+    got = bucketed_p95(p, np.array([[100.0]]), bounds)[0]
+    # by hand: lognormal CDF at each bound (p95 = 700, log-sd 0.4), rank 95 lies in (500, 1000]
+    cdf = ndtr((np.log(bounds[:-1]) - np.log(700.0)) / 0.4 + Z95)
+    lo_c, hi_c = cdf[3], cdf[4]
+    assert lo_c < 0.95 <= hi_c
+    assert got == pytest.approx(500.0 + 500.0 * (0.95 - lo_c) / (hi_c - lo_c), rel=1e-9)
+    # fine buckets: the bucketed reading converges to the pooled p95
+    fine = list(np.geomspace(10, 1e5, 400)) + [math.inf]
+    assert bucketed_p95(p, np.array([[1.0]]), fine)[0] == pytest.approx(700.0, rel=0.01)
