@@ -260,13 +260,16 @@ def capacity_for(
     batch_size=1,
     quantisation="fp16",
     cache_hit_rate=0.0,
+    max_batch_wait_ms=None,
 ):
-    """A fitted capacity model for ``offer`` from the service's A100-equivalent GPU time."""
+    """A fitted capacity model for ``offer`` from the service's A100-equivalent GPU time
+    (``max_batch_wait_ms`` None: the modality's default batch wait)."""
     if quantisation not in QUANT_SPEEDUP:
         raise ScenarioInputError(f"quantisation must be one of {', '.join(QUANT_SPEEDUP)}")
     return CapacityModel(
         inputs.service.modality, gpu_model=offer.gpu_model, gpu_count=offer.gpu_count, batch_size=int(batch_size),
         quantisation=quantisation, cache_hit_rate=float(cache_hit_rate), service_time_ms=inputs.t1_a100_ms,
+        max_batch_wait_ms=None if max_batch_wait_ms in (None, "") else float(max_batch_wait_ms),
     ).fit()  # fmt: skip
 
 
@@ -288,7 +291,7 @@ def variant(inputs: ServiceInputs, p: dict) -> Variant:
     """The variant described by what-if parameters ``p`` (blank / missing = keep current)."""
     offer = offer_for(inputs, p.get("instance_type") or "", p.get("mig_profile") or "")
     cap = capacity_for(inputs, offer, p.get("batch_size") or 1, p.get("quantisation") or "fp16",
-                       p.get("cache_hit_rate") or 0.0)  # fmt: skip
+                       p.get("cache_hit_rate") or 0.0, p.get("max_batch_wait_ms"))  # fmt: skip
     cur = inputs.policy
     pick = lambda key, default: default if p.get(key) in (None, "") else p[key]  # noqa: E731
     try:
@@ -297,6 +300,8 @@ def variant(inputs: ServiceInputs, p: dict) -> Variant:
             min_replicas=int(pick("min_replicas", cur.min_replicas)), max_replicas=int(pick("max_replicas", cur.max_replicas)),
             scale_down_stabilisation_s=float(pick("scale_down_stabilisation_s", cur.scale_down_stabilisation_s)),
             cooldown_s=float(pick("cooldown_s", cur.cooldown_s)), warm_pool=int(pick("warm_pool", 0)),
+            polling_interval_s=float(pick("polling_interval_s", cur.polling_interval_s)),
+            scale_up_stabilisation_s=float(pick("scale_up_stabilisation_s", cur.scale_up_stabilisation_s)),
         )  # fmt: skip
         mix = PurchaseMix(
             committed_replicas=int(pick("committed_replicas", inputs.mix.committed_replicas)),

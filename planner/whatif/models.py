@@ -18,6 +18,7 @@ class RecommendationKind(models.TextChoices):
     COMMITMENT = "commitment", "Commitment purchase"
     SPOT_SHARE = "spot-share", "Spot share"
     THRESHOLD = "threshold", "Autoscaling threshold"
+    PLAN = "plan", "Joint optimum"
 
 
 class RecommendationStatus(models.TextChoices):

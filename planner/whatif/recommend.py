@@ -1,24 +1,25 @@
-"""Recommendations from the cost models, each with its calibration and a backtest.
+"""Recommendations from the one planning engine (:mod:`costmodels.engine`), each with its
+calibration and a backtest.
 
-For each service the current configuration and a set of candidates are simulated together over
-the evidence window (one vectorised simulator call per window):
+For each service :func:`costmodels.engine.search` searches jointly over the instance type (the
+current one at batch 1 and 4, and the cheapest-per-request types and MIG slices of the
+deployment's provider and region), replica bounds, GPU-utilisation target, scale-down window,
+warm pool, spot share (bounded by the interruption bucket and the service's tolerance: 100 %
+for batch, 50 % otherwise) and the exact commitment level, under the SLO (attainment >= 95 %,
+:mod:`costmodels.slo`). Recommendations:
 
-* **right-size** -- the GPU instance types (and MIG slices) of the deployment's provider and
-  region whose memory holds the model and whose on-demand price per request served is lowest;
-* **commitment** -- the level of :func:`costmodels.commitment.optimal_commitment_level`
-  (exact method, whole replicas) over the simulated replica series;
-* **spot-share** -- 25 / 50 / 75 % of the non-committed replicas on spot (where priced);
-* **threshold** -- GPU-utilisation targets around the inferred current one, a shorter
-  scale-down window, a warm pool.
+* **Joint optimum** (kind ``plan``) with its saving attributed lever by lever;
+* each lever's **named slice** (the current configuration with only that lever moved to the
+  optimum's value) that saves on its own: right-size, threshold (bounds, autoscaling, warm
+  pool), spot share, commitment;
 
-Per kind the cheapest candidate whose SLO attainment (:mod:`costmodels.slo`) is no worse than
-the current one by more than 0.5 point is advised, if it saves at least $10 and 1 % a month.
-A service missing its SLO (attainment < 95 %) gets the cheapest candidate that meets it, even
-at a cost ("Meet the SLO: ...").
+if it saves at least $10 and 1 % a month without lowering SLO attainment by more than 0.5
+point. A service missing its SLO gets the optimum that meets it, even at a cost ("Meet the
+SLO: ...").
 
-**Backtest**: the same choice is made on the first :data:`TRAIN_SHARE` of the window and the
-chosen configuration replayed on the held-out rest; predicted (earlier part) and realised
-(held-out part) savings and SLO are stored with the recommendation. **Confidence** = realised /
+**Backtest**: the same search runs on the first :data:`TRAIN_SHARE` of the window and its
+choices are replayed on the held-out rest; predicted (earlier part) and realised (held-out
+part) savings and SLO are stored with the recommendation. **Confidence** = realised /
 predicted savings (clipped to 0-1), halved when the held-out SLO falls below the current one by
 more than the tolerance, times the evidence coverage. A service whose calibration residual is
 over :data:`planner.whatif.calibration.MAX_COST_ERROR_PCT` (or SLO gap over 2 points) is
@@ -33,10 +34,8 @@ import dataclasses
 import logging
 from decimal import Decimal
 
-import numpy as np
 from django.db import transaction
 
-from costmodels.commitment import optimal_commitment_level
 from costmodels.slo import SLO_MET_ATTAINMENT
 from planner.core.models import Service
 from planner.whatif import calibration, engine
@@ -55,8 +54,9 @@ SLO_FLOOR = 0.9  # below this attainment a proposal is always high risk
 TRAIN_SHARE = 5.0 / 7.0  # backtest: choose on the first 10 of 14 days, replay the last 4
 
 
-def _candidates(inputs: engine.ServiceInputs, base_replicas: np.ndarray | None) -> list:
-    """(kind, title, what-if parameters) for every candidate of one service."""
+def _candidates(inputs: engine.ServiceInputs) -> list[tuple[str, str, dict]]:
+    """Right-size options: the instance types and MIG slices of the deployment's provider and
+    region whose memory holds the model, cheapest per request served first."""
     out: list[tuple[str, str, dict]] = []
     dep, offer = inputs.deployment, inputs.offer
     need_gib = engine.capacity_for(inputs, offer).memory_required_gib_
@@ -75,27 +75,6 @@ def _candidates(inputs: engine.ServiceInputs, base_replicas: np.ndarray | None) 
         base_type = o.instance_type.split(" (")[0]
         title = f"Move to {o.instance_type} ({o.gpu_model})"
         out.append(("right-size", title, {"instance_type": base_type, "mig_profile": mig}))
-    if base_replicas is not None and offer.commit_usd_per_hour("1y"):
-        level = int(optimal_commitment_level(base_replicas, offer.commit_usd_per_hour("1y"), offer.ondemand_usd_per_hour,
-                                             method="exact", integer=True))  # fmt: skip
-        if level != inputs.mix.committed_replicas:
-            out.append(("commitment", f"Commit to {level} replicas of {offer.instance_type} for 1 year",
-                        {"committed_replicas": level, "commitment_term": "1y"}))  # fmt: skip
-    if offer.spot_usd_per_hour:
-        for share in (0.25, 0.5, 0.75):
-            if abs(share - inputs.mix.spot_share) > 0.01:
-                out.append(("spot-share", f"Run {share:.0%} of burst replicas on spot", {"spot_share": share}))  # fmt: skip
-    current = inputs.policy.target
-    targets = sorted(
-        {t for t in (50.0, 60.0, 70.0, 80.0, 90.0, current - 10, current - 20) if 20 <= t <= 100}
-    )
-    for target in targets:
-        if abs(target - current) > 0.5:
-            out.append(("threshold", f"Scale on GPU utilisation {target:.0f} %", {"metric": "gpu_utilisation", "target": target}))  # fmt: skip
-    out.append(("threshold", "Scale down after 2 minutes instead of 5",
-                {"scale_down_stabilisation_s": 120, "cooldown_s": 120}))  # fmt: skip
-    for pool in (1, 2):
-        out.append(("threshold", f"Keep a warm pool of {pool} stopped replica{'s' * (pool > 1)}", {"warm_pool": pool}))  # fmt: skip
     return out
 
 
@@ -109,35 +88,142 @@ def _risk(base: dict, cand: dict) -> str:
     return SloRisk.MEDIUM if drop <= SLO_TOLERANCE else SloRisk.HIGH
 
 
-def _choose(inputs: engine.ServiceInputs, cands: list) -> tuple[dict, dict]:
-    """(current summary, {kind: (summary, title, params)}) on the inputs' window."""
+LEVER_KIND = {
+    "instance": "right-size", "replica_bounds": "threshold", "autoscaling": "threshold",
+    "warm_pool": "threshold", "spot_share": "spot-share", "commitment": "commitment",
+}  # fmt: skip
+LEVER_LABEL = {
+    "instance": "instance type", "replica_bounds": "replica bounds", "autoscaling": "autoscaling",
+    "warm_pool": "warm pool", "spot_share": "spot share", "commitment": "commitment",
+}  # fmt: skip
+
+
+def engine_options(inputs: engine.ServiceInputs) -> list:
+    """The current instance (batch 1 and 4) and the right-size candidates (MIG slices
+    included), each with its capacity model."""
+    from costmodels.engine import Option
+
+    opts = [
+        Option(inputs.offer.instance_type, inputs.offer, engine.capacity_for(inputs, inputs.offer))
+    ]
+    opts.append(
+        Option(
+            f"{inputs.offer.instance_type} (batch 4)",
+            inputs.offer,
+            engine.capacity_for(inputs, inputs.offer, 4),
+        )
+    )
+    for _kind, _title, params in _candidates(inputs):
+        offer = engine.offer_for(inputs, params["instance_type"], params.get("mig_profile") or "")
+        opts.append(Option(offer.instance_type, offer, engine.capacity_for(inputs, offer)))
+    return opts
+
+
+def _params(inputs: engine.ServiceInputs, options, cfg) -> dict:
+    """What-if parameters reproducing an engine configuration."""
+    o = options[cfg.option]
+    name = o.name
+    mig = name.split(" (", 1)[1].rstrip(")") if " (" in name and "batch" not in name else ""
+    p, m = cfg.policy, cfg.mix
+    return {
+        "instance_type": o.offer.instance_type.split(" (")[0], "mig_profile": mig,
+        "batch_size": int(o.capacity.batch_size), "metric": p.metric, "target": p.target,
+        "min_replicas": p.min_replicas, "max_replicas": p.max_replicas,
+        "scale_down_stabilisation_s": p.scale_down_stabilisation_s, "cooldown_s": p.cooldown_s,
+        "polling_interval_s": p.polling_interval_s, "warm_pool": p.warm_pool,
+        "spot_share": m.spot_share, "committed_replicas": m.committed_replicas, "commitment_term": m.commitment_term,
+    }  # fmt: skip
+
+
+def _space(inputs: engine.ServiceInputs):
+    from costmodels.engine import SearchSpace
+
+    cur = inputs.policy
+    tolerance = 1.0 if inputs.service.modality == "batch" else 0.5
+    targets = tuple(sorted({50.0, 60.0, 70.0, 80.0, float(cur.target)}))
+    return SearchSpace(targets_pct=targets, scale_down_windows_s=(120.0, 300.0), warm_pools=(0, 1),
+                       spot_shares=(0.0, 0.25, 0.5, 1.0), min_replicas=(cur.min_replicas,), spot_tolerance=tolerance)  # fmt: skip
+
+
+def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
+    """(current summary, {key: (summary, title, params)}) from the one engine: the joint
+    optimum under the SLO ("plan"), and each lever's named slice that saves on its own."""
+    from costmodels import engine as planning
+    from costmodels.engine import Config
+
+    options = engine_options(inputs)
+    current = Config(0, inputs.policy, inputs.mix)
+    slo = float(inputs.service.latency_slo_p95_ms)
     base_v = engine.baseline(inputs)
-    variants, kept = [base_v], []
-    for kind, title, params in cands:
-        try:
-            variants.append(engine.variant(inputs, params))
-            kept.append((kind, title, params))
-        except engine.ScenarioInputError:
+    base_r = engine.run(inputs, [base_v])[0]
+    base = engine.summary(base_r, base_v, inputs.latency_bounds_ms)
+    res = planning.search(inputs.demand_per_min, options, current, slo, space=_space(inputs),
+                          min_attainment=SLO_MET_ATTAINMENT, random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms)  # fmt: skip
+    if res.optimum is None:
+        return base, {}
+    opt = res.optimum.config
+    steps = planning.attribute(inputs.demand_per_min, options, current, opt, slo,
+                               random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms)  # fmt: skip
+    slices = planning.single_lever(inputs.demand_per_min, options, current, opt, slo,
+                                   random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms)  # fmt: skip
+    chosen = {
+        "plan": (
+            opt,
+            "Joint optimum: " + ", ".join(f"{LEVER_LABEL[lv]} (${sv:,.0f})" for lv, _, sv in steps),
+        )
+    }
+    for lever, e in slices:
+        kind = LEVER_KIND[lever]
+        if (
+            e.slo_attainment < base["slo_attainment"] - SLO_TOLERANCE
+            and e.slo_attainment < SLO_MET_ATTAINMENT
+        ):
             continue
-    results = engine.run(inputs, variants, keep_series=True)
-    base = engine.summary(results[0], base_v, inputs.latency_bounds_ms)
+        prev = chosen.get(kind)
+        if prev is None or e.monthly_cost_usd < prev[2]:
+            chosen[kind] = (
+                e.config,
+                f"{LEVER_LABEL[lever].capitalize()} as in the joint optimum",
+                e.monthly_cost_usd,
+            )
+    keys = list(chosen)
+    variants = []
+    for k in keys:
+        variants.append(engine.variant(inputs, _params(inputs, options, chosen[k][0])))
+    results = engine.run(inputs, variants)
     base_cost = base["monthly_cost_usd"]
-    best: dict[str, tuple[dict, str, dict]] = {}
-    meet: tuple[dict, str, dict] | None = None
-    for (kind, title, params), v, r in zip(kept, variants[1:], results[1:], strict=True):
+    out = {}
+    for k, v, r in zip(keys, variants, results, strict=True):
         s = engine.summary(r, v, inputs.latency_bounds_ms)
+        params = _params(inputs, options, chosen[k][0])
+        title = chosen[k][1] if k == "plan" else _slice_title(k, params, inputs)
+        saving = base_cost - s["monthly_cost_usd"]
         fixes = base["slo_attainment"] < SLO_MET_ATTAINMENT <= s["slo_attainment"]
-        if fixes and (meet is None or s["monthly_cost_usd"] < meet[0]["monthly_cost_usd"]):
-            meet = (s, f"Meet the SLO: {title[0].lower()}{title[1:]}", {"_kind": kind, **params})
-        if s["slo_attainment"] < base["slo_attainment"] - SLO_TOLERANCE:
+        if fixes:
+            title = f"Meet the SLO: {title[0].lower()}{title[1:]}"
+        elif saving < max(MIN_SAVINGS_USD, MIN_SAVINGS_SHARE * base_cost):
             continue
-        if base_cost - s["monthly_cost_usd"] < max(MIN_SAVINGS_USD, MIN_SAVINGS_SHARE * base_cost):
+        if s["slo_attainment"] < base["slo_attainment"] - SLO_TOLERANCE and not fixes:
             continue
-        if kind not in best or s["monthly_cost_usd"] < best[kind][0]["monthly_cost_usd"]:
-            best[kind] = (s, title, params)
-    if meet is not None:
-        best["slo"] = meet
-    return base, best
+        s["attribution"] = (
+            [{"lever": lv, "monthly_savings_usd": round(sv, 2)} for lv, _, sv in steps]
+            if k == "plan"
+            else []
+        )
+        out[k] = (s, title, {"_kind": "plan" if k == "plan" else k, **params})
+    return base, out
+
+
+def _slice_title(kind: str, p: dict, inputs: engine.ServiceInputs) -> str:
+    if kind == "right-size":
+        mig = f" ({p['mig_profile']} slice)" if p["mig_profile"] else ""
+        return f"Move to {p['instance_type']}{mig}, batch {p['batch_size']}"
+    if kind == "commitment":
+        return f"Commit to {p['committed_replicas']} replicas of {p['instance_type']} for {p['commitment_term']}"
+    if kind == "spot-share":
+        return f"Run {p['spot_share']:.0%} of burst replicas on spot"
+    return (f"Scale on GPU utilisation {p['target']:.0f} %, replicas {p['min_replicas']}-{p['max_replicas']}, "
+            f"scale down after {p['scale_down_stabilisation_s']:.0f} s, warm pool {p['warm_pool']}")  # fmt: skip
 
 
 def _split(inputs: engine.ServiceInputs) -> tuple[engine.ServiceInputs, engine.ServiceInputs]:
@@ -148,12 +234,12 @@ def _split(inputs: engine.ServiceInputs) -> tuple[engine.ServiceInputs, engine.S
     return train, test
 
 
-def backtest(inputs: engine.ServiceInputs, cands: list) -> dict[str, dict]:
+def backtest(inputs: engine.ServiceInputs) -> dict[str, dict]:
     """Per kind: chosen on the earlier part, replayed on the held-out later part."""
     train, test = _split(inputs)
     if train.demand_per_min.size < 60 or test.demand_per_min.size < 60:
         return {}
-    base_train, chosen = _choose(train, cands)
+    base_train, chosen = _engine_choose(train)
     if not chosen:
         return {}
     base_v = engine.baseline(test)
@@ -212,10 +298,8 @@ def generate_recommendations(
         return []
     cal = calibration.calibrate(service, window_days=window_days, inputs=inputs)
     calibrated = cal.calibrated(calibration.MAX_COST_ERROR_PCT, calibration.MAX_SLO_GAP)
-    base_r = engine.run(inputs, [engine.baseline(inputs)], keep_series=True)[0]
-    cands = _candidates(inputs, np.asarray(base_r.replicas, float))
-    base, best = _choose(inputs, cands)
-    bts = backtest(inputs, cands)
+    base, best = _engine_choose(inputs)
+    bts = backtest(inputs)
     coverage = min(1.0, inputs.sample_hours / (RECOMMENDATION_WINDOW_DAYS * 24.0))
     cal_json = calibration.as_json(cal)
     assumptions = [
