@@ -25,6 +25,7 @@ from costmodels.capacity import CapacityModel
 from costmodels.catalog import InstanceOffer
 from costmodels.results import AutoscalingPolicy, PurchaseMix
 from costmodels.simulator import simulate_scenarios
+from costmodels.slo import request_timeout_s
 
 TARGET_GRID_PCT = tuple(float(x) for x in range(30, 101, 2))
 SHARE_GRID = np.round(np.arange(0.0, 1.0001, 0.01), 2)
@@ -53,6 +54,7 @@ def infer_target_pct(
     results = simulate_scenarios(
         [demand_per_min] * n, policies, [PurchaseMix()] * n, [offer] * n, [capacity] * n,
         [slo_p95_ms] * n, random_state=random_state, keep_series=True,
+        request_timeout_s=request_timeout_s(slo_p95_ms),
     )  # fmt: skip
     means = np.array([float(np.mean(r.replicas)) for r in results])
     err = np.abs(means - recorded_replicas_mean)

@@ -39,7 +39,7 @@ from costmodels.capacity import CapacityModel
 from costmodels.catalog import InstanceOffer
 from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
 from costmodels.simulator import simulate_scenarios
-from costmodels.slo import SLO_MET_ATTAINMENT, simulated_attainment
+from costmodels.slo import SLO_MET_ATTAINMENT, request_timeout_s, simulated_attainment
 
 #: largest spot share per interruption bucket (0: <5 % a month ... 4: >20 %)
 MAX_SPOT_SHARE_BY_BUCKET = {0: 1.0, 1: 0.75, 2: 0.5, 3: 0.25, 4: 0.0}
@@ -130,6 +130,7 @@ def _simulate(demand, options, configs, slo, random_state, bounds_ms) -> list:
             [demand] * len(part), [c.policy for c in part], [c.mix for c in part],
             [options[c.option].offer for c in part], [options[c.option].capacity for c in part],
             [slo] * len(part), random_state=random_state, keep_series=True,
+            request_timeout_s=request_timeout_s(slo),
         )  # fmt: skip
         for r in res:
             att = simulated_attainment(r.p95_latency_ms, demand, slo, bounds_ms)

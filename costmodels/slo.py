@@ -27,6 +27,13 @@ WITHIN_MINUTE_SIGMA = 0.4  # log-sd of latency within a minute (p95 / p50 = 1.93
 Z95 = 1.6448536269514722  # standard normal 95th percentile
 
 
+def request_timeout_s(slo_p95_ms: float) -> float:
+    """Request timeout simulated for a service: twice its p95 objective, at least 60 s, so a
+    request that times out has always missed the objective (a timeout at the objective would
+    count queued-out minutes as met)."""
+    return max(60.0, 2.0 * float(slo_p95_ms) / 1000.0)
+
+
 def window_attainment(p95_ms, requests, objective_ms: float) -> float | None:
     """Share of ``requests`` in windows whose ``p95_ms`` is within ``objective_ms``; None when
     no window has requests. NaN p95 with requests counts as missed (no capacity)."""

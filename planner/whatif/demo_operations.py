@@ -34,13 +34,12 @@ import pandas as pd
 from costmodels.capacity import CapacityModel, gpu_speed_factor
 from costmodels.results import AutoscalingPolicy, PurchaseMix
 from costmodels.simulator import simulate_scenarios
-from costmodels.slo import pooled_p95
+from costmodels.slo import pooled_p95, request_timeout_s
 
 #: share of a replica's throughput the deployed autoscaler targets (hidden from the calibration)
 TRUE_TARGET_UTILISATION = {"video-understanding": 0.9, "image-gen": 0.6}
 DEFAULT_TARGET_UTILISATION = 0.7
 OPERATIONS_SEED = 20261206
-TIMEOUT_MS = 60_000.0  # the simulator's default request timeout
 
 
 def operate(
@@ -137,6 +136,7 @@ def _simulate(usage: pd.DataFrame, services, catalog: dict, seed: int) -> dict:
     results = simulate_scenarios(
         demands, policies, mixes, offers, caps, slos,
         random_state=OPERATIONS_SEED + seed, keep_series=True,
+        request_timeout_s=[request_timeout_s(x) for x in slos],
     )  # fmt: skip
     return {
         svc.slug: (
@@ -161,8 +161,7 @@ def _usage_columns(f: pd.DataFrame, svc, minutes, ready, p95, rng) -> pd.DataFra
     gpu_util = np.clip(100.0 * util * rng.lognormal(0.0, 0.03, n), 0.0, 100.0)
     demand = np.repeat(rps[:, None] * 60.0, step_min, axis=1)
     pooled = np.nan_to_num(pooled_p95(lat, demand), nan=0.0)
-    timed_out = pooled >= 0.999 * TIMEOUT_MS  # a timed-out request is recorded at the timeout
-    step_p95 = np.where(timed_out, TIMEOUT_MS, pooled * rng.lognormal(0.0, 0.03, n))
+    step_p95 = pooled * rng.lognormal(0.0, 0.03, n)
     served = (mean_reps > 0) & (rps > 0)
     rho = np.clip(util, 0.0, 0.98)
     p50 = np.minimum(step_p95 * 0.55, _idle_p95(svc) * (0.6 + 0.4 * rho / (1.0 - rho)))

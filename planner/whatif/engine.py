@@ -37,7 +37,7 @@ from costmodels.capacity import QUANT_SPEEDUP, CapacityModel, gpu_speed_factor
 from costmodels.catalog import InstanceOffer, PriceCatalog
 from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
 from costmodels.simulator import simulate_scenarios
-from costmodels.slo import simulated_attainment
+from costmodels.slo import request_timeout_s, simulated_attainment
 from planner.billing.models import CostRollup
 from planner.core.models import Deployment, Service
 from planner.usage.models import UsageSample
@@ -332,6 +332,7 @@ def run(
             [v.offer for v in variants], [v.capacity for v in variants],
             [float(inputs.service.latency_slo_p95_ms)] * len(variants),
             random_state=RANDOM_STATE, keep_series=keep_series,
+            request_timeout_s=request_timeout_s(float(inputs.service.latency_slo_p95_ms)),
         )  # fmt: skip
     except ValueError as exc:
         raise ScenarioInputError(f"{inputs.service.slug}: {exc}") from None

@@ -1,6 +1,7 @@
 """Calibration: the as-deployed replay reproduces each demo service's billed compute and its
 observed SLO (python manage.py calibration --json)."""
 
+import datetime as dt
 import io
 import json
 
@@ -52,26 +53,28 @@ def test_calibration_command_reproduces_bill_and_slo_on_the_demo_fleet(demo_flee
 
 @pytest.mark.django_db
 def test_billed_compute_is_the_services_instance_type_cost_by_hand(demo_fleet):
+    """Billed compute over the days compared = the service's rollups on its instance types
+    (no shared-node cost on the demo's services), recomputed here from the rollups."""
     from planner.core.models import Service
 
     svc = Service.objects.get(slug="embeddings")
     c = calibration.calibrate(svc)
-    days = 24.0 * c.days_compared
-    assert c.days_compared >= 12
-    inputs_types = set(svc.deployments.values_list("instance_type", flat=True))
-    # the days compared are the window's full days: recompute the bill over them independently
-    from planner.whatif import engine
-
-    inputs = engine.load_inputs(svc, window_days=calibration.CALIBRATION_WINDOW_DAYS)
-    first = (
-        inputs.start.date() if inputs.start.time().hour == 0 and inputs.start.minute == 0 else None
-    )
-    qs = CostRollup.objects.filter(service=svc, sku__in=inputs_types)
-    if first is None:
-        import datetime as dt
-
-        first = inputs.start.date() + dt.timedelta(days=1)
-    total = qs.filter(
-        date__gte=first, date__lt=first + __import__("datetime").timedelta(days=c.days_compared)
+    assert c.days_compared >= 12 and c.days_excluded == ()
+    types = set(svc.deployments.values_list("instance_type", flat=True))
+    # the days compared are the window's full days, ending on the last sample's day
+    last = dt.date(2026, 10, 1)
+    first = last - dt.timedelta(days=c.days_compared)
+    total = CostRollup.objects.filter(
+        service=svc, sku__in=types, date__gte=first, date__lt=last
     ).aggregate(v=Sum("effective_cost"))["v"]
-    assert c.billed_compute_monthly_usd == pytest.approx(float(total) / days * 730.0, rel=1e-9)
+    assert c.billed_compute_monthly_usd == pytest.approx(
+        float(total) / (24 * c.days_compared) * 730
+    )
+    other = (
+        CostRollup.objects.filter(service=svc, date__gte=first, date__lt=last)
+        .exclude(sku__in=types)
+        .aggregate(v=Sum("effective_cost"))["v"]
+    )
+    assert c.billed_other_monthly_usd == pytest.approx(
+        float(other or 0) / (24 * c.days_compared) * 730
+    )
