@@ -104,12 +104,13 @@ def load_inputs(
     dep = primary_deployment(service)
     samples = UsageSample.objects.filter(deployment__service=service)
     if end is None:
-        last = samples.order_by("-ts").values_list("ts", flat=True).first()
+        last_row = samples.order_by("-ts").values_list("ts", "step_seconds").first()
+        last = None if last_row is None else last_row[0]
         if last is None:
             raise ScenarioInputError(
                 f"service {service.slug!r} has no usage samples: load metrics (Prometheus) or the demo fleet first"
             )
-        end = last + dt.timedelta(minutes=1)
+        end = last + dt.timedelta(seconds=max(60, int(last_row[1] or 60)))  # end of its step
     start = end - dt.timedelta(days=window_days)
     rows = list(
         samples.filter(ts__gte=start, ts__lt=end)
