@@ -227,3 +227,31 @@ def _compute_billing(svc, offer: dict, minutes, ready, demo) -> pd.DataFrame:
         )  # fmt: skip
         frames.append(pd.DataFrame(row))
     return pd.concat(frames, ignore_index=True)
+
+
+def hourly_histogram_counts(frame: pd.DataFrame, bounds_ms: np.ndarray) -> list[tuple]:
+    """(hour, per-bucket counts) of the demo servers' latency histograms: each usage step's
+    requests spread lognormally from its p50/p95, *summed* over the hour's steps (what
+    Prometheus' ``increase`` of the bucket counters gives; averaging the steps' percentiles
+    would understate an hour whose steps differ). ``bounds_ms`` are the finite bounds; the
+    counts have one more entry, the +Inf bucket."""
+    from scipy.special import ndtr
+
+    f = frame[(frame["requests_succeeded"] > 0) & np.isfinite(frame["p50_latency_ms"])]
+    if f.empty:
+        return []
+    p50 = f["p50_latency_ms"].to_numpy(float)
+    p95 = np.maximum(f["p95_latency_ms"].to_numpy(float), p50 * 1.01)
+    n = f["requests_succeeded"].to_numpy(float)
+    sigma = np.maximum(np.log(p95 / p50) / 1.645, 1e-3)
+    cdf = ndtr(
+        (np.log(np.asarray(bounds_ms, float))[None, :] - np.log(p50)[:, None]) / sigma[:, None]
+    )
+    cum = np.hstack([cdf, np.ones((len(f), 1))]) * n[:, None]
+    counts = np.diff(np.hstack([np.zeros((len(f), 1)), cum]), axis=1)
+    by_hour = pd.DataFrame(counts, index=f["ts"].dt.floor("h").to_numpy()).groupby(level=0).sum()
+    out = []
+    for hour, row in by_hour.iterrows():
+        total = np.round(np.cumsum(row.to_numpy()))
+        out.append((pd.Timestamp(hour), np.diff(np.concatenate([[0.0], total])).tolist()))
+    return out
