@@ -81,5 +81,7 @@ def test_image_scenario_levers_table_is_consistent():
 
 
 if __name__ == "__main__":
-    for row in lever_table():
-        print(row)
+    for top in (12, 60):
+        print(f"max replicas {top}:")
+        for row in lever_table(top):
+            print(" ", row)
