@@ -236,8 +236,11 @@ def offer_for(
         return offer
     try:
         part = offer.mig_slice(mig_profile)  # the one MIG slice pricing (costmodels.catalog)
-    except ValueError as exc:
-        raise ScenarioInputError(f"{inputs.service.slug}: {exc}") from None
+    except ValueError:
+        names = ", ".join(p.name for p in offer.mig_profiles) or "none (this GPU has no MIG)"
+        raise ScenarioInputError(
+            f"{inputs.service.slug}: MIG profile {mig_profile!r} not available on {offer.instance_type}; choose one of {names}"
+        ) from None
     return dataclasses.replace(part, instance_type=f"{offer.instance_type} ({mig_profile})")
 
 
