@@ -92,6 +92,7 @@ class CostCalibration:
     billed_other_monthly_usd: float
     observed_slo_attainment: float | None
     simulated_slo_attainment: float | None
+    billed_shared_monthly_usd: float = 0.0  # shared-node share: billed, not modelled
 
     @property
     def cost_error_pct(self) -> float | None:

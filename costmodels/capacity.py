@@ -114,7 +114,7 @@ class CapacityModel(BaseEstimator):
 
     Parameters left ``None`` take the modality's :data:`MODALITY_DEFAULTS`. ``fit(samples)``
     learns the per-request GPU time from usage samples (columns ``request_rate_rps``,
-    ``gpu_utilisation_pct`` and optionally ``replicas``); ``fit()`` without samples keeps
+    ``gpu_util_pct`` and optionally ``replicas``); ``fit()`` without samples keeps
     the documented defaults. Learned attributes: ``service_time_ms_`` (t1 on this GPU),
     ``throughput_rps_`` (per replica at ``batch_size``), ``cold_start_s_``,
     ``warm_start_s_``, ``memory_required_gib_``, ``fitted_from_samples_``.
@@ -214,13 +214,13 @@ class CapacityModel(BaseEstimator):
     @staticmethod
     def _fit_seconds_per_request(samples: pd.DataFrame) -> float:
         """Least squares through the origin of busy fraction on per-replica request rate."""
-        for col in ("request_rate_rps", "gpu_utilisation_pct"):
+        for col in ("request_rate_rps", "gpu_util_pct"):
             if col not in samples.columns:
                 raise ValueError(f"usage samples: missing column {col!r}")
         rate = samples["request_rate_rps"].to_numpy(float)
-        util = samples["gpu_utilisation_pct"].to_numpy(float) / 100.0
+        util = samples["gpu_util_pct"].to_numpy(float) / 100.0
         reps = samples["replicas"].to_numpy(float) if "replicas" in samples else np.ones_like(rate)
-        for name, arr in (("request_rate_rps", rate), ("gpu_utilisation_pct", util)):
+        for name, arr in (("request_rate_rps", rate), ("gpu_util_pct", util)):
             bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
             if bad.size:
                 raise ValueError(f"usage samples row {bad[0]}, column {name!r}: not a number >= 0")

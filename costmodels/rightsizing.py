@@ -22,14 +22,11 @@ from sklearn.base import clone
 
 from costmodels.capacity import CapacityModel, gpu_speed_factor
 from costmodels.catalog import HOURS_PER_MONTH, InstanceOffer, PriceCatalog
+from costmodels.errors import RightsizingRefused
 from costmodels.results import RightsizingRecommendation
 
 MIN_EVIDENCE_HOURS = 30.0
-REQUIRED = ("request_rate_rps", "gpu_utilisation_pct", "gpu_memory_used_gib")
-
-
-class RightsizingRefused(ValueError):
-    """Raised by ``recommend_rightsizing(..., raise_on_refusal=True)`` with the reason."""
+REQUIRED = ("request_rate_rps", "gpu_util_pct", "gpu_memory_used_gib")
 
 
 def _evidence(samples: pd.DataFrame, lookback_days: float) -> pd.DataFrame:
@@ -88,7 +85,7 @@ def recommend_rightsizing(
     """Recommend GPU type / MIG profile / replica bounds for one deployment.
 
     ``samples``: one row per minute with ``request_rate_rps`` (whole deployment),
-    ``gpu_utilisation_pct`` (0-100), ``gpu_memory_used_gib`` (per GPU), optionally
+    ``gpu_util_pct`` (0-100), ``gpu_memory_used_gib`` (per GPU), optionally
     ``replicas`` and ``p95_latency_ms``; a DatetimeIndex or a ``timestamp`` column.
     ``capacity``: the service's model on the current GPU (its parameters are reused; the
     per-request time is refitted from the samples when they allow). ``headroom``: spare
@@ -122,7 +119,7 @@ def recommend_rightsizing(
         "request_rate_rps_p50": float(np.percentile(rate, 50)),
         "request_rate_rps_p95": float(np.percentile(rate, 95)),
         "request_rate_rps_max": float(rate.max()),
-        "gpu_utilisation_pct_p95": float(np.percentile(df["gpu_utilisation_pct"], 95)),
+        "gpu_util_pct_p95": float(np.percentile(df["gpu_util_pct"], 95)),
         "gpu_memory_used_gib_p95": float(np.percentile(mem, 95)),
     }
     if "p95_latency_ms" in df:

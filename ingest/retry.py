@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .errors import AuthError, TransientError
+
 T = TypeVar("T")
 
 #: Connect and read timeout of every external call, seconds.
@@ -115,22 +117,6 @@ AUTH_NAMES = frozenset(
         "Forbidden",
     }
 )
-
-
-class ConnectorError(Exception):
-    """A connector could not read its source; the message says what to do."""
-
-
-class TransientError(ConnectorError):
-    """Throttling or a temporary outage that persisted through the in-call retries."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class AuthError(ConnectorError):
-    """Credentials missing, expired or without permission: retrying cannot help."""
 
 
 def _mro_names(exc: BaseException) -> set[str]:

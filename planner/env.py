@@ -7,6 +7,7 @@ surfacing later as a confusing type error.
 
 from __future__ import annotations
 
+import json
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -59,3 +60,38 @@ def envlist(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def envjson(name: str, default: object) -> object:
+    """A JSON value; malformed JSON fails at start-up naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from None
+
+
+def promql_overrides(name: str) -> dict[str, dict[str, str]]:
+    """``{service slug or "*": {metric: PromQL}}`` from JSON; any other shape fails at start-up."""
+    value = envjson(name, {})
+    ok = isinstance(value, dict) and all(
+        isinstance(v, dict) and all(isinstance(q, str) for q in v.values()) for v in value.values()
+    )
+    if not ok:
+        raise ImproperlyConfigured(
+            f'{name} must be a JSON object like {{"<service slug or *>": {{"<metric>": "<PromQL>"}}}}'
+        )
+    return value  # type: ignore[return-value]
+
+
+def named_secret(name: str) -> str | None:
+    """The value of the environment variable an account's credential reference names. Read at
+    use, not start-up: references are data (one per account), the values deployment secrets."""
+    return os.environ.get(name) or None
+
+
+def secrets_with_prefix(prefix: str) -> dict[str, str]:
+    """``{name: value}`` of every environment variable whose name starts with ``prefix``."""
+    return {k: v for k, v in os.environ.items() if k.startswith(prefix)}

@@ -13,7 +13,7 @@ import dj_database_url
 import plotly
 from django.core.exceptions import ImproperlyConfigured
 
-from planner.env import envbool, envfloat, envint, envlist, envstr
+from planner.env import envbool, envfloat, envint, envlist, envstr, promql_overrides
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("HEADROOM_VAR_DIR", str(BASE_DIR / "var")))
@@ -49,17 +49,11 @@ INSTALLED_APPS = [
     "planner.core",
     "planner.billing",
     "planner.usage",
-]
-# Apps added by later work register themselves here when their package exists.
-for _optional_app in (
     "planner.whatif",
     "planner.plans",
     "planner.alerts",
     "planner.api",
-    "planner.commitments",
-):
-    if (BASE_DIR / _optional_app.replace(".", "/") / "apps.py").exists():
-        INSTALLED_APPS.append(_optional_app)
+]
 # Swagger UI's assets come from the drf-spectacular-sidecar package (served as static, no CDN).
 INSTALLED_APPS.append("drf_spectacular_sidecar")
 
@@ -158,6 +152,18 @@ PROMETHEUS_STEP_SECONDS = envint("PROMETHEUS_STEP_SECONDS", 60)
 PROMETHEUS_LOOKBACK_MINUTES = envint("PROMETHEUS_LOOKBACK_MINUTES", 60)
 INGEST_REQUEUE_AFTER_S = envint("INGEST_REQUEUE_AFTER_S", 600)
 EXTERNAL_CALL_TIMEOUT_S = envfloat("EXTERNAL_CALL_TIMEOUT_S", 30.0)
+# How a deployment's Prometheus series are selected, and per-service PromQL overrides
+# ({"<service slug or *>": {"<metric>": "<PromQL>"}}): a malformed value fails here, at start-up.
+PROMQL_SELECTOR = envstr("HEADROOM_PROMQL_SELECTOR", 'namespace="{namespace}",pod=~"{name}-.*"')
+PROMQL_RATE_WINDOW = envstr("HEADROOM_PROMQL_RATE_WINDOW", "5m")
+PROMQL_OVERRIDES = promql_overrides("HEADROOM_PROMQL_OVERRIDES")
+PROMETHEUS_BEARER_TOKEN = envstr("PROMETHEUS_BEARER_TOKEN")
+# Alternative cloud API endpoints (sovereign clouds, local test servers); None: the clouds' own.
+AZURE_ARM_ENDPOINT = envstr("HEADROOM_AZURE_ARM_ENDPOINT") or None
+GCP_BIGQUERY_ENDPOINT = envstr("HEADROOM_GCP_BIGQUERY_ENDPOINT") or None
+GCP_CATALOG_ENDPOINT = envstr("HEADROOM_GCP_CATALOG_ENDPOINT") or None
+# CA bundle for webhook posts (requests' own variable); None: certifi's bundle.
+WEBHOOK_CA_BUNDLE = envstr("REQUESTS_CA_BUNDLE") or None
 
 # One cache for all processes in production (rendered dashboard fragments, figures);
 # per-process memory cache locally.

@@ -1,6 +1,3 @@
-from importlib.util import find_spec
-
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -15,14 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("ingest/", include("planner.billing.urls")),
     path("", include("planner.usage.urls")),
+    path("", include("planner.whatif.urls")),
+    path("", include("planner.plans.urls")),
+    path("", include("planner.alerts.urls")),
+    path("", include("planner.api.urls")),
 ]
-# Feature apps that are installed register their routes at the root.
-for _app in (
-    "planner.whatif",
-    "planner.plans",
-    "planner.alerts",
-    "planner.api",
-    "planner.commitments",
-):
-    if _app in settings.INSTALLED_APPS and find_spec(f"{_app}.urls") is not None:
-        urlpatterns.append(path("", include(f"{_app}.urls")))

@@ -20,10 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
-class SeriesInputError(ValueError):
-    """Bad input series; the message says where and what to do."""
-
+from costmodels.errors import SeriesInputError
 
 _EPOCH_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _ISO_RE = re.compile(

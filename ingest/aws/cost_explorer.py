@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..canonical import ApiConnector, CanonicalBatcher, ConnectionCheck, next_month
-from ..retry import ConnectorError
+from ..errors import ResponseShapeError
 from .client import AwsClient
 
 METRICS = ("UnblendedCost", "AmortizedCost", "UsageQuantity")
@@ -68,10 +68,6 @@ def period_request(period_start: dt.date, today: dt.date) -> dict[str, Any]:
         "Metrics": list(METRICS),
         "GroupBy": GROUP_BY,
     }
-
-
-class ResponseShapeError(ConnectorError):
-    """A Cost Explorer response that does not have the documented shape."""
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:

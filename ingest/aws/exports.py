@@ -30,9 +30,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..canonical import CanonicalBatcher, ConnectionCheck, PeriodRead
+from ..errors import ConnectorError
 from ..focus import open_focus
 from ..focus.schema import detect_version
-from ..retry import ConnectorError
 from ..sources import open_source
 from .client import AwsClient
 from .cur import cur_to_focus, is_cur, read_cur_csv

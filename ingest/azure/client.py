@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..retry import ConnectorError, RetryPolicy, call_with_retry
+from ..errors import ConnectorError
+from ..retry import RetryPolicy, call_with_retry
 
 
 def default_credential(managed_identity_client_id: str | None = None) -> Any:

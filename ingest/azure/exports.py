@@ -23,8 +23,8 @@ from typing import Any
 import pyarrow as pa
 
 from ..canonical import ConnectionCheck, PeriodRead
+from ..errors import ConnectorError
 from ..focus import FocusValidationError, open_focus
-from ..retry import ConnectorError
 from .client import AzureClient, split_blob_url
 
 PERIOD_DIR_RE = re.compile(r"(?:^|/)(\d{4})(\d{2})01-\d{8}/")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import IngestError
+
 #: Cap on the number of bad values collected from one record batch before raising.
 MAX_ERRORS_PER_BATCH = 50
 
@@ -70,7 +72,7 @@ class FocusError:
         }
 
 
-class FocusValidationError(ValueError):
+class FocusValidationError(IngestError):
     """A FOCUS file failed validation; ``errors`` lists every problem found."""
 
     def __init__(self, errors: list[FocusError], hint: str | None = None) -> None:

@@ -19,6 +19,7 @@ ChargeCategory        cost_type: regular -> Usage (Purchase for "Commitment" SKU
 PricingCategory       Spot/Preemptible SKUs -> Dynamic; commitment SKUs or rows with
                       committed-use-discount credits -> Committed; else Standard
 Tags                  labels {key: value}
+x_MachineType         system label compute.googleapis.com/machine_spec (VM rows)
 ResourceId            resource.global_name (detailed export) else the project id
 ====================  =================================================================
 """
@@ -33,11 +34,13 @@ from typing import Any
 import pyarrow as pa
 
 from ..canonical import ApiConnector, CanonicalBatcher, ConnectionCheck, next_month, tags_json
+from ..errors import ConnectorError
 from ..focus.schema import detect_version
-from ..retry import ConnectorError
 from .client import GcpClient
 
 CUD_TYPES = ("COMMITTED_USAGE_DISCOUNT", "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE")
+#: System label naming a Compute Engine VM's machine type (e.g. ``g2-standard-8``).
+MACHINE_SPEC = "compute.googleapis.com/machine_spec"
 
 
 def standard_sql(table: str, detailed: bool) -> str:
@@ -51,7 +54,9 @@ def standard_sql(table: str, detailed: bool) -> str:
         "invoice.month AS invoice_month, "
         "(SELECT IFNULL(SUM(c.amount), 0) FROM UNNEST(credits) c) AS credits_total, "
         f"(SELECT IFNULL(SUM(c.amount), 0) FROM UNNEST(credits) c WHERE c.type IN {CUD_TYPES!r}) AS cud_credits, "
-        "TO_JSON_STRING(labels) AS labels_json "
+        "TO_JSON_STRING(labels) AS labels_json, "
+        f"(SELECT ANY_VALUE(l.value) FROM UNNEST(system_labels) l WHERE l.key = '{MACHINE_SPEC}') "
+        "AS machine_type "
         f"FROM `{table}` WHERE invoice.month = @invoice_month"
     )
 
@@ -77,7 +82,8 @@ def standard_rows_to_focus(
     names = ("ProviderName", "PublisherName", "InvoiceIssuerName", "BillingAccountId", "SubAccountId", "BillingCurrency",
              "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
              "BilledCost", "EffectiveCost", "ListCost", "PricingCategory", "PricingQuantity", "PricingUnit",
-             "ConsumedQuantity", "ResourceId", "RegionId", "AvailabilityZone", "ServiceName", "SkuId", "ChargeDescription", "Tags")  # fmt: skip
+             "ConsumedQuantity", "ResourceId", "RegionId", "AvailabilityZone", "ServiceName", "SkuId", "ChargeDescription", "Tags",
+             "x_MachineType")  # fmt: skip
     cols: dict[str, list[Any]] = {n: [] for n in names}
     bp_end = next_month(period_start)
     for r in rows:
@@ -122,6 +128,7 @@ def standard_rows_to_focus(
         cols["SkuId"].append(r.get("sku_id"))
         cols["ChargeDescription"].append(desc or None)
         cols["Tags"].append(_labels(r.get("labels_json")))
+        cols["x_MachineType"].append(r.get("machine_type") or None)
     return cols
 
 

@@ -8,19 +8,11 @@ the environment variable named by ``token_env`` (never stored).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from typing import Any
 
+from ..errors import PrometheusHTTPError
 from ..retry import RetryPolicy, call_with_retry
-
-
-class PrometheusHTTPError(Exception):
-    """A non-200 answer from Prometheus; ``status_code`` lets the retry policy classify it."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 class PrometheusClient:
@@ -29,7 +21,7 @@ class PrometheusClient:
         url: str,
         *,
         policy: RetryPolicy | None = None,
-        token_env: str | None = None,
+        token: str | None = None,
         verify_tls: bool = True,
     ) -> None:
         from prometheus_api_client import PrometheusConnect
@@ -37,11 +29,7 @@ class PrometheusClient:
 
         self.url = url.rstrip("/")
         self.policy = policy or RetryPolicy()
-        headers = None
-        if token_env:
-            token = os.environ.get(token_env)
-            if token:
-                headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         self._prom = PrometheusConnect(
             url=self.url, headers=headers, disable_ssl=not verify_tls, retry=Retry(total=0, raise_on_status=False),
             timeout=self.policy.timeout_s,

@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ServingConfigError
 from .usage import RangeQuerier
 
 STACKS = ("vllm", "triton", "tgi", "generic")
@@ -61,10 +62,6 @@ LEVEL_FIELDS = (
 SERVING_FIELDS = AMOUNT_FIELDS + LEVEL_FIELDS
 HISTOGRAM_KINDS = ("e2e", "ttft", "itl", "queue")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-
-
-class ServingConfigError(Exception):
-    """A serving-stack configuration that cannot be turned into queries (says which key)."""
 
 
 def _inc(metric: str, extra: str = "") -> str:

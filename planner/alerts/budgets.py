@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 
+from costmodels.errors import SeriesInputError
 from planner.alerts.models import AlertKind, AlertSent, Budget, DeliveryStatus, period_bounds
-from planner.alerts.series import daily_frame, spend_rows
+from planner.alerts.series import daily_frame
+from planner.billing.reports import CostView
 from planner.core.sqlite_writes import sqlite_serialised
 
 log = logging.getLogger(__name__)
@@ -71,14 +73,12 @@ def _forecast_rest(budget: Budget, as_of: dt.date, remaining: int, spend: float,
     """(forecast, lower_80, upper_80, method) of the spend still to come in the period."""
     if remaining <= 0:
         return 0.0, 0.0, 0.0, "period complete"
-    qs = spend_rows(budget.rollups())
-    first = qs.filter(date__gte=as_of - dt.timedelta(days=FORECAST_HISTORY_DAYS - 1)).order_by(
-        "date"
-    )
-    first_day = first.values_list("date", flat=True).first()
+    costs = budget.costs()
+    first = costs.rows.filter(date__gte=as_of - dt.timedelta(days=FORECAST_HISTORY_DAYS - 1))
+    first_day = first.order_by("date").values_list("date", flat=True).first()
     history = None
     if first_day is not None and (as_of - first_day).days + 1 >= MIN_FORECAST_DAYS:
-        history = daily_frame(qs, None, first_day, as_of)
+        history = daily_frame(costs, None, first_day, as_of)
     if history is not None and not history.empty:
         from costmodels.forecast import forecast_series
 
@@ -86,24 +86,23 @@ def _forecast_rest(budget: Budget, as_of: dt.date, remaining: int, spend: float,
             fc = forecast_series(history["total"], remaining).clip(lower=0.0)
             return (float(fc["forecast"].sum()), float(fc["lower_80"].sum()),
                     float(fc["upper_80"].sum()), "seasonal-trend forecast")  # fmt: skip
-        except ValueError as exc:
+        except (SeriesInputError, ValueError) as exc:  # bad series, or a degenerate fit
             log.warning("budget %s: forecast failed (%s); using run rate", budget.pk, exc)
     rate = spend / max(days_so_far, 1)
     return rate * remaining, rate * remaining, rate * remaining, "run rate"
 
 
-def _top(qs, dimension: str) -> list[tuple[str, float]]:
-    rows = qs.values(dimension).annotate(v=Sum("effective_cost")).order_by("-v")[:TOP_N]
-    return [(r[dimension] or "unallocated", float(r["v"])) for r in rows]
+def _top(costs: CostView, dimension: str) -> list[tuple[str, float]]:
+    rows = costs.by(dimension)[:TOP_N]
+    return [(r[dimension] or "unallocated", float(r["effective_cost"])) for r in rows]
 
 
 def budget_status(budget: Budget, today: dt.date | None = None) -> BudgetStatus:
     today = today or timezone.now().date()
     start, end, key = period_bounds(budget.period, today)
-    qs = spend_rows(budget.rollups()).filter(date__gte=start, date__lte=min(today, end))
-    agg = qs.aggregate(spend=Sum("effective_cost"), last=Max("date"))
-    spend = float(agg["spend"] or 0)
-    as_of = agg["last"]
+    costs = budget.costs().between(start, min(today, end))
+    spend = float(costs.total())
+    as_of = costs.rows.aggregate(last=Max("date"))["last"]
     days_so_far = (as_of - start).days + 1 if as_of else 0
     last = as_of or start - dt.timedelta(days=1)
     rest, lo, hi, method = _forecast_rest(budget, last, (end - last).days, spend, days_so_far)
@@ -111,7 +110,7 @@ def budget_status(budget: Budget, today: dt.date | None = None) -> BudgetStatus:
         budget_id=budget.pk, period_key=key, period_start=start, period_end=end, as_of=as_of,
         amount_usd=float(budget.amount_usd), spend_usd=spend, forecast_usd=spend + rest,
         forecast_lower_usd=spend + lo, forecast_upper_usd=spend + hi, forecast_method=method,
-        top_services=_top(qs, "service__name"), top_skus=_top(qs, "sku"),
+        top_services=_top(costs, "service__name"), top_skus=_top(costs, "sku"),
     )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from django.db import IntegrityError, transaction
 
 from costmodels.anomaly import detect
+from costmodels.errors import CostModelError
 from planner.alerts import rootcause
 from planner.alerts.models import Anomaly, Direction
 from planner.alerts.series import CostSeriesSpec, all_cost_series
@@ -132,7 +133,7 @@ def detect_cost_anomalies(min_impact_usd: float = MIN_IMPACT_USD) -> list[int]:
             continue
         try:
             found, _ = episodes(series)
-        except ValueError as exc:
+        except (CostModelError, ValueError) as exc:
             log.warning("anomaly detection skipped series %s: %s", spec.key, exc)
             continue
         for ep in found:

@@ -1,6 +1,7 @@
 from django import forms
 
 from planner.alerts import webhooks
+from planner.alerts.errors import WebhookError
 from planner.alerts.models import AnomalyStatus, AnomalySubscription, Budget
 
 
@@ -9,7 +10,7 @@ def clean_webhook(url: str) -> str:
     if url:
         try:
             webhooks.check_url(url, resolve=False)
-        except webhooks.WebhookError as exc:
+        except WebhookError as exc:
             raise forms.ValidationError(str(exc)) from None
     return url
 

@@ -230,18 +230,18 @@ class Budget(models.Model):
     def recipient_list(self) -> list[str]:
         return parse_recipients(self.recipients)
 
-    def rollups(self):
-        """The CostRollup rows this budget counts."""
-        from planner.billing.models import CostRollup
+    def costs(self):
+        """The spend this budget counts, as a cost view (planner/billing/reports.py): a service
+        budget includes the service's share of shared GPU nodes; credits are left out."""
+        from planner.billing import reports
 
-        qs = CostRollup.objects.all()
         if self.scope == BudgetScope.ACCOUNT:
-            qs = qs.filter(account_id=self.account_id)
-        elif self.scope == BudgetScope.SERVICE:
-            qs = qs.filter(service_id=self.service_id)
-        elif self.scope == BudgetScope.TAG:
-            qs = qs.filter(service_tag=self.tag_value)
-        return qs
+            return reports.view(account=self.account_id).spend()
+        if self.scope == BudgetScope.SERVICE:
+            return reports.view(service=self.service.slug).spend()
+        if self.scope == BudgetScope.TAG:
+            return reports.view(tag=self.tag_value).spend()
+        return reports.view().spend()
 
 
 class AlertKind(models.TextChoices):

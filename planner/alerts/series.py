@@ -2,7 +2,8 @@
 
 A *cost series* is daily effective cost (USD) for one scope. Credits are left out: they are
 scheduled events (e.g. a monthly promotional credit), not spend behaviour, and would otherwise
-show as a drop on the first of every month. Days without rows count as 0 USD.
+show as a drop on the first of every month. Days without rows count as 0 USD. Cost by service is
+the one of :mod:`planner.billing.reports` (shared-node cost attributed), as on every page.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min
 
 from planner.billing.models import CostRollup
+from planner.billing.reports import CREDIT_CATEGORIES, UNALLOCATED, CostView
 
-EXCLUDED_CHARGE_CATEGORIES = ("Credit",)
-UNALLOCATED = "unallocated"
+EXCLUDED_CHARGE_CATEGORIES = CREDIT_CATEGORIES
 # Longest history the detector reads (days). The detector is online, so a longer window only
 # changes scores at its very start; episodes are matched by overlap when the window moves.
 MAX_HISTORY_DAYS = 400
@@ -30,14 +31,15 @@ class CostSeriesSpec:
     label: str
     dimensions: dict = field(default_factory=dict)
 
-    def filter(self, qs):
-        """Restrict a CostRollup queryset to this series' scope."""
-        if "service" in self.dimensions:
-            slug = self.dimensions["service"]
-            qs = qs.filter(service__isnull=True) if slug is None else qs.filter(service__slug=slug)
+    def view(self) -> CostView:
+        """This series' scope as a cost view (spend only: credits excluded)."""
+        qs = CostRollup.objects.all()
         if "account" in self.dimensions:
             qs = qs.filter(account__account_id=self.dimensions["account"])
-        return qs
+        service = ""
+        if "service" in self.dimensions:
+            service = self.dimensions["service"] or UNALLOCATED
+        return CostView(qs, service).spend()
 
 
 TOTAL = CostSeriesSpec("cost:total", "Total spend", {})
@@ -60,12 +62,17 @@ def data_bounds(qs=None) -> tuple[dt.date | None, dt.date | None]:
     return b["lo"], b["hi"]
 
 
-def daily_frame(qs, dimension: str | None, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Daily effective cost, one column per value of `dimension` (or one column 'total'),
+def daily_frame(
+    view: CostView, dimension: str | None, start: dt.date, end: dt.date
+) -> pd.DataFrame:
+    """Daily effective spend, one column per value of `dimension` (or one column 'total'),
     indexed by every day from start to end inclusive (UTC midnight timestamps), zeros filled."""
-    qs = spend_rows(qs).filter(date__gte=start, date__lte=end)
     fields = ["date"] + ([dimension] if dimension else [])
-    rows = list(qs.values(*fields).annotate(cost=Sum("effective_cost")).order_by())
+    rows = [
+        {**r, "cost": r["effective_cost"]}
+        for r in view.spend().between(start, end).by(*fields)
+        if r["effective_cost"] or not dimension or r[dimension] is not None
+    ]
     index = pd.date_range(start, end, freq="D", tz="UTC")
     if not rows:
         return pd.DataFrame(index=index)
@@ -82,7 +89,7 @@ def daily_frame(qs, dimension: str | None, start: dt.date, end: dt.date) -> pd.D
 
 def cost_series(spec: CostSeriesSpec, start: dt.date, end: dt.date) -> pd.Series:
     """One series' daily effective cost in USD from start to end inclusive."""
-    frame = daily_frame(spec.filter(CostRollup.objects.all()), None, start, end)
+    frame = daily_frame(spec.view(), None, start, end)
     if frame.empty:
         return pd.Series(0.0, index=pd.date_range(start, end, freq="D", tz="UTC"), name=spec.key)
     return frame["total"].rename(spec.key)
@@ -95,7 +102,7 @@ def all_cost_series(end: dt.date | None = None) -> list[tuple[CostSeriesSpec, pd
         return []
     hi = min(hi, end) if end else hi
     lo = max(lo, hi - dt.timedelta(days=MAX_HISTORY_DAYS - 1))
-    by_service = daily_frame(CostRollup.objects.all(), "service__slug", lo, hi)
+    by_service = daily_frame(CostView(CostRollup.objects.all()), "service__slug", lo, hi)
     names = dict(
         CostRollup.objects.filter(service__isnull=False)
         .values_list("service__slug", "service__name")
@@ -111,20 +118,11 @@ def all_cost_series(end: dt.date | None = None) -> list[tuple[CostSeriesSpec, pd
 def contributions_frame(spec: CostSeriesSpec, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Per-day cost by every root-cause dimension within a series' scope (long format):
     columns date, service, account, region, sku, pricing_category, provider, cost (USD)."""
-    qs = spend_rows(spec.filter(CostRollup.objects.all())).filter(date__gte=start, date__lte=end)
-    rows = list(
-        qs.values(
-            "date",
-            "service__slug",
-            "account__name",
-            "region",
-            "sku",
-            "pricing_category",
-            "provider",
-        )
-        .annotate(cost=Sum("effective_cost"))
-        .order_by()
-    )
+    dims = ("date", "service__slug", "account__name", "region", "sku", "pricing_category")
+    rows = [
+        {**r, "cost": r["effective_cost"]}
+        for r in spec.view().between(start, end).by(*dims, "provider")
+    ]
     columns = [
         "date",
         "service",

@@ -1,19 +1,16 @@
 """The ingest → detect → alert hook.
 
-`ingest_succeeded` is sent by the billing app when an ingest run finishes successfully
-(planner/billing/services.py: finish_run). Alerts listen to it and, once the run's transaction
-has committed, queue `planner.alerts.tasks.after_ingest`: anomaly detection, anomaly alerts and
-budget evaluation. Defined here (not in billing) so billing needs nothing from alerts beyond
-this one import, and the receiver only exists when the alerts app is installed.
+Billing sends `ingest_succeeded` (declared where it is sent, planner/billing/signals.py) when an
+ingest run finishes successfully. Alerts listen to it and, once the run's transaction has
+committed, queue `planner.alerts.tasks.after_ingest`: anomaly detection, anomaly alerts and
+budget evaluation. Billing imports nothing from alerts.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.dispatch import Signal
 
-# Sent with sender=IngestRun, run_id=<int>, account_id=<int | None>.
-ingest_succeeded = Signal()
+from planner.billing.signals import ingest_succeeded
 
 
 def queue_after_ingest(sender, run_id: int, account_id: int | None = None, **kwargs) -> None:

@@ -17,7 +17,7 @@ from planner.alerts.budgets import budget_status
 from planner.alerts.detection import episodes
 from planner.alerts.forms import AnomalyStatusForm, AnomalySubscriptionForm, BudgetForm
 from planner.alerts.models import Anomaly, AnomalyStatus, AnomalySubscription, Budget
-from planner.alerts.series import CostSeriesSpec, cost_series, daily_frame, data_bounds, spend_rows
+from planner.alerts.series import CostSeriesSpec, cost_series, daily_frame, data_bounds
 from planner.core.roles import ANALYST, has_role, role_required
 
 CHART_DAYS_BEFORE = 28
@@ -98,7 +98,7 @@ def budget_detail(request, pk: int):
     budget = get_object_or_404(Budget.objects.select_related("account", "service"), pk=pk)
     status = budget_status(budget)
     last = status.as_of or status.period_start
-    daily = daily_frame(spend_rows(budget.rollups()), None, status.period_start, last)
+    daily = daily_frame(budget.costs(), None, status.period_start, last)
     series = daily["total"] if "total" in daily else daily.sum(axis=1)
     chart = charts.budget_burn(series, status.amount_usd, status.period_start, status.period_end,
                                status.forecast_usd)  # fmt: skip

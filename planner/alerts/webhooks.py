@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 import socket
 import threading
 from urllib.parse import SplitResult, urlsplit
@@ -27,6 +26,12 @@ from urllib.parse import SplitResult, urlsplit
 import certifi
 import urllib3
 from django.conf import settings
+
+from planner.alerts.errors import (
+    TransientWebhookError,
+    WebhookRefused,
+    WebhookRejected,
+)
 
 DEFAULT_TIMEOUT_S = 10.0
 _posting = threading.local()
@@ -44,22 +49,6 @@ logging.getLogger("urllib3.connectionpool").addFilter(_HideWebhookRequests())
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Instance metadata services that sit on ordinary-looking addresses (others are link-local).
 METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254")}
-
-
-class WebhookError(Exception):
-    pass
-
-
-class TransientWebhookError(WebhookError):
-    """Worth retrying: 5xx, 429, timeout or connection failure."""
-
-
-class WebhookRejected(WebhookError):
-    """Not worth retrying: the receiver refused the request (4xx other than 429)."""
-
-
-class WebhookRefused(WebhookRejected):
-    """Headroom does not post to this URL (scheme, host or address not allowed)."""
 
 
 def redact(url: str) -> str:
@@ -125,7 +114,7 @@ def check_url(url: str, *, resolve: bool = True) -> tuple[SplitResult, IPAddress
 
 
 def _ca_bundle() -> str:
-    return os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()
+    return settings.WEBHOOK_CA_BUNDLE or certifi.where()
 
 
 def post(url: str, text: str, timeout: float | None = None) -> int:

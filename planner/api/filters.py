@@ -21,6 +21,7 @@ class CostRollupFilter(django_filters.FilterSet):
     provider = django_filters.CharFilter()
     region = django_filters.CharFilter()
     sku = django_filters.CharFilter()
+    instance_type = django_filters.CharFilter()
     service_name = django_filters.CharFilter()
     pricing_category = django_filters.CharFilter()
     charge_category = django_filters.CharFilter()

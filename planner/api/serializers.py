@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
 from planner.core.credentials import credential_ref_problem
-from planner.core.models import CloudAccount, Deployment, Service
+from planner.core.models import CloudAccount, Deployment, IngestSource, Service
 
 
 class CloudAccountSerializer(serializers.ModelSerializer):
@@ -119,6 +119,7 @@ class CostRollupSerializer(serializers.ModelSerializer):
             "region",
             "resource_id",
             "sku",
+            "instance_type",
             "pricing_category",
             "charge_category",
             "service_tag",
@@ -213,7 +214,9 @@ class IngestTriggerSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         account = attrs["account"]
-        if "file" not in attrs and not (account.source == "focus_file" and account.source_uri):
+        if "file" not in attrs and not (
+            account.source == IngestSource.FOCUS_FILE and account.source_uri
+        ):
             raise serializers.ValidationError(
                 {
                     "file": f"Account {account.pk} has no FOCUS source configured; upload a file instead."

@@ -10,8 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import SimpleRouter
 
-from planner.api import views
-from planner.api.optional import register_optional
+from planner.api import views, views_alerts, views_plans, views_whatif
 from planner.usage import urls as usage_urls
 
 router = SimpleRouter(trailing_slash=True)
@@ -21,7 +20,9 @@ router.register("deployments", views.DeploymentViewSet, basename="api-deployment
 router.register("costs", views.CostRollupViewSet, basename="api-cost")
 router.register("period-loads", views.BillingPeriodLoadViewSet, basename="api-period-load")
 router.register("ingest-runs", views.IngestRunViewSet, basename="api-ingest-run")
-register_optional(router)
+views_whatif.register(router)
+views_alerts.register(router)
+views_plans.register(router)
 
 
 class SchemaView(SpectacularAPIView):

@@ -25,9 +25,9 @@ from planner.api.csv import csv_response
 from planner.api.filters import CostRollupFilter
 from planner.api.permissions import HasRole
 from planner.billing import services as ingest_services
-from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
+from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, RunSource
+from planner.billing.reports import CostView
 from planner.billing.tasks import enqueue_focus_ingest
-from planner.core.dashboard import ZERO
 from planner.core.models import CloudAccount, Deployment, Service
 from planner.core.roles import ADMIN, ANALYST
 
@@ -103,6 +103,7 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
         "date": "date",
         "region": "region",
         "sku": "sku",
+        "instance_type": "instance_type",
         "pricing_category": "pricing_category",
         "charge_category": "charge_category",
         "service_name": "service_name",
@@ -117,7 +118,9 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=False, pagination_class=None)
     def summary(self, request):
-        """Totals per value of one dimension over the filtered rollups (largest effective cost first)."""
+        """Totals per value of one dimension over the filtered rollups (largest effective cost
+        first). Costs by service include shared-node cost (planner/billing/reports.py);
+        line_items counts billing records by their own tag."""
         group = request.query_params.get("group_by", "service")
         if group not in self.GROUPS:
             raise ValidationError(
@@ -126,24 +129,21 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
                 }
             )
         field = self.GROUPS[group]
-        qs = self.filter_queryset(self.get_queryset()).order_by()
-        rows = (
-            qs.values(field)
-            .annotate(
-                billed=Coalesce(Sum("billed_cost"), ZERO),
-                effective=Coalesce(Sum("effective_cost"), ZERO),
-                listed=Coalesce(Sum("list_cost"), ZERO),
-                items=Coalesce(Sum("line_items"), 0),
-            )
-            .order_by("-effective", field)
-        )
+        raw = self.filter_queryset(self.get_queryset()).order_by()
+        params = request.query_params.copy()
+        service = params.pop("service", [""])[-1]
+        scope = self.filterset_class(params, queryset=self.get_queryset(), request=request)
+        view = CostView(scope.qs.order_by(), service)  # validated above, as raw
+        items = dict(raw.values_list(field).annotate(n=Coalesce(Sum("line_items"), 0)))
+        rows = view.by(field, fields=("billed_cost", "effective_cost", "list_cost"))
+        rows.sort(key=lambda r: (-r["effective_cost"], str(r[field])))
         data = [
             {
                 "key": None if r[field] is None else str(r[field]),
-                "billed_cost": r["billed"],
-                "effective_cost": r["effective"],
-                "list_cost": r["listed"],
-                "line_items": r["items"],
+                "billed_cost": r["billed_cost"],
+                "effective_cost": r["effective_cost"],
+                "list_cost": r["list_cost"],
+                "line_items": items.get(r[field], 0),
             }
             for r in rows
         ]
@@ -166,6 +166,7 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
                 r.region,
                 r.resource_id,
                 r.sku,
+                r.instance_type,
                 r.pricing_category,
                 r.charge_category,
                 r.service_tag,
@@ -231,7 +232,7 @@ class IngestRunViewSet(RoleViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
         else:
             uri = account.source_uri
         try:
-            run = ingest_services.create_run(account, "focus_file", uri, user=request.user)
+            run = ingest_services.create_run(account, RunSource.FOCUS_FILE, uri, user=request.user)
         except ingest_services.RunAlreadyActive as exc:
             raise Conflict(str(exc)) from None
         enqueue_focus_ingest(run.pk, trigger.validated_data["allow_mixed_currency"])

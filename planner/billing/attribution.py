@@ -10,22 +10,30 @@ instance type there, in proportion to their GPU-hours from usage samples that da
 Untagged cost on an instance type no deployment uses (a stray experiment, storage, egress), or on
 a day without usage samples, stays *unallocated*: it is shown, never dropped or guessed. Rollups
 keep the raw attribution; this is computed at read time, so a change of usage samples or tags
-re-attributes without re-ingesting. Both inputs are aggregated in the database.
+re-attributes without re-ingesting. Both inputs are aggregated in the database. Readers do not
+call this module directly: :mod:`planner.billing.reports` applies it to every cost by service.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, FloatField, Sum
+from django.db.models import F, FloatField, Max, Min, Sum
 from django.db.models.functions import TruncDate
 
 from planner.billing.models import CostRollup
 from planner.core.models import Deployment
 from planner.usage.models import UsageSample
+
+#: The rollup column matched against ``Deployment.instance_type``.
+NODE_TYPE_FIELD = "instance_type"
+#: Attributed amounts are rounded to the rollups' precision.
+CENT_FRACTION = Decimal("0.000001")
+NODE_KEYS = ("date", "account_id", "region", NODE_TYPE_FIELD)
 
 
 @dataclass(frozen=True)
@@ -40,34 +48,25 @@ class SharedCostAllocation:
     allocated_usd: Decimal
 
 
-def shared_gpu_allocations(
-    start: dt.date, end: dt.date, account_id: int | None = None
-) -> list[SharedCostAllocation]:
-    """Allocations of untagged shared-node cost between `start` and `end` (inclusive)."""
-    deployments = Deployment.objects.filter(account__isnull=False)
-    if account_id is not None:
-        deployments = deployments.filter(account_id=account_id)
-    node_types = {
-        (a, r, t) for a, r, t in deployments.values_list("account_id", "region", "instance_type")
-    }
-    if not node_types:
-        return []
-    untagged = (
-        CostRollup.objects.filter(
-            service__isnull=True,
-            date__gte=start,
-            date__lte=end,
-            sku__in={t for _, _, t in node_types},
-            account_id__in={a for a, _, _ in node_types},
+def node_types() -> set[tuple[int, str, str]]:
+    """(account id, region, instance type) of every deployment with an account."""
+    return set(
+        Deployment.objects.filter(account__isnull=False).values_list(
+            "account_id", "region", "instance_type"
         )
-        .values("date", "account_id", "region", "sku")
-        .annotate(cost=Sum("effective_cost"))
     )
+
+
+def gpu_hours(
+    start: dt.date, end: dt.date, types: set[tuple[int, str, str]]
+) -> dict[tuple, dict[int, float]]:
+    """{(day, account id, region, instance type): {service id: GPU-hours}} from usage samples."""
     usage = (
         UsageSample.objects.filter(
             ts__date__gte=start,
             ts__date__lte=end,
-            deployment__in=deployments,
+            deployment__account_id__in={a for a, _, _ in types},
+            deployment__instance_type__in={t for _, _, t in types},
             replicas__isnull=False,
         )
         .annotate(day=TruncDate("ts"))
@@ -79,45 +78,86 @@ def shared_gpu_allocations(
             "deployment__service_id",
         )
         .annotate(
-            gpu_hours=Sum(
+            hours=Sum(
                 F("replicas") * F("deployment__gpu_count") * F("step_seconds") / 3600.0,
                 output_field=FloatField(),
             )
         )
+        .order_by()
     )
-    hours: dict[tuple, dict[int, float]] = defaultdict(dict)
+    out: dict[tuple, dict[int, float]] = defaultdict(dict)
     for row in usage:
-        key = (
-            row["day"],
-            row["deployment__account_id"],
-            row["deployment__region"],
-            row["deployment__instance_type"],
-        )
-        if row["gpu_hours"]:
-            hours[key][row["deployment__service_id"]] = row["gpu_hours"]
-    out: list[SharedCostAllocation] = []
-    for row in untagged:
-        key = (row["date"], row["account_id"], row["region"], row["sku"])
-        if key[1:] not in node_types or not hours.get(key):
-            continue  # no deployment of this type there, or no usage that day: stays unallocated
-        total = sum(hours[key].values())
-        for service_id, gpu_hours in sorted(hours[key].items()):
-            share = gpu_hours / total
-            out.append(
-                SharedCostAllocation(
-                    date=row["date"],
-                    account_id=row["account_id"],
-                    region=row["region"],
-                    instance_type=row["sku"],
-                    service_id=service_id,
-                    gpu_hours=gpu_hours,
-                    share=share,
-                    allocated_usd=(row["cost"] * Decimal(repr(share))).quantize(
-                        Decimal("0.000001")
-                    ),
-                )
-            )
+        node = (row["deployment__account_id"], row["deployment__region"])
+        if (*node, row["deployment__instance_type"]) in types and row["hours"]:
+            key = (row["day"], *node, row["deployment__instance_type"])
+            out[key][row["deployment__service_id"]] = row["hours"]
     return out
+
+
+def split_untagged(
+    rollups, dims: Sequence[str] = (), fields: Sequence[str] = ("effective_cost",)
+) -> Iterator[tuple[dict, int, float, float, list[Decimal]]]:
+    """The shared-node part of the untagged rows of the ``rollups`` queryset.
+
+    Yields (row, service id, GPU-hours, share, amounts): ``row`` holds the node keys
+    (date, account_id, region, instance type) and ``dims``; ``amounts`` are the row's ``fields``
+    times the share, rounded to the rollups' precision. Rows with no matching deployment or no
+    usage that day yield nothing (they stay unallocated).
+    """
+    types = node_types()
+    if not types:
+        return
+    untagged = rollups.filter(
+        service__isnull=True,
+        account_id__in={a for a, _, _ in types},
+        **{f"{NODE_TYPE_FIELD}__in": {t for _, _, t in types}},
+    )
+    group = [*NODE_KEYS, *(d for d in dims if d not in NODE_KEYS)]
+    sums = {f"v{i}": Sum(f) for i, f in enumerate(fields)}
+    rows = [
+        r
+        for r in untagged.values(*group).annotate(**sums).order_by()
+        if (r["account_id"], r["region"], r[NODE_TYPE_FIELD]) in types
+    ]
+    if not rows:
+        return
+    bounds = untagged.aggregate(lo=Min("date"), hi=Max("date"))
+    hours = gpu_hours(bounds["lo"], bounds["hi"], types)
+    for row in rows:
+        by_service = hours.get(tuple(row[k] for k in NODE_KEYS))
+        if not by_service:
+            continue  # no usage of this node type that day: stays unallocated
+        total = sum(by_service.values())
+        for service_id, used in sorted(by_service.items()):
+            share = used / total
+            factor = Decimal(repr(share))
+            amounts = [
+                (Decimal(row[f"v{i}"] or 0) * factor).quantize(CENT_FRACTION)
+                for i in range(len(fields))
+            ]
+            yield row, service_id, used, share, amounts
+
+
+def shared_gpu_allocations(
+    start: dt.date, end: dt.date, account_id: int | None = None
+) -> list[SharedCostAllocation]:
+    """Allocations of untagged shared-node cost between `start` and `end` (inclusive)."""
+    rollups = CostRollup.objects.filter(date__gte=start, date__lte=end)
+    if account_id is not None:
+        rollups = rollups.filter(account_id=account_id)
+    return [
+        SharedCostAllocation(
+            date=row["date"],
+            account_id=row["account_id"],
+            region=row["region"],
+            instance_type=row[NODE_TYPE_FIELD],
+            service_id=service_id,
+            gpu_hours=used,
+            share=share,
+            allocated_usd=amounts[0],
+        )
+        for row, service_id, used, share, amounts in split_untagged(rollups)
+    ]
 
 
 def shared_cost_by_service(

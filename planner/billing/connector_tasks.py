@@ -13,19 +13,19 @@ Metrics (Prometheus / DCGM / inference servers) are read by :mod:`planner.usage.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import os
-from pathlib import Path
 
-import pandas as pd
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.utils import timezone
 
 from ingest.retry import TransientError
-from planner.billing.connectors import credential_value, execute_connector_run
+from planner.billing.connectors import (
+    credential_value,
+    execute_connector_run,
+    external_call_policy,
+)
+from planner.billing.pricing import _note_refresh, _refresh_log, save_price_updates
 from planner.core.models import CloudAccount, Deployment, Provider
 
 log = logging.getLogger(__name__)
@@ -59,63 +59,6 @@ def enqueue_connector_run(run_id: int) -> None:
     transaction.on_commit(lambda: ingest_account_period.delay(run_id))
 
 
-# -- price catalog ------------------------------------------------------------------------
-def price_updates_path() -> Path:
-    return Path(settings.VAR_DIR) / "prices" / "price_updates.csv"
-
-
-def save_price_updates(rows: list[dict], source: str, path: Path | None = None) -> int:
-    """Merge refreshed prices into the CSV (one row per provider × type × region × source)."""
-    path = path or price_updates_path()
-    if not rows:
-        return 0
-    new = pd.DataFrame(rows).assign(source=source, fetched_at=timezone.now().isoformat())
-    if path.exists():
-        old = pd.read_csv(path)
-        key = ["provider", "instance_type", "region", "source"]
-        old = old.merge(new[key], on=key, how="left", indicator=True)
-        old = old[old["_merge"] == "left_only"].drop(columns="_merge")
-        new = pd.concat([old, new], ignore_index=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    new.to_csv(tmp, index=False)
-    tmp.replace(path)  # readers never see a half-written file
-    return len(rows)
-
-
-def _refresh_log_path() -> Path:
-    return Path(settings.VAR_DIR) / "prices" / "last_refresh.json"
-
-
-def _refresh_log() -> dict[str, str]:
-    path = _refresh_log_path()
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _note_refresh(source: str) -> None:
-    log_ = {**_refresh_log(), source: timezone.now().isoformat()}
-    path = _refresh_log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(log_, indent=1, sort_keys=True))
-    tmp.replace(path)
-
-
-def refreshed_price_catalog(path: Path | None = None):
-    """The seed :class:`costmodels.catalog.PriceCatalog` with every saved refresh applied."""
-    from costmodels.catalog import PriceCatalog
-
-    catalog = PriceCatalog.load_default()
-    path = path or price_updates_path()
-    if path.exists():
-        df = pd.read_csv(path)
-        for source, group in df.groupby("source"):
-            catalog.update_prices(
-                group.drop(columns=["source", "fetched_at"], errors="ignore"), source=str(source)
-            )
-    return catalog
-
-
 @shared_task(bind=True, name="planner.billing.connector_tasks.refresh_price_catalog", **RETRY)
 def refresh_price_catalog(self, account_id: int) -> dict:
     account = CloudAccount.objects.get(pk=account_id)
@@ -123,7 +66,7 @@ def refresh_price_catalog(self, account_id: int) -> dict:
         from ingest.aws import AwsClient, fetch_spot_prices
         from ingest.aws.spot import SOURCE
 
-        client = AwsClient(profile=credential_value(account))
+        client = AwsClient(profile=credential_value(account), policy=external_call_policy())
         by_region: dict[str, set[str]] = {}
         for region, itype in Deployment.objects.filter(provider=Provider.AWS).values_list(
             "region", "instance_type"
@@ -144,7 +87,8 @@ def refresh_price_catalog(self, account_id: int) -> dict:
 
         client = GcpClient(
             credentials_file=credential_value(account),
-            catalog_endpoint=os.environ.get("HEADROOM_GCP_CATALOG_ENDPOINT") or None,
+            catalog_endpoint=settings.GCP_CATALOG_ENDPOINT,
+            policy=external_call_policy(),
         )
         rows, notes = fetch_gcp_prices(client, machine_shapes(DATA_DIR / "gcp_gpu_prices.csv"))
         for n in notes[:20]:

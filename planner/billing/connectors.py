@@ -16,18 +16,21 @@ import dataclasses
 import datetime as dt
 import itertools
 import logging
-import os
 from typing import Any
 
+import pyarrow as pa
+from django.conf import settings
 from django.db.models import Q
 
 from ingest.canonical import ConnectionCheck, PeriodRead
-from ingest.retry import AuthError, ConnectorError, TransientError, classify
+from ingest.errors import AuthError, ConnectorError, IngestError, TransientError
+from ingest.retry import RetryPolicy, classify
 from planner.billing.loader import LoadError, LoadResult, load_batches
 from planner.billing.models import IngestRun, RunStatus
 from planner.billing.services import claim_run, finish_run, progress_reporter
 from planner.core.credentials import DEFAULT_CHAIN, credential_ref_problem, scrub
 from planner.core.models import CloudAccount, IngestSource
+from planner.env import named_secret
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,12 @@ CONNECTOR_SOURCES = (
 FINGERPRINT_MARK = "#fingerprint="
 
 
+def external_call_policy() -> RetryPolicy:
+    """The retry policy of every cloud / Prometheus call: the shared retries, with
+    ``settings.EXTERNAL_CALL_TIMEOUT_S`` as connect and read timeout."""
+    return RetryPolicy(timeout_s=settings.EXTERNAL_CALL_TIMEOUT_S)
+
+
 def credential_value(account: CloudAccount) -> str | None:
     """``None`` for the default chain, else the value of the named environment variable."""
     ref = (account.credential_ref or "").strip()
@@ -49,7 +58,7 @@ def credential_value(account: CloudAccount) -> str | None:
     problem = credential_ref_problem(ref)
     if problem:  # stored before the rule existed, or written around the API
         raise AuthError(f"{account}: credential reference {ref!r} refused. {problem}")
-    value = os.environ.get(ref)
+    value = named_secret(ref)
     if not value:
         raise AuthError(
             f"{account}: credential reference {ref!r} names an environment variable that is not set "
@@ -64,7 +73,7 @@ def build_connector(account: CloudAccount) -> Any:
     if source in (IngestSource.AWS_EXPORT, IngestSource.AWS_COST_EXPLORER):
         from ingest.aws import AwsClient, AwsExportConnector, CostExplorerConnector
 
-        client = AwsClient(profile=credential_value(account))
+        client = AwsClient(profile=credential_value(account), policy=external_call_policy())
         if source == IngestSource.AWS_EXPORT:
             return AwsExportConnector(account.source_uri, client)
         return CostExplorerConnector(account.account_id, client)
@@ -78,7 +87,7 @@ def build_connector(account: CloudAccount) -> Any:
 
         credential = default_credential(credential_value(account))
         client = AzureClient(
-            credential, arm_endpoint=os.environ.get("HEADROOM_AZURE_ARM_ENDPOINT") or None
+            credential, arm_endpoint=settings.AZURE_ARM_ENDPOINT, policy=external_call_policy()
         )
         if source == IngestSource.AZURE_QUERY:
             scope = account.source_uri or f"/subscriptions/{account.account_id}"
@@ -90,7 +99,8 @@ def build_connector(account: CloudAccount) -> Any:
         client = GcpClient(
             project=account.account_id if "." not in account.account_id else None,
             credentials_file=credential_value(account),
-            bigquery_endpoint=os.environ.get("HEADROOM_GCP_BIGQUERY_ENDPOINT") or None,
+            bigquery_endpoint=settings.GCP_BIGQUERY_ENDPOINT,
+            policy=external_call_policy(),
         )
         return BigQueryBillingConnector(account.source_uri, client)
     raise ConnectorError(
@@ -185,7 +195,7 @@ def execute_connector_run(
                     raise
                 raise TransientError(scrub(f"{type(exc).__name__}: {exc}")) from exc
             finish_run(run, error=f"gave up after repeated transient failures: {exc}")
-        elif isinstance(exc, (ConnectorError, LoadError, ValueError, OSError, KeyError)):
+        elif isinstance(exc, (IngestError, LoadError, pa.ArrowInvalid, OSError)):
             errors = [str(e) for e in getattr(exc, "errors", [])] or [
                 f"{type(exc).__name__}: {exc}"
             ]

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 
 from ingest.fx import FxError
 from planner.billing.currency import convert_columns, reporting_currency
+from planner.billing.errors import LoadError
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
 from planner.billing.rollup import DIMENSIONS, KEYS, METRICS, UTC_US, Rollup, column, to_date
 from planner.billing.store import LineItemStore
@@ -34,10 +35,6 @@ from planner.core.models import CloudAccount, Service
 log = logging.getLogger(__name__)
 
 __all__ = ["DIMENSIONS", "KEYS", "METRICS", "LoadError", "LoadResult", "load_batches", "store"]
-
-
-class LoadError(Exception):
-    """A stream that cannot be loaded, with a message a user can act on."""
 
 
 @dataclass
@@ -161,6 +158,7 @@ _ROLLUP_TEXT = {
     "region": 64,
     "resource_id": 500,
     "sku": 200,
+    "instance_type": 100,
     "pricing_category": 32,
     "charge_category": 32,
     "service_tag": 200,

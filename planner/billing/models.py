@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from planner.core.models import CloudAccount, Service
+from planner.core.models import CloudAccount, IngestSource, Service
 
 
 class RunStatus(models.TextChoices):
@@ -21,6 +21,20 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class RunSource(models.TextChoices):
+    """What an ingest run read: an account's billing source (the values of
+    ``core.IngestSource``), Prometheus usage metrics, or the generated demo fleet."""
+
+    FOCUS_FILE = IngestSource.FOCUS_FILE.value, IngestSource.FOCUS_FILE.label
+    AWS_EXPORT = IngestSource.AWS_EXPORT.value, IngestSource.AWS_EXPORT.label
+    AWS_COST_EXPLORER = IngestSource.AWS_COST_EXPLORER.value, IngestSource.AWS_COST_EXPLORER.label
+    AZURE_QUERY = IngestSource.AZURE_QUERY.value, IngestSource.AZURE_QUERY.label
+    AZURE_EXPORT = IngestSource.AZURE_EXPORT.value, IngestSource.AZURE_EXPORT.label
+    GCP_BIGQUERY = IngestSource.GCP_BIGQUERY.value, IngestSource.GCP_BIGQUERY.label
+    PROMETHEUS = "prometheus", "Prometheus usage metrics"
+    DEMO = "demo", "Demo fleet"
+
+
 class IngestRun(models.Model):
     """One ingestion of one source (× billing period where known). The row is also the claim that
     prevents two overlapping runs for the same account and period (see the partial unique index)."""
@@ -28,7 +42,7 @@ class IngestRun(models.Model):
     account = models.ForeignKey(
         CloudAccount, on_delete=models.CASCADE, related_name="ingest_runs", null=True
     )
-    source = models.CharField(max_length=32)
+    source = models.CharField(max_length=32, choices=RunSource.choices)
     source_uri = models.CharField(max_length=1000, blank=True)
     period_start = models.DateField(
         null=True, blank=True, help_text="Billing period claimed, if known upfront"
@@ -113,7 +127,13 @@ class CostRollup(models.Model):
     )
     region = models.CharField(max_length=64, blank=True)
     resource_id = models.CharField(max_length=500, blank=True)
-    sku = models.CharField(max_length=200, blank=True, help_text="SKU / instance type")
+    sku = models.CharField(max_length=200, blank=True, help_text="SKU id as billed (FOCUS SkuId)")
+    instance_type = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="Instance / machine type the record bills (ingest/instance_type.py), or ''",
+    )
     pricing_category = models.CharField(max_length=32, blank=True)
     charge_category = models.CharField(max_length=32, blank=True)
     service_tag = models.CharField(

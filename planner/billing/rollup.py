@@ -13,6 +13,10 @@ The rule for ``service_tag``: the value of the first of the configured attributi
 value, else '' (unallocated). A row that the provider split-allocated (FOCUS 1.3+
 ``AllocatedTags``: the tags of the workload the split went to) is attributed by those tags
 first, so split cost is not shown as unallocated. Nulls in a text dimension count as ''.
+
+``instance_type`` is the machine size the record bills, from whichever column its source uses
+(:mod:`ingest.instance_type`); it is what shared-node attribution and the current purchase mix
+match deployments on, never ``sku`` (a CUR product code, an Azure meter, a Google SKU id).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ingest.instance_type import instance_types
+from planner.billing.errors import LoadError
 
 DIMENSIONS = {
     # rollup field: FOCUS column
@@ -39,7 +46,9 @@ METRICS = {
     "list_cost": "ListCost",
     "consumed_quantity": "ConsumedQuantity",
 }
-KEYS = ["date", "period", *DIMENSIONS, "service_tag"]
+#: Text keys computed from several columns rather than read from one FOCUS column.
+DERIVED = ["instance_type", "service_tag"]
+KEYS = ["date", "period", *DIMENSIONS, *DERIVED]
 UTC_US = pa.timestamp("us", tz="UTC")
 #: Rows of batch partials kept before they are merged into the running aggregate.
 COMPACT_ROWS = 1_000_000
@@ -85,6 +94,19 @@ def service_tags(values: pa.Array, keys: list[str]) -> pa.Array:
     return pc.fill_null(found, "")
 
 
+def attribution_tags(batch: pa.RecordBatch | pa.Table, keys: list[str]) -> pa.DictionaryArray:
+    """Per row, the attribution tag value (dictionary-encoded): AllocatedTags' first, else
+    Tags' (the rule in the module docstring). Only the distinct tag texts are searched."""
+    tags = encoded_text(batch, "Tags")
+    by_tags = pa.DictionaryArray.from_arrays(tags.indices, service_tags(tags.dictionary, keys))
+    enc = encoded_text(batch, "AllocatedTags")
+    if enc.null_count == len(enc):
+        return by_tags
+    split = pc.fill_null(pc.take(service_tags(enc.dictionary, keys), enc.indices), "")
+    chosen = pc.if_else(pc.equal(split, ""), by_tags.dictionary_decode(), split)
+    return pc.dictionary_encode(chosen)
+
+
 class Codes:
     """A load-wide dictionary of one dimension's text values; code 0 is '' (and null)."""
 
@@ -108,7 +130,7 @@ class Rollup:
     def __init__(self, tag_keys: list[str], con) -> None:
         self.tag_keys = tag_keys
         self.con = con
-        self.codes = {name: Codes() for name in [*DIMENSIONS, "service_tag"]}
+        self.codes = {name: Codes() for name in [*DIMENSIONS, *DERIVED]}
         self.parts: list[pa.Table] = []
         self.part_rows = 0  # rows in parts
         self.merged = True  # parts hold one table unique by key (or nothing)
@@ -124,7 +146,9 @@ class Rollup:
                 continue
             enc = encoded_text(batch, focus)
             cols[name] = self.codes[name].codes(enc.dictionary, enc.indices)
-        tags = self._attribution_tags(batch)
+        types = pc.dictionary_encode(instance_types(batch))
+        cols["instance_type"] = self.codes["instance_type"].codes(types.dictionary, types.indices)
+        tags = attribution_tags(batch, self.tag_keys)
         cols["service_tag"] = self.codes["service_tag"].codes(tags.dictionary, tags.indices)
         for name, focus in METRICS.items():
             cols[name] = pc.fill_null(column(batch, focus, pa.float64()), 0.0)
@@ -134,20 +158,6 @@ class Rollup:
         self.merged = False
         if self.part_rows >= COMPACT_ROWS:
             self._compact()
-
-    def _attribution_tags(self, batch: pa.RecordBatch | pa.Table) -> pa.DictionaryArray:
-        """Per row, the attribution tag value (dictionary-encoded): AllocatedTags' first, else
-        Tags'. Only the distinct tag texts are searched."""
-        tags = encoded_text(batch, "Tags")
-        by_tags = pa.DictionaryArray.from_arrays(
-            tags.indices, service_tags(tags.dictionary, self.tag_keys)
-        )
-        enc = encoded_text(batch, "AllocatedTags")
-        if enc.null_count == len(enc):
-            return by_tags
-        split = pc.fill_null(pc.take(service_tags(enc.dictionary, self.tag_keys), enc.indices), "")
-        chosen = pc.if_else(pc.equal(split, ""), by_tags.dictionary_decode(), split)
-        return pc.dictionary_encode(chosen)
 
     def _compact(self) -> None:
         stacked = pa.concat_tables(self.parts)  # noqa: F841 - read by DuckDB below
@@ -163,7 +173,7 @@ class Rollup:
     def result(self) -> pa.Table:
         """The rollup: KEYS (text dimensions as strings), the METRICS and line_items."""
         if not self.parts:
-            raise ValueError("no batches were added")
+            raise LoadError("no billing records were read, so there is nothing to roll up")
         if not self.merged:
             self._compact()
         table = self.parts[0]

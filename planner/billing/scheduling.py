@@ -58,10 +58,8 @@ def due_periods(
 
 def stale_after() -> dt.timedelta:
     """How long a run may stay queued/running before it is considered abandoned."""
-    limit = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600) or 3600)
-    visibility = int(
-        getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get("visibility_timeout", 7200)
-    )
+    limit = settings.CELERY_TASK_TIME_LIMIT
+    visibility = int(settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
     return dt.timedelta(seconds=2 * max(limit, visibility))
 
 
@@ -129,7 +127,7 @@ def queue_account(
     periods = due_periods(
         now.date(),
         restatement_days=settings.INGEST_RESTATEMENT_DAYS,
-        backfill_months=int(getattr(settings, "INGEST_BACKFILL_MONTHS", 3)) if backfill else 0,
+        backfill_months=settings.INGEST_BACKFILL_MONTHS if backfill else 0,
     )
     if account.source in EXPORT_SOURCES and not backfill:
         periods = sorted(set(periods) | set(changed_export_periods(account, now.date())))

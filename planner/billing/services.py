@@ -6,22 +6,21 @@ import logging
 import time
 from collections.abc import Callable
 
+import pyarrow as pa
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from planner.alerts.signals import ingest_succeeded
+from ingest.errors import IngestError
+from planner.billing.errors import RunAlreadyActive
 from planner.billing.loader import LoadError, load_batches
 from planner.billing.models import IngestRun, RunStatus
+from planner.billing.signals import ingest_succeeded
 from planner.core.credentials import scrub
 from planner.core.models import CloudAccount
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
-
-
-class RunAlreadyActive(Exception):
-    """Another run for the same account and billing period is queued or running."""
 
 
 def create_run(
@@ -159,6 +158,6 @@ def execute_focus_run(
     except FocusValidationError as exc:
         errors = [str(e) for e in exc.errors] or [str(exc)]
         finish_run(run, errors=errors)
-    except (LoadError, FileNotFoundError, ValueError, OSError) as exc:
+    except (LoadError, IngestError, pa.ArrowInvalid, OSError) as exc:
         finish_run(run, error=f"{type(exc).__name__}: {exc}")
     return IngestRun.objects.get(pk=run_id)

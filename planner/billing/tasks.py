@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 
 from planner.billing import services
-from planner.billing.models import IngestRun
+from planner.billing.models import IngestRun, RunSource
 
 
 @shared_task(
@@ -53,7 +53,7 @@ def requeue_stalled_focus_runs() -> int:
     from planner.billing.models import IngestRun, RunStatus
 
     cutoff = timezone.now() - dt.timedelta(seconds=settings.INGEST_REQUEUE_AFTER_S)
-    ids = list(IngestRun.objects.filter(status=RunStatus.QUEUED, source="focus_file", created_at__lt=cutoff)
+    ids = list(IngestRun.objects.filter(status=RunStatus.QUEUED, source=RunSource.FOCUS_FILE, created_at__lt=cutoff)
                .values_list("pk", flat=True)[:500])  # fmt: skip
     for run_id in ids:
         ingest_focus.delay(run_id)
@@ -62,12 +62,10 @@ def requeue_stalled_focus_runs() -> int:
 
 @shared_task(name="planner.billing.tasks.schedule_due_ingests")
 def schedule_due_ingests() -> int:
-    """Beat entry point: queue each enabled account whose interval has elapsed. Connector-specific
-    scheduling hooks in here (see planner/billing/scheduling.py when present)."""
-    try:
-        from planner.billing.scheduling import queue_due_accounts
-    except ImportError:
-        return 0
+    """Beat entry point: queue each enabled account whose interval has elapsed
+    (planner/billing/scheduling.py)."""
+    from planner.billing.scheduling import queue_due_accounts
+
     return queue_due_accounts()
 
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from planner.billing import services
 from planner.billing.forms import FocusUploadForm
-from planner.billing.models import IngestRun
+from planner.billing.models import IngestRun, RunSource
 from planner.billing.tasks import enqueue_focus_ingest
 from planner.core.models import CloudAccount
 from planner.core.roles import ANALYST, role_required
@@ -73,7 +73,7 @@ def upload(request):
         for chunk in f.chunks():
             out.write(chunk)
     run = services.create_run(
-        form.cleaned_data["account"], "focus_file", str(dest), user=request.user
+        form.cleaned_data["account"], RunSource.FOCUS_FILE, str(dest), user=request.user
     )
     enqueue_focus_ingest(run.pk, form.cleaned_data["allow_mixed_currency"])
     messages.success(request, f"Uploaded {f.name}; ingest run #{run.pk} queued.")

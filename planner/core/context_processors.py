@@ -1,8 +1,8 @@
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from planner.core.roles import ADMIN, ANALYST, ROLE_RANK, user_role
 
-# Main navigation: (label, url name). Entries whose app is not installed are left out.
+# Main navigation: (label, url name).
 NAV = [
     ("Dashboard", "dashboard"),
     ("Services", "services"),
@@ -21,11 +21,7 @@ def _nav(request):
     current = getattr(getattr(request, "resolver_match", None), "url_name", None)
     items = []
     for label, name in NAV:
-        try:
-            url = reverse(name)
-        except NoReverseMatch:
-            continue
-        items.append({"label": label, "url": url, "active": current == name})
+        items.append({"label": label, "url": reverse(name), "active": current == name})
     return items
 
 

@@ -12,10 +12,11 @@ name, a client id, a key-file path): :func:`scrub` replaces them wherever text l
 from __future__ import annotations
 
 import logging
-import os
 import re
 
 from django.core.exceptions import ValidationError
+
+from planner.env import secrets_with_prefix
 
 DEFAULT_CHAIN = "default-chain"
 CREDENTIAL_PREFIX = "HEADROOM_CRED_"
@@ -47,8 +48,8 @@ def credential_secrets() -> dict[str, str]:
     """``{value: name}`` of every declared credential variable in this process's environment."""
     return {
         value: name
-        for name, value in os.environ.items()
-        if name.startswith(CREDENTIAL_PREFIX) and len(value) >= MIN_SCRUB_LEN
+        for name, value in secrets_with_prefix(CREDENTIAL_PREFIX).items()
+        if len(value) >= MIN_SCRUB_LEN
     }
 
 

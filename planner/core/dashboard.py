@@ -16,12 +16,17 @@ import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.core.cache import cache
-from django.db.models import DecimalField, Max, Min, Q, Sum, Value
+from django.db.models import DecimalField, Max, Min, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from costmodels.errors import SeriesInputError
+from planner.billing import reports
 from planner.billing.models import BillingPeriodLoad, CostRollup
+from planner.billing.rollup import attribution_tags
 from planner.usage.models import UsageSample
 
 ZERO = Value(0, output_field=DecimalField(max_digits=18, decimal_places=6))
@@ -63,14 +68,10 @@ def parse_range(params, default_days: int = 30) -> DateRange:
 
 
 def filtered(rng: DateRange, filters: dict | None = None):
-    qs = CostRollup.objects.filter(date__gte=rng.start, date__lte=rng.end)
+    """Raw rollups of the range and filters, for panels that do not split cost by service
+    (spot share, commitments); cost by or of a service comes from :func:`costs`."""
+    qs = costs(rng, filters).rows
     filters = filters or {}
-    if filters.get("provider"):
-        qs = qs.filter(provider=filters["provider"])
-    if filters.get("account"):
-        qs = qs.filter(account_id=filters["account"])
-    if filters.get("tag"):
-        qs = qs.filter(service_tag=filters["tag"])
     if filters.get("service"):
         if filters["service"] == "unallocated":
             qs = qs.filter(service__isnull=True)
@@ -79,29 +80,51 @@ def filtered(rng: DateRange, filters: dict | None = None):
     return qs
 
 
-def total(qs, field: str = "effective_cost"):
-    return qs.aggregate(v=Coalesce(Sum(field), ZERO))["v"]
+def costs(rng: DateRange, filters: dict | None = None) -> reports.CostView:
+    """The range's cost view under the dashboard filters (shared-node attribution applied)."""
+    filters = filters or {}
+    return reports.view(
+        rng.start,
+        rng.end,
+        provider=filters.get("provider") or "",
+        account=filters.get("account") or None,
+        tag=filters.get("tag") or "",
+        service=filters.get("service") or "",
+    )
 
 
-def by_dimension(qs, dimension: str, field: str = "effective_cost"):
+def total(view: reports.CostView, field: str = "effective_cost"):
+    return view.total(field)
+
+
+def by_dimension(view: reports.CostView, dimension: str, field: str = "effective_cost"):
     """[(label, cost)] sorted by cost, largest first."""
+    return [
+        (r[dimension] if r[dimension] not in (None, "") else "(none)", r[field])
+        for r in view.by(dimension, fields=(field,))
+    ]
+
+
+def raw_by_dimension(qs, dimension: str, field: str = "effective_cost"):
+    """[(label, cost)] of raw rollups (by their own tag, before shared-node attribution)."""
     rows = qs.values(dimension).annotate(v=Sum(field)).order_by("-v")
     return [(r[dimension] if r[dimension] not in (None, "") else "(none)", r["v"]) for r in rows]
 
 
-def daily_by(qs, dimension: str, field: str = "effective_cost"):
+def daily_by(view: reports.CostView, dimension: str, field: str = "effective_cost"):
     """{label: {date: cost}} for a stacked chart."""
     out: dict[str, dict[dt.date, float]] = {}
-    for r in qs.values("date", dimension).annotate(v=Sum(field)).order_by("date"):
-        label = r[dimension] if r[dimension] not in (None, "") else "unallocated"
-        out.setdefault(str(label), {})[r["date"]] = float(r["v"])
+    for label, days in view.daily(dimension, field).items():
+        series = out.setdefault(str(label if label not in (None, "") else "unallocated"), {})
+        for day, v in days.items():
+            series[day] = series.get(day, 0.0) + float(v)
     return out
 
 
-def movers(qs, prev, dimension: str = "service__name", n: int = 6) -> list[dict]:
+def movers(view, prev, dimension: str = "service__name", n: int = 6) -> list[dict]:
     """The ``n`` largest absolute changes of cost by ``dimension`` vs the previous period."""
-    now = dict(qs.values_list(dimension).annotate(v=Sum("effective_cost")))
-    before = dict(prev.values_list(dimension).annotate(v=Sum("effective_cost")))
+    now = {r[dimension]: r["effective_cost"] for r in view.by(dimension)}
+    before = {r[dimension]: r["effective_cost"] for r in prev.by(dimension)}
     rows = []
     for key in set(now) | set(before):
         a, b = float(now.get(key) or 0), float(before.get(key) or 0)
@@ -111,13 +134,14 @@ def movers(qs, prev, dimension: str = "service__name", n: int = 6) -> list[dict]
 
 
 def unit_cost_by_modality(
-    qs, rng: DateRange, filters: dict | None = None
+    view: reports.CostView, rng: DateRange, filters: dict | None = None
 ) -> dict[str, dict[dt.date, float]]:
     """{"<modality> (USD per <unit>)": {date: cost / units}} from daily DB aggregates."""
-    cost = {}
-    for r in (qs.filter(service__isnull=False).values("date", "service__modality", "service__unit_of_work")
-              .annotate(v=Sum("effective_cost"))):  # fmt: skip
-        cost[(r["date"], r["service__modality"], r["service__unit_of_work"])] = float(r["v"])
+    cost: dict[tuple, float] = {}
+    for r in view.by("date", "service__modality", "service__unit_of_work"):
+        if r["service__modality"] is not None:
+            key = (r["date"], r["service__modality"], r["service__unit_of_work"])
+            cost[key] = cost.get(key, 0.0) + float(r["effective_cost"])
     lo = dt.datetime.combine(rng.start, dt.time.min, tzinfo=dt.UTC)
     usage = UsageSample.objects.filter(ts__gte=lo, ts__lt=lo + dt.timedelta(days=rng.days))
     filters = filters or {}
@@ -134,35 +158,27 @@ def unit_cost_by_modality(
     return out
 
 
-def spot_share(qs) -> float | None:
+def spot_share(view: reports.CostView) -> float | None:
     """Share of usage cost bought as spot (FOCUS PricingCategory 'Dynamic')."""
-    agg = qs.filter(charge_category="Usage").aggregate(
-        spot=Sum("effective_cost", filter=Q(pricing_category="Dynamic")),
-        usage=Sum("effective_cost"),
-    )
-    return float(agg["spot"] or 0) / float(agg["usage"]) if agg["usage"] else None
+    usage = reports.CostView(view.rows.filter(charge_category="Usage"), view.service)
+    by_category = {r["pricing_category"]: r["effective_cost"] for r in usage.by("pricing_category")}
+    total_usage = sum(by_category.values())
+    return float(by_category.get("Dynamic", 0)) / float(total_usage) if total_usage else None
 
 
 def commitments(qs, rng: DateRange, filters: dict | None = None) -> dict | None:
     """Committed cost split into used and unused, with coverage and utilisation.
 
-    Uses the rollups' ``commitment_status`` column when the loader provides it; otherwise reads
-    FOCUS CommitmentDiscountStatus from the current line-item versions of the range's periods.
-    Coverage = used committed cost / (used committed + on-demand + spot usage cost).
+    Reads FOCUS CommitmentDiscountStatus from the current line-item versions of the range's
+    periods. Coverage = used committed cost / (used committed + on-demand + spot usage cost).
     """
-    committed = qs.filter(pricing_category="Committed")
-    od_spot = total(
-        qs.filter(charge_category="Usage", pricing_category__in=["Standard", "Dynamic"])
-    )
-    if any(f.name == "commitment_status" for f in CostRollup._meta.get_fields()):
-        agg = committed.aggregate(used=Sum("effective_cost", filter=~Q(commitment_status="Unused")),
-                                  unused=Sum("effective_cost", filter=Q(commitment_status="Unused")))  # fmt: skip
-        used, unused = float(agg["used"] or 0), float(agg["unused"] or 0)
-    else:
-        split = _commitment_split_from_line_items(rng, filters or {})
-        if split is None:
-            return None
-        used, unused = split
+    od_spot = qs.filter(
+        charge_category="Usage", pricing_category__in=["Standard", "Dynamic"]
+    ).aggregate(v=Coalesce(Sum("effective_cost"), ZERO))["v"]
+    split = _commitment_split_from_line_items(rng, filters or {})
+    if split is None:
+        return None
+    used, unused = split
     if used + unused <= 0:
         return None
     cover = used + float(od_spot)
@@ -172,14 +188,12 @@ def commitments(qs, rng: DateRange, filters: dict | None = None) -> dict | None:
 
 def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[float, float] | None:
     """(used, unused) committed effective cost from FOCUS CommitmentDiscountStatus, read by
-    DuckDB from the current Parquet version of each billing period overlapping the range."""
-    import re
-
+    DuckDB from the current Parquet version of each billing period overlapping the range,
+    attributed by the loader's tag rule (billing/rollup.py)."""
     import duckdb
     from django.conf import settings
 
     from planner.billing.loader import store
-    from planner.core.models import Service
 
     loads = BillingPeriodLoad.objects.filter(
         billing_period_start__lte=rng.end,
@@ -201,48 +215,62 @@ def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[fl
     if filters.get("provider"):
         where.append("ServiceProviderName = ?")
         args.append(filters["provider"])
-    tag = filters.get("tag") or (Service.objects.filter(slug=filters["service"]).values_list("tag_value", flat=True).first()
-                                 if filters.get("service") and filters["service"] != "unallocated" else None)  # fmt: skip
-    if tag:
-        keys = ["NULLIF(regexp_extract(Tags, ?, 1), '')" for _ in settings.ATTRIBUTION_TAG_KEYS]
-        where.append(f"COALESCE({', '.join(keys)}, '') = ?")
-        args += [
-            '"' + re.escape(k) + r'"\s*:\s*"([^"]*)"' for k in settings.ATTRIBUTION_TAG_KEYS
-        ] + [tag]
-    sql = (
-        "SELECT coalesce(sum(EffectiveCost) FILTER (WHERE coalesce(CommitmentDiscountStatus, '') <> 'Unused'), 0), "
-        "coalesce(sum(EffectiveCost) FILTER (WHERE CommitmentDiscountStatus = 'Unused'), 0) "
-        f"FROM read_parquet(?, union_by_name = true) WHERE {' AND '.join(where)}"
-    )
+    source = "read_parquet(?, union_by_name = true)"
     with duckdb.connect() as con:
-        used, unused = con.execute(sql, [files, *args]).fetchone()
-    return float(used), float(unused)
+        columns = {
+            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}", [files]).fetchall()
+        }
+        allocated = "AllocatedTags" if "AllocatedTags" in columns else "CAST(NULL AS VARCHAR)"
+        sql = (
+            f"SELECT Tags, {allocated} AS AllocatedTags, "
+            "coalesce(sum(EffectiveCost) FILTER (WHERE coalesce(CommitmentDiscountStatus, '') <> 'Unused'), 0) AS used, "
+            "coalesce(sum(EffectiveCost) FILTER (WHERE CommitmentDiscountStatus = 'Unused'), 0) AS unused "
+            f"FROM {source} WHERE {' AND '.join(where)} GROUP BY ALL"
+        )  # fmt: skip
+        by_tags = con.execute(sql, [files, *args]).to_arrow_table()
+    keep = _tag_filter(filters, attribution_tags(by_tags, list(settings.ATTRIBUTION_TAG_KEYS)))
+    if keep is not None:
+        by_tags = by_tags.filter(keep)
+    return float(pc.sum(by_tags["used"]).as_py() or 0), float(
+        pc.sum(by_tags["unused"]).as_py() or 0
+    )
+
+
+def _tag_filter(filters: dict, tags: pa.Array) -> pa.Array | None:
+    """Mask of rows whose attribution tag (the loader's rule, billing/rollup.py) matches the
+    tag or service filter; a service owns its slug and its tag value, as in the loader."""
+    from planner.core.models import Service
+
+    tags = tags.dictionary_decode() if pa.types.is_dictionary(tags.type) else tags
+    if filters.get("tag"):
+        return pc.equal(tags, filters["tag"])
+    owned = {t for pair in Service.objects.values_list("slug", "tag_value") for t in pair if t}
+    if filters.get("service") == "unallocated":
+        return pc.invert(pc.is_in(tags, pa.array(sorted(owned), pa.string())))
+    if filters.get("service"):
+        svc = Service.objects.filter(slug=filters["service"]).values_list("slug", "tag_value")
+        mine = {t for pair in svc for t in pair if t}
+        return pc.is_in(tags, pa.array(sorted(mine), pa.string()))
+    return None
 
 
 def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | None:
     """Forecast of the range's spend from up to 90 days before it (80 % interval)."""
-    try:
-        import pandas as pd
+    import pandas as pd
 
-        from costmodels.forecast.model import forecast_series
-    except ImportError:
-        return None
+    from costmodels.forecast.model import forecast_series
+
     hist = DateRange(
         max(rng.start - dt.timedelta(days=90), dt.date.min), rng.start - dt.timedelta(days=1)
     )
-    daily = dict(
-        filtered(hist, filters)
-        .values_list("date")
-        .annotate(v=Sum("effective_cost"))
-        .order_by("date")
-    )
+    daily = costs(hist, filters).daily().get(None, {})
     if len(daily) < 14:
         return None
     idx = pd.date_range(min(daily), hist.end, freq="D")
     series = pd.Series([float(daily.get(d.date(), 0.0)) for d in idx], index=idx)
     try:
         fc = forecast_series(series, rng.days)
-    except (ValueError, ArithmeticError):
+    except (SeriesInputError, ValueError, ArithmeticError):
         return None
     f = float(fc["forecast"].sum())
     return {"forecast": f, "lower": float(fc["lower_80"].sum()), "upper": float(fc["upper_80"].sum()),

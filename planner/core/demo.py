@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from planner.billing.demo_shared_nodes import spare_node_rows
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PROVIDER_NAMES = {"aws": "AWS", "azure": "Microsoft", "gcp": "Google Cloud"}
 COMPUTE_SERVICE = {
@@ -306,13 +308,11 @@ def generate(days: int = 90, seed: int = 7, end: dt.date | None = None, usage_st
         billing.append(_billing_rows(svc, offer, hours, per_hour, rng))
         usage.append(_usage_rows(svc, offer, minutes, rps, reps, rng, usage_step_min))
     billing.append(_overhead_rows(hours, anomalies, catalog, rng))
+    billing.append(spare_node_rows(SERVICES, catalog, hours, _base_row, COMPUTE_SERVICE))
     from planner.whatif.demo_operations import operate  # the fleet run by its autoscalers
 
-    billing_all, usage_all = (
-        pd.concat(billing, ignore_index=True),
-        pd.concat(usage, ignore_index=True),
-    )
-    return (*operate(billing_all, usage_all, SERVICES, catalog, anomalies, seed), anomalies)
+    frames = pd.concat(billing, ignore_index=True), pd.concat(usage, ignore_index=True)
+    return (*operate(*frames, SERVICES, catalog, anomalies, seed), anomalies)
 
 
 def _anomalies(start_day: pd.Timestamp, days: int) -> list[InjectedAnomaly]:

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from planner.billing.loader import load_batches
-from planner.billing.models import IngestRun, RunStatus
+from planner.billing.models import IngestRun, RunSource, RunStatus
 from planner.core import demo
 from planner.core.models import CloudAccount, Deployment, IngestSource, Service
 from planner.core.roles import ADMIN, ANALYST, VIEWER, assign_role
@@ -83,7 +83,7 @@ def seed_demo(
         rows = billing[billing["BillingAccountId"] == acct_id]
         run = IngestRun.objects.create(
             account=account,
-            source="demo",
+            source=RunSource.DEMO,
             source_uri=f"demo://seed={seed}",
             status=RunStatus.RUNNING,
             started_at=timezone.now(),

@@ -24,6 +24,8 @@ from typing import ParamSpec, TypeVar
 
 from django.db import OperationalError, connection
 
+from planner.core.errors import DatabaseBusy
+
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
@@ -31,10 +33,6 @@ R = TypeVar("R")
 
 _WRITE_LOCK = threading.RLock()
 RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
-
-
-class DatabaseBusy(RuntimeError):
-    """SQLite stayed locked by another writer for every retry."""
 
 
 def _is_lock_error(exc: OperationalError) -> bool:

@@ -5,9 +5,19 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from planner.alerts.budgets import budget_status
+from planner.alerts.models import Anomaly, AnomalyStatus, Budget
 from planner.core import charts
 from planner.core import dashboard as panels
-from planner.core.dashboard import by_dimension, daily_by, filtered, parse_range, total
+from planner.core.dashboard import (
+    by_dimension,
+    costs,
+    daily_by,
+    filtered,
+    parse_range,
+    raw_by_dimension,
+    total,
+)
 from planner.core.models import CloudAccount, Service
 from planner.usage.report import fleet_unit_costs
 
@@ -25,33 +35,26 @@ def dashboard(request):
     return render(request, "core/dashboard.html", {**context, **_alerts(context["range"])})
 
 
-def _shared_gpu_rows(rng, filters, by_service) -> dict:
-    """By-service rows with the untagged shared-GPU-node cost attributed by GPU-hours (see
-    planner/billing/attribution.py for the rule); unallocated shrinks by what was attributed."""
-    from planner.billing.attribution import shared_cost_by_service
-
-    shared = {}
-    if not filters.get("provider") and not filters.get("tag"):
-        account = int(filters["account"]) if str(filters.get("account") or "").isdigit() else None
-        names = dict(Service.objects.values_list("pk", "name"))
-        shared = {
-            names[k]: v for k, v in shared_cost_by_service(rng.start, rng.end, account).items()
-        }
-        if filters.get("service") and filters["service"] != "unallocated":
-            wanted = (
-                Service.objects.filter(slug=filters["service"])
-                .values_list("name", flat=True)
-                .first()
-            )
-            shared = {k: v for k, v in shared.items() if k == wanted}
-    attributed = sum(shared.values())
-    rows = []
-    for label, cost in by_service:
-        extra = -attributed if label == "(none)" else shared.get(label, 0)
-        rows.append((label, cost, extra, cost + extra))
-    seen = {label for label, _ in by_service}
-    rows += [(name, 0, extra, extra) for name, extra in shared.items() if name not in seen]
-    return {"service_rows": rows, "shared_attributed": attributed}
+def _shared_gpu_rows(view, raw_by_service) -> dict:
+    """By-service rows: (label, cost as tagged, shared-node cost attributed by GPU-hours, cost).
+    The last column is the one every other page shows (planner/billing/reports.py); unallocated
+    shrinks by what was attributed."""
+    attributed = {
+        (label if label not in (None, "") else "(none)"): cost
+        for label, cost in by_dimension(view, "service__name")
+    }
+    raw = dict(raw_by_service)
+    rows = [
+        (label, raw.get(label, 0), cost - raw.get(label, 0), cost)
+        for label, cost in attributed.items()
+    ]
+    rows += [(label, cost, -cost, 0) for label, cost in raw.items() if label not in attributed]
+    shared = sum(extra for label, _, extra, _ in rows if label != "(none)")
+    return {
+        "by_service": list(attributed.items()),
+        "service_rows": rows,
+        "shared_attributed": shared,
+    }
 
 
 def _dashboard_context(params) -> dict:
@@ -61,8 +64,8 @@ def _dashboard_context(params) -> dict:
     if group not in GROUPINGS:
         group = "service"
     qs = filtered(rng, filters)
-    prev = filtered(rng.previous(), filters)
-    spend, prev_spend = total(qs), total(prev)
+    view, prev = costs(rng, filters), costs(rng.previous(), filters)
+    spend, prev_spend = total(view), total(prev)
     change = (float(spend) - float(prev_spend)) / float(prev_spend) * 100 if prev_spend else None
     context = {
         "range": rng,
@@ -72,14 +75,13 @@ def _dashboard_context(params) -> dict:
         "spend": spend,
         "prev_spend": prev_spend,
         "change_pct": change,
-        "billed": total(qs, "billed_cost"),
-        "by_provider": by_dimension(qs, "provider"),
-        "by_category": by_dimension(qs, "pricing_category"),
-        "by_service": by_dimension(qs, "service__name"),
-        **_shared_gpu_rows(rng, filters, by_dimension(qs, "service__name")),
-        "chart_over_time": charts.stacked_daily(daily_by(qs, GROUPINGS[group])),
-        "chart_provider": charts.donut(by_dimension(qs, "provider")),
-        "chart_category": charts.donut(by_dimension(qs, "pricing_category")),
+        "billed": total(view, "billed_cost"),
+        "by_provider": by_dimension(view, "provider"),
+        "by_category": by_dimension(view, "pricing_category"),
+        **_shared_gpu_rows(view, raw_by_dimension(qs, "service__name")),
+        "chart_over_time": charts.stacked_daily(daily_by(view, GROUPINGS[group])),
+        "chart_provider": charts.donut(by_dimension(view, "provider")),
+        "chart_category": charts.donut(by_dimension(view, "pricing_category")),
         "providers": sorted(set(filtered(rng).values_list("provider", flat=True).distinct())),
         "accounts": list(CloudAccount.objects.all()),
         "services": list(Service.objects.all()),
@@ -91,13 +93,13 @@ def _dashboard_context(params) -> dict:
             .distinct()
             .order_by("service_tag")
         ),
-        "movers": panels.movers(qs, prev),
-        "prev_days_with_data": prev.values("date").distinct().count(),
-        "spot_share": panels.spot_share(qs),
+        "movers": panels.movers(view, prev),
+        "prev_days_with_data": filtered(rng.previous(), filters).values("date").distinct().count(),
+        "spot_share": panels.spot_share(view),
         "commitments": panels.commitments(qs, rng, filters),
         "forecast": panels.forecast_vs_actual(rng, filters, spend),
     }
-    unit = panels.unit_cost_by_modality(qs, rng, filters)
+    unit = panels.unit_cost_by_modality(view, rng, filters)
     context["chart_unit_cost"] = (
         charts.daily_lines(unit, yaxis="USD per unit of work") if unit else None
     )
@@ -111,32 +113,18 @@ def _services_in(filters: dict):
 
 
 def _alerts(rng) -> dict:
-    """Open anomalies and budgets at risk, when the alerts app is installed (else nothing)."""
-    from django.apps import apps
-
-    if not apps.is_installed("planner.alerts"):
-        return {}
-    out: dict = {"alerts_installed": True}
-    try:
-        Anomaly = apps.get_model("alerts", "Anomaly")
-        out["open_anomalies"] = Anomaly.objects.filter(status="open").count()
-    except (LookupError, Exception):  # noqa: BLE001 - another app's schema; show nothing rather than fail
-        out["open_anomalies"] = None
-    try:
-        from planner.alerts.budgets import budget_status
-
-        Budget = apps.get_model("alerts", "Budget")
-        at_risk = []
-        for b in Budget.objects.filter(active=True)[:20]:
-            st = budget_status(b, today=rng.end)
-            if st.amount_usd and (st.forecast_pct >= 100 or st.spend_pct >= 80):
-                at_risk.append(
-                    {"budget": b, "spend_pct": st.spend_pct, "forecast_pct": st.forecast_pct}
-                )
-        out["budgets_at_risk"] = at_risk
-    except Exception:  # noqa: BLE001
-        out["budgets_at_risk"] = None
-    return out
+    """Open anomalies and budgets at risk."""
+    at_risk = []
+    for b in Budget.objects.filter(active=True)[:20]:
+        st = budget_status(b, today=rng.end)
+        if st.amount_usd and (st.forecast_pct >= 100 or st.spend_pct >= 80):
+            at_risk.append(
+                {"budget": b, "spend_pct": st.spend_pct, "forecast_pct": st.forecast_pct}
+            )
+    return {
+        "open_anomalies": Anomaly.objects.filter(status=AnomalyStatus.OPEN).count(),
+        "budgets_at_risk": at_risk,
+    }
 
 
 @login_not_required

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from planner.plans.errors import AwsApplyError
+
 from .aws_client import ApplicationAutoScalingClient
 from .exports.decision import AwsScalingTarget, PlanDecision
 
@@ -30,10 +32,6 @@ DIMENSIONS = {
     "ecs-service": ("ecs", "ecs:service:DesiredCount"),
 }
 DOW_NAMES = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
-
-
-class AwsApplyError(ValueError):
-    """The plan cannot be expressed in Application Auto Scaling; says which service."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any
 
-from costmodels.catalog import PriceCatalog
+from costmodels.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.core.models import Deployment
 from planner.plans.exports.decision import (
     PlanDecision,
@@ -26,7 +26,6 @@ from planner.plans.exports.decision import (
     ScheduleWindow,
 )
 
-HOURS_PER_MONTH = 730.0
 DEFAULT_PROMETHEUS = "http://prometheus.monitoring:9090"
 DEFAULT_QUERY = 'sum(rate(http_requests_total{{service="{slug}"}}[2m]))'
 

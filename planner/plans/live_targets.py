@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from planner.plans.errors import CronError
+
 from .exports.decision import PlanDecision, PrometheusMetric, ScheduleWindow
 
 LOOKBACK_MINUTES = 8 * 24 * 60  # a weekly cron fires at least once in 8 days
 _RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
-
-
-class CronError(ValueError):
-    """A cron expression cannot be parsed; the message shows the field."""
 
 
 def _field(expr: str, lo: int, hi: int) -> frozenset[int]:

@@ -19,16 +19,13 @@ from django.utils import timezone
 from planner.core.models import Deployment, Service
 from planner.plans import aws_apply
 from planner.plans.aws_client import ApplicationAutoScalingClient
+from planner.plans.errors import PlanError
 from planner.plans.exports.autoscalers import LiveTargets
 from planner.plans.exports.bundle import Bundle, build_bundle
 from planner.plans.exports.decision import DecisionError
 from planner.plans.exports.decision import PlanDecision as Decision
 from planner.plans.exports.diff import PlanDiff, diff_plans, flatten
 from planner.plans.models import Plan, PlanDecision, PlanEvent, PlanStatus
-
-
-class PlanError(ValueError):
-    """A plan operation is not allowed or the input is wrong; the message says what to do."""
 
 
 def create_plan_from_decisions(

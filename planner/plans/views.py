@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from planner.core.roles import ADMIN, ANALYST, role_required
 from planner.plans import services
+from planner.plans.errors import PlansError
 from planner.plans.exports.validate import ManifestValidationError
 from planner.plans.live_targets import target_at
 from planner.plans.models import ClusterToken, Plan, PlanEvent, PlanStatus
@@ -33,7 +34,7 @@ def plan_detail(request, pk: int):
     drift_event = plan.events.filter(kind=PlanEvent.Kind.DRIFT_CHECK).first()
     try:
         manifest_paths, export_error = services.bundle_for(plan).manifest_paths(), ""
-    except (ManifestValidationError, services.PlanError, ValueError) as exc:
+    except PlansError as exc:
         manifest_paths, export_error = [], str(exc)
     return render(
         request,

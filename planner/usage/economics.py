@@ -19,7 +19,7 @@ from django.db.models import F, Sum
 from django.db.models.functions import TruncDate
 
 from costmodels.unit_economics import split_token_cost, trend_pct_per_week
-from planner.billing.models import CostRollup
+from planner.billing import reports
 from planner.usage.models import ServiceServingTargets, ServingEndpoint, UsageSample
 
 AMOUNTS = (
@@ -61,13 +61,9 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def daily_cost(service, start: dt.date, end: dt.date) -> pd.Series:
-    """Effective cost (USD) attributed to the service per day."""
-    rows = (
-        CostRollup.objects.filter(service=service, date__gte=start, date__lte=end)
-        .values("date")
-        .annotate(v=Sum("effective_cost"))
-    )
-    return pd.Series({r["date"]: float(r["v"]) for r in rows}, dtype=float).sort_index()
+    """Effective cost (USD) attributed to the service per day (shared-node share included)."""
+    days = reports.view(start, end, service=service.slug).daily().get(None, {})
+    return pd.Series({d: float(v) for d, v in days.items()}, dtype=float).sort_index()
 
 
 def daily_amounts(service, start: dt.date, end: dt.date) -> pd.DataFrame:

@@ -14,8 +14,6 @@ The serving stack is chosen per deployment (:class:`planner.usage.models.Serving
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 
 from celery import shared_task
 from django.conf import settings
@@ -23,7 +21,8 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from ingest.retry import TransientError
-from planner.billing.models import IngestRun, RunStatus
+from planner.billing.connectors import external_call_policy
+from planner.billing.models import IngestRun, RunSource, RunStatus
 from planner.core.models import Deployment
 from planner.usage.models import LatencyHistogram, ServingEndpoint, UsageSample
 from planner.usage.units import measured_unit
@@ -56,8 +55,8 @@ def serving_stack_for(deployment: Deployment):
 def _queries_for(deployment: Deployment, selector: str, step_s: int):
     from ingest.prometheus import UsageQueries
 
-    overrides = json.loads(os.environ.get("HEADROOM_PROMQL_OVERRIDES", "") or "{}")
-    window = os.environ.get("HEADROOM_PROMQL_RATE_WINDOW", "5m")
+    overrides = settings.PROMQL_OVERRIDES
+    window = settings.PROMQL_RATE_WINDOW
     base = UsageQueries(rate_window=window)
     serving = serving_stack_for(deployment)
     rendered = serving.render(selector, step_s, window) if serving else {}
@@ -69,10 +68,7 @@ def _queries_for(deployment: Deployment, selector: str, step_s: int):
 def _selector(deployment: Deployment) -> str:
     from ingest.prometheus import selector_for
 
-    template = (
-        os.environ.get("HEADROOM_PROMQL_SELECTOR") or 'namespace="{namespace}",pod=~"{name}-.*"'
-    )
-    return selector_for(deployment.namespace, deployment.name, template)
+    return selector_for(deployment.namespace, deployment.name, settings.PROMQL_SELECTOR)
 
 
 def _units(row_values: dict, deployment: Deployment, step_s: int) -> float | None:
@@ -99,7 +95,11 @@ def store_usage(
     if client is None:
         if not settings.PROMETHEUS_URL:
             raise TransientError("PROMETHEUS_URL is not set; cannot read usage")
-        client = PrometheusClient(settings.PROMETHEUS_URL, token_env="PROMETHEUS_BEARER_TOKEN")
+        client = PrometheusClient(
+            settings.PROMETHEUS_URL,
+            token=settings.PROMETHEUS_BEARER_TOKEN or None,
+            policy=external_call_policy(),
+        )
     selector = _selector(deployment)
     queries, serving = _queries_for(deployment, selector, step_s)
     result = read_usage(
@@ -144,7 +144,7 @@ def ingest_prometheus_usage(
     start, end = dt.datetime.fromisoformat(start_iso), dt.datetime.fromisoformat(end_iso)
     run = IngestRun.objects.create(
         account=deployment.account,
-        source="prometheus",
+        source=RunSource.PROMETHEUS,
         source_uri=f"{settings.PROMETHEUS_URL} {deployment.name}",
         status=RunStatus.RUNNING,
         started_at=timezone.now(),
@@ -173,8 +173,8 @@ def queue_usage_ingest(now: dt.datetime) -> int:
     """Queue a usage ingest for every deployment over the last lookback window, if Prometheus is set."""
     if not settings.PROMETHEUS_URL:
         return 0
-    step = int(getattr(settings, "PROMETHEUS_STEP_SECONDS", 60))
-    lookback = dt.timedelta(minutes=int(getattr(settings, "PROMETHEUS_LOOKBACK_MINUTES", 60)))
+    step = settings.PROMETHEUS_STEP_SECONDS
+    lookback = dt.timedelta(minutes=settings.PROMETHEUS_LOOKBACK_MINUTES)
     end = dt.datetime.fromtimestamp(int(now.timestamp()) // step * step, dt.UTC)
     start = end - lookback
     ids = list(Deployment.objects.values_list("pk", flat=True))

@@ -5,10 +5,11 @@ the autoscaler and purchase mix inferred from the metrics and the bill
 (:func:`planner.whatif.engine.load_inputs`), the capacity fitted from GPU utilisation. Its
 simulated compute cost is compared with the billed compute cost of the same days:
 
-* billed compute = the service's cost on its deployments' instance types, plus its share of
-  untagged shared-GPU-node cost (:mod:`planner.billing.attribution`);
-* billed cost the model does not cover = the rest of the service's cost (egress, storage,
-  support, overhead);
+* billed compute = the service's own (tagged) cost on its deployments' instance types, read
+  through :mod:`planner.billing.reports` (the rollups' instance-type dimension);
+* billed cost the model does not cover, shown apart: the service's share of untagged
+  shared-GPU-node cost (spare nodes no deployment runs on), and the rest of its cost (egress,
+  storage, support, overhead);
 * days inside a detected cost anomaly of the service (alerts app) are left out of both sides
   and listed: an anomaly is by definition what the model of normal operation does not explain.
 
@@ -19,17 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import Decimal
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Sum
 
 from costmodels.calibration import CostCalibration
 from costmodels.results import MINUTES_PER_MONTH
 from costmodels.slo import simulated_attainment
-from planner.billing.attribution import shared_cost_by_service
-from planner.billing.models import CostRollup
+from planner.billing import reports
 from planner.core.models import Service
 from planner.whatif import engine
 from planner.whatif.slo import observed_slo
@@ -55,24 +53,25 @@ def anomaly_days(service: Service, start: dt.date, end: dt.date) -> set[dt.date]
     return days
 
 
-def billed_by_day(service: Service, start: dt.date, end: dt.date) -> tuple[dict, dict]:
-    """({day: billed compute USD}, {day: other billed USD}) over [start, end)."""
+def billed_by_day(service: Service, start: dt.date, end: dt.date) -> tuple[dict, dict, dict]:
+    """({day: billed compute}, {day: shared-node share}, {day: other billed}) in USD over
+    [start, end), read through the one cost-per-service view (:mod:`planner.billing.reports`).
+
+    Billed compute is the service's own (tagged) cost on its deployments' instance types (the
+    rollups' instance-type dimension); the shared-node share is the untagged node cost the
+    attribution rule gives the service on those types; other is everything else it is billed."""
     types = set(service.deployments.values_list("instance_type", flat=True))
     compute: dict[dt.date, float] = defaultdict(float)
+    shared: dict[dt.date, float] = defaultdict(float)
     other: dict[dt.date, float] = defaultdict(float)
-    rows = (
-        CostRollup.objects.filter(service=service, date__gte=start, date__lt=end)
-        .values("date", "sku")
-        .annotate(cost=Sum("effective_cost"))
-    )
-    for r in rows:
-        (compute if r["sku"] in types else other)[r["date"]] += float(r["cost"] or 0)
-    day = start
-    while day < end:  # shared-node cost, attributed per day by GPU-hours
-        shared = shared_cost_by_service(day, day).get(service.pk, Decimal(0))
-        compute[day] += float(shared)
-        day += dt.timedelta(days=1)
-    return compute, other
+    view = reports.view(start, end - dt.timedelta(days=1), service=service.slug)
+    for r in view.by("date", "instance_type", "service_tag"):
+        if r["instance_type"] not in types:
+            bucket = other
+        else:
+            bucket = compute if r["service_tag"] else shared
+        bucket[r["date"]] += float(r["effective_cost"])
+    return compute, shared, other
 
 
 def simulated_by_day(inputs: engine.ServiceInputs, result) -> dict[dt.date, float]:
@@ -108,7 +107,7 @@ def calibrate(
     if inputs.end.time() != dt.time(0, tzinfo=inputs.end.tzinfo):
         end += dt.timedelta(days=1)
     excluded = anomaly_days(service, start, end)
-    billed, other = billed_by_day(service, start, end)
+    billed, shared, other = billed_by_day(service, start, end)
     simulated = simulated_by_day(inputs, result)
     days = [d for d in sorted(simulated) if d not in excluded and start <= d < end]
     full = [d for d in days if _full_day(inputs, d)]
@@ -122,6 +121,7 @@ def calibrate(
         billed_compute_monthly_usd=monthly(billed.get(d, 0.0) for d in days),
         simulated_compute_monthly_usd=monthly(simulated.get(d, 0.0) for d in days),
         billed_other_monthly_usd=monthly(other.get(d, 0.0) for d in days),
+        billed_shared_monthly_usd=monthly(shared.get(d, 0.0) for d in days),
         observed_slo_attainment=observed_slo(service, inputs.start, inputs.end).attainment,
         simulated_slo_attainment=simulated_attainment(
             result.p95_latency_ms,
@@ -170,6 +170,7 @@ def as_json(c: CostCalibration) -> dict:
         "observed_slo_attainment": r(c.observed_slo_attainment),
         "simulated_slo_attainment": r(c.simulated_slo_attainment),
         "billed_not_modelled_monthly": r(c.billed_other_monthly_usd, 2),
+        "billed_shared_node_monthly": r(c.billed_shared_monthly_usd, 2),
         "days_compared": c.days_compared,
         "days_excluded": list(c.days_excluded),
     }

@@ -25,8 +25,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,38 +32,20 @@ from django.db.models import Q, Sum
 
 from costmodels.calibration import infer_spot_share, infer_target_pct
 from costmodels.capacity import QUANT_SPEEDUP, CapacityModel, gpu_speed_factor
-from costmodels.catalog import InstanceOffer, PriceCatalog
+from costmodels.catalog import InstanceOffer
 from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
 from costmodels.simulator import simulate_scenarios
 from costmodels.slo import request_timeout_s, simulated_attainment
 from planner.billing.models import CostRollup
+from planner.billing.pricing import catalog
 from planner.core.models import Deployment, Service
 from planner.usage.models import UsageSample
+from planner.whatif.errors import ScenarioInputError
 from planner.whatif.slo import histogram_bounds
 
 DEFAULT_WINDOW_DAYS = 7
 BASELINE_METRIC, BASELINE_TARGET = "gpu_utilisation", 70.0
 RANDOM_STATE = 20261001  # fixed so the same scenario always gives the same interruptions
-
-
-class ScenarioInputError(ValueError):
-    """A scenario that cannot be simulated, with a message saying what to change."""
-
-
-def catalog() -> PriceCatalog:
-    """The price catalog with the connectors' latest refreshed prices (EC2 spot history, GCP
-    list_skus) applied; rebuilt only when the refreshed-price file changes."""
-    from planner.billing.connector_tasks import price_updates_path
-
-    path = price_updates_path()
-    return _catalog_at(str(path), path.stat().st_mtime_ns if path.exists() else 0)
-
-
-@lru_cache(maxsize=2)
-def _catalog_at(path: str, stamp: int) -> PriceCatalog:
-    from planner.billing.connector_tasks import refreshed_price_catalog
-
-    return refreshed_price_catalog(Path(path))
 
 
 @dataclass
@@ -131,7 +111,7 @@ def load_inputs(
     fit_rows = pd.DataFrame(
         {
             "request_rate_rps": own.rps,
-            "gpu_utilisation_pct": own.util,
+            "gpu_util_pct": own.util,
             "replicas": own.replicas.fillna(1.0),
         }
     )
@@ -195,11 +175,14 @@ def _demand_per_minute(frame: pd.DataFrame) -> np.ndarray:
 def current_mix(
     service: Service, dep: Deployment, offer: InstanceOffer, start, end, replicas=None
 ) -> PurchaseMix:
-    """The purchase mix the bills show for the deployment's instance SKU over the window: the
+    """The purchase mix the bills show for the deployment's instance type over the window: the
     committed replicas, and the pool's spot share inferred from the billed spot / on-demand
     hours over the recorded replica series (``replicas``, per usage step) when given."""
     agg = CostRollup.objects.filter(
-        service=service, sku=dep.instance_type, date__gte=start.date(), date__lt=end.date()
+        service=service,
+        instance_type=dep.instance_type,
+        date__gte=start.date(),
+        date__lt=end.date(),
     ).aggregate(
         committed_list=Sum("list_cost", filter=Q(pricing_category="Committed")),
         spot_hours=Sum("consumed_quantity", filter=Q(pricing_category="Dynamic")),

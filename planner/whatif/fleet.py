@@ -15,13 +15,12 @@ import datetime as dt
 from django.db.models import Avg, Count, F, Max, Sum
 from django.db.models.functions import TruncHour
 
-from planner.billing.models import CostRollup
+from costmodels.catalog import HOURS_PER_MONTH
+from planner.billing import reports
 from planner.core.dashboard import DateRange
 from planner.usage.models import UsageSample
 from planner.whatif.models import ServiceCalibration
 from planner.whatif.slo import observed_slo
-
-HOURS_PER_MONTH = 730.0
 
 
 def _ts_bounds(rng: DateRange) -> tuple[dt.datetime, dt.datetime]:
@@ -32,11 +31,7 @@ def _ts_bounds(rng: DateRange) -> tuple[dt.datetime, dt.datetime]:
 def service_rows(services, rng: DateRange) -> list[dict]:
     """One dict per service with cost, run-rate, unit cost, SLO attainment and GPU utilisation."""
     ids = [s.pk for s in services]
-    cost = dict(
-        CostRollup.objects.filter(service_id__in=ids, date__gte=rng.start, date__lte=rng.end)
-        .values_list("service_id")
-        .annotate(v=Sum("effective_cost"))
-    )
+    cost = {k: v for k, v in reports.view(rng.start, rng.end).by_service().items() if k in set(ids)}
     lo, hi = _ts_bounds(rng)
     usage = {
         r["deployment__service_id"]: r

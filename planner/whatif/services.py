@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from planner.core.models import Service
+from planner.plans.errors import PlanError
 from planner.whatif import engine
 from planner.whatif.models import Scenario, ScenarioStatus
 from planner.whatif.recommend import (  # noqa: F401 - the recommendations' public names
@@ -147,13 +148,11 @@ def scenario_name(params: dict) -> str:
 def promote_to_plan(scenario: Scenario, user) -> object:
     """Create a draft plan with one decision per service of a finished scenario."""
     if scenario.status != ScenarioStatus.SUCCEEDED:
-        raise ValueError("only a finished scenario can be promoted; run it first")
-    try:
-        from planner.plans.exports.decision import PlanDecision, PrometheusMetric
-        from planner.plans.services import create_plan_from_decisions
-    except ImportError as exc:  # plans app not installed
-        raise ValueError("plans are not available in this installation") from exc
+        raise PlanError("only a finished scenario can be promoted; run it first")
     from django.conf import settings
+
+    from planner.plans.exports.decision import PlanDecision, PrometheusMetric
+    from planner.plans.services import create_plan_from_decisions
 
     p = scenario.parameters
     decisions = []

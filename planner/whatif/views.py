@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from planner.core import charts as core_charts
-from planner.core.dashboard import cached, daily_by, filtered, parse_range, total
+from planner.core.dashboard import cached, costs, daily_by, parse_range, total
 from planner.core.models import Service
 from planner.core.roles import ANALYST, has_role, role_required
+from planner.plans.errors import PlanError
 from planner.usage.views import unit_economics_context
 from planner.whatif import charts, fleet
 from planner.whatif.forms import PARAMETER_FIELDS, DecisionForm, ScenarioForm, offer_choices
@@ -53,9 +54,9 @@ def _service_figures(service, params) -> dict:
     row.pop("service")
     hourly = fleet.hourly_grid(fleet.hourly_usage(service, rng))
     x = hourly[0]["hour"] if hourly else None
-    qs = filtered(rng, {"service": service.slug})
-    out = {"range": rng, "row": row, "has_usage": bool(hourly), "cost": total(qs),
-           "chart_cost": core_charts.stacked_daily(daily_by(qs, "pricing_category"))}  # fmt: skip
+    view = costs(rng, {"service": service.slug})
+    out = {"range": rng, "row": row, "has_usage": bool(hourly), "cost": total(view),
+           "chart_cost": core_charts.stacked_daily(daily_by(view, "pricing_category"))}  # fmt: skip
     if hourly:
         out["chart_demand"] = charts.lines(
             x, {"demand (req/s)": [h["demand_rps"] for h in hourly], "capacity (req/s)": [h["capacity_rps"] for h in hourly]},
@@ -245,14 +246,11 @@ def scenario_promote(request, pk):
     s = get_object_or_404(Scenario, pk=pk)
     try:
         plan = promote_to_plan(s, request.user)
-    except ValueError as exc:  # PlanError is a ValueError
+    except PlanError as exc:
         messages.error(request, f"Could not promote: {exc}")
         return redirect("scenario-detail", pk=s.pk)
     messages.success(request, f"Draft plan v{plan.version} created from this scenario.")
-    try:
-        return redirect("plan-detail", pk=plan.pk)
-    except Exception:  # noqa: BLE001 - plans pages not installed
-        return redirect("scenario-detail", pk=s.pk)
+    return redirect("plan-detail", pk=plan.pk)
 
 
 def scenario_compare(request):

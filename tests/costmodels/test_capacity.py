@@ -96,17 +96,17 @@ def test_fit_recovers_service_time_from_samples():
     rate = rng.uniform(20, 200, 2000)
     reps = rng.integers(1, 4, 2000)
     util = 100 * rate / reps / true.throughput_rps_ * rng.normal(1, 0.02, 2000)
-    df = pd.DataFrame({"request_rate_rps": rate, "gpu_utilisation_pct": util, "replicas": reps})
+    df = pd.DataFrame({"request_rate_rps": rate, "gpu_util_pct": util, "replicas": reps})
     fitted = CapacityModel("embeddings", gpu_model="NVIDIA L4", batch_size=8).fit(df)
     assert fitted.fitted_from_samples_ and fitted.n_samples_ == 2000
     assert fitted.throughput_rps_ == pytest.approx(true.throughput_rps_, rel=0.02)
 
 
 def test_fit_errors_say_where():
-    df = pd.DataFrame({"request_rate_rps": [1.0, -2.0] * 10, "gpu_utilisation_pct": [10.0] * 20})
+    df = pd.DataFrame({"request_rate_rps": [1.0, -2.0] * 10, "gpu_util_pct": [10.0] * 20})
     with pytest.raises(ValueError, match=r"row 1, column 'request_rate_rps'"):
         CapacityModel().fit(df)
-    with pytest.raises(ValueError, match="missing column 'gpu_utilisation_pct'"):
+    with pytest.raises(ValueError, match="missing column 'gpu_util_pct'"):
         CapacityModel().fit(df[["request_rate_rps"]])
     with pytest.raises(ValueError, match="modality"):
         CapacityModel("podcasts").fit()

@@ -47,7 +47,7 @@ def _capacity_samples() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "request_rate_rps": rate,
-            "gpu_utilisation_pct": 100 * rate / 40 * rng.normal(1, 0.01, 200),
+            "gpu_util_pct": 100 * rate / 40 * rng.normal(1, 0.01, 200),
         }
     )
 

@@ -29,7 +29,7 @@ def _samples(offer, minutes, *, replicas=2, mem_gib=3.0, base_rps=30.0, seed=0, 
         100 * rate / replicas / true.throughput_rps_ * rng.normal(1, 0.02, minutes), 0, 100
     )
     return pd.DataFrame(
-        {"request_rate_rps": rate, "gpu_utilisation_pct": util, "gpu_memory_used_gib": np.full(minutes, mem_gib),
+        {"request_rate_rps": rate, "gpu_util_pct": util, "gpu_memory_used_gib": np.full(minutes, mem_gib),
          "replicas": np.full(minutes, replicas)}, index=idx,
     )  # fmt: skip
 
@@ -111,7 +111,7 @@ def test_bad_samples_say_where(catalog):
             df, current_offer=cur, capacity=CapacityModel(), catalog=catalog, slo_p95_ms=100
         )
     with pytest.raises(ValueError, match="missing column"):
-        recommend_rightsizing(df.drop(columns="gpu_utilisation_pct"), current_offer=cur, capacity=CapacityModel(),
+        recommend_rightsizing(df.drop(columns="gpu_util_pct"), current_offer=cur, capacity=CapacityModel(),
                               catalog=catalog, slo_p95_ms=100)  # fmt: skip
 
 

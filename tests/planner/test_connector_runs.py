@@ -11,6 +11,7 @@ import math
 
 import pytest
 import time_machine
+from django.conf import settings
 
 from planner.billing import scheduling
 from planner.billing.models import BillingPeriodLoad, IngestRun, RunStatus
@@ -48,7 +49,7 @@ def test_gcp_account_runs_end_to_end_with_credentials_named_by_an_environment_va
     with serve(FakeGoogle) as (url, _):
         _service_account_file(tmp_path / "sa.json", f"{url}/token")
         monkeypatch.setenv("HEADROOM_CRED_TEST_GCP_SA", str(tmp_path / "sa.json"))
-        monkeypatch.setenv("HEADROOM_GCP_BIGQUERY_ENDPOINT", url)
+        monkeypatch.setattr(settings, "GCP_BIGQUERY_ENDPOINT", url)
         account = CloudAccount.objects.create(
             provider="gcp", account_id="infer-prod", name="GenAI", source="gcp_bigquery",
             source_uri="infer-prod.billing.gcp_billing_export_resource_v1_01A2B3", credential_ref="HEADROOM_CRED_TEST_GCP_SA",
@@ -97,7 +98,7 @@ def test_azure_account_runs_end_to_end_with_the_default_credential_chain(
         monkeypatch.setenv("IDENTITY_ENDPOINT", f"{url}/msi/token")
         monkeypatch.setenv("IDENTITY_HEADER", "identity-secret")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca)
-        monkeypatch.setenv("HEADROOM_AZURE_ARM_ENDPOINT", url)
+        monkeypatch.setattr(settings, "AZURE_ARM_ENDPOINT", url)
         account = CloudAccount.objects.create(
             provider="azure",
             account_id="sub-1",

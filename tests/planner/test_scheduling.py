@@ -316,11 +316,8 @@ def test_auth_failure_fails_fast_with_a_clear_message(
 def test_price_refresh_stores_spot_prices_for_instance_types_in_use(
     moto_s3, settings, django_capture_on_commit_callbacks
 ):
-    from planner.billing.connector_tasks import (
-        price_updates_path,
-        queue_price_refresh,
-        refreshed_price_catalog,
-    )
+    from planner.billing.connector_tasks import queue_price_refresh
+    from planner.billing.pricing import price_updates_path, refreshed_price_catalog
     from planner.core.models import Deployment, Service
 
     svc = Service.objects.create(

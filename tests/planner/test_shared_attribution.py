@@ -66,6 +66,7 @@ def shared_pool():
             provider="AWS",
             region="us-east-1",
             sku=sku,
+            instance_type=sku,  # a demo/Cost Explorer-shaped row: the SKU names the type
             service=service,
             billed_cost=cost,
             effective_cost=cost,

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from planner.billing.attribution import shared_gpu_allocations
 from planner.billing.models import CostRollup
 from planner.core import demo
 from planner.core.models import Service
@@ -33,9 +34,19 @@ def _frame(slug: str) -> pd.DataFrame:
 
 
 def _cost(slug: str) -> pd.Series:
+    """Tagged rollups of the service plus its GPU-hour share of the untagged shared nodes."""
     rows = CostRollup.objects.filter(service__slug=slug, date__gte=START, date__lte=END)
     f = pd.DataFrame(list(rows.values("date", "effective_cost")))
-    return f.groupby("date")["effective_cost"].sum().astype(float)
+    service_id = Service.objects.get(slug=slug).pk
+    shared = pd.DataFrame(
+        [
+            {"date": a.date, "effective_cost": a.allocated_usd}
+            for a in shared_gpu_allocations(START, END)
+            if a.service_id == service_id
+        ],
+        columns=["date", "effective_cost"],
+    )
+    return pd.concat([f, shared]).groupby("date")["effective_cost"].sum().astype(float)
 
 
 def test_demo_unit_cost_per_million_tokens_recomputed_from_raw_rows(demo_fleet):

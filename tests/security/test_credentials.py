@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.urls import reverse
 
 from planner.billing.models import IngestRun
@@ -81,8 +82,8 @@ def test_credential_value_never_leaves_the_process(
 ):
     monkeypatch.setenv("HEADROOM_CRED_MARKER", MARKER)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
-    monkeypatch.setenv("HEADROOM_AZURE_ARM_ENDPOINT", "https://127.0.0.1:1")
-    monkeypatch.setenv("HEADROOM_GCP_BIGQUERY_ENDPOINT", "http://127.0.0.1:1")
+    monkeypatch.setattr(settings, "AZURE_ARM_ENDPOINT", "https://127.0.0.1:1")
+    monkeypatch.setattr(settings, "GCP_BIGQUERY_ENDPOINT", "http://127.0.0.1:1")
     caplog.set_level(logging.DEBUG)
     account = CloudAccount.objects.create(
         provider=provider, account_id=f"leak-{source}", name=f"leak {source}", source=source,

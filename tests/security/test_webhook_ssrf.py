@@ -114,7 +114,7 @@ def test_ssrf_https_post_verifies_the_certificate_of_the_named_host(settings, mo
         port = url.rsplit(":", 1)[1]
         with pytest.raises(webhooks.TransientWebhookError, match="SSLError"):
             webhooks.post(f"https://localhost:{port}/hook", "untrusted CA")
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca)
+        settings.WEBHOOK_CA_BUNDLE = ca
         assert webhooks.post(f"https://localhost:{port}/hook", "trusted") == 200
     assert Receiver.hits == [("127.0.0.1", "/hook")]
 

@@ -280,15 +280,12 @@ def test_mig_instances_stay_separate_and_missing_series_are_reported(prometheus_
     assert UsageSample.objects.filter(deployment=dep).count() == 2 * MINUTES
 
     # A read that returns nothing at all (here: a selector matching no series) keeps what was stored.
-    import os
+    from django.test import override_settings
 
-    os.environ["HEADROOM_PROMQL_SELECTOR"] = 'namespace="nowhere"'
-    try:
-        from planner.usage.tasks import store_usage
+    from planner.usage.tasks import store_usage
 
+    with override_settings(PROMQL_SELECTOR='namespace="nowhere"'):
         empty = store_usage(dep, START, END, step_s=60)
-    finally:
-        del os.environ["HEADROOM_PROMQL_SELECTOR"]
     assert all(r.gpu_util_pct is None for r in empty.rows)
     assert any(m.startswith("gpu_util_pct: no series") for m in empty.missing)
     assert UsageSample.objects.filter(deployment=dep).count() == 2 * MINUTES

@@ -105,7 +105,7 @@ def test_more_batching_and_a_cache_cut_replicas_and_cost(demo_fleet):
 
 
 def test_what_if_prices_follow_the_connectors_refreshed_prices(settings, tmp_path):
-    from planner.billing.connector_tasks import save_price_updates
+    from planner.billing.pricing import save_price_updates
     from planner.whatif import engine
 
     settings.VAR_DIR = tmp_path

@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 import yaml
 
+from planner.plans.errors import BundleError
+
 from .autoscalers import LiveTargets, render_hpa, render_scaled_object
 from .decision import PlanDecision
 from .diff import changes_markdown, diff_plans
@@ -33,10 +35,6 @@ from .karpenter import render_node_pools
 from .validate import validate_yaml
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-class BundleError(RuntimeError):
-    """The bundle could not be built or written; the message says what to do."""
 
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available (same output)

@@ -18,15 +18,13 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from planner.plans.errors import DecisionError
+
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 CRON_FIELDS = 5
 CAPACITY_TYPES = ("spot", "on-demand", "reserved")
 PROVIDERS = ("aws", "azure", "gcp")
 QUEUE_KINDS = ("rabbitmq", "redis", "aws-sqs")
-
-
-class DecisionError(ValueError):
-    """A plan decision is inconsistent; the message names service and field."""
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from planner.plans.errors import ManifestValidationError
+
 from .admission import FieldError, admission_errors
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
@@ -45,17 +47,6 @@ INT64 = (-(2**63), 2**63 - 1)
 QUANTITY = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 HPA_REF = "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler"
 META_REF = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
-
-
-class ManifestValidationError(ValueError):
-    """A manifest does not match its schema; ``errors`` says where and why."""
-
-    def __init__(self, kind: str, name: str, errors: list[FieldError]):
-        self.kind, self.name, self.errors = kind, name, errors
-        lines = "\n".join(f"  - {e}" for e in errors)
-        super().__init__(
-            f"{kind} '{name}' is invalid ({len(errors)} problem(s)); fix these fields:\n{lines}"
-        )
 
 
 def openapi_to_jsonschema(node: Any, ref_prefix: str = "") -> Any:

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from planner.billing import services
-from planner.billing.models import RunStatus
+from planner.billing.models import RunSource, RunStatus
 from planner.core.models import CloudAccount
 
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
                 ", ".join(CloudAccount.objects.values_list("account_id", flat=True)) or "none yet"
             )
             raise CommandError(f"no cloud account {account!r}; known accounts: {known}")
-        run = services.create_run(acct, "focus_file", source)
+        run = services.create_run(acct, RunSource.FOCUS_FILE, source)
         bar = tqdm(unit=" rows", unit_scale=True, disable=no_progress, desc="ingest")
         seen = [0]
 
