@@ -344,7 +344,7 @@ def _sources(inputs: engine.ServiceInputs) -> dict[str, str]:
         "current_cost": "simulator replay of the evidence window as deployed (calibrated against the bill below)",
         "proposed_cost": "simulator, same demand and random draws, proposed configuration",
         "slo": "simulated per-minute p95 pooled by hour (one SLO definition, costmodels.slo)",
-        "billed_compute": "bill: the service's cost on its instance types + shared-node share (billing attribution)",
+        "billed_compute": "bill (billing.reports): the service's own instance-hours on its instance types; shared-node share shown apart",
         "confidence": f"backtest: chosen on the first {TRAIN_SHARE:.0%} of the window, replayed on the rest",
         "prices": f"catalog: {', '.join(f'{k} {v}' for k, v in inputs.offer.price_source.items() if v)}",
     }  # fmt: skip
