@@ -40,7 +40,6 @@ from costmodels.slo import pooled_p95, request_timeout_s
 TRUE_TARGET_UTILISATION = {"video-understanding": 0.9, "image-gen": 0.6}
 DEFAULT_TARGET_UTILISATION = 0.7
 OPERATIONS_SEED = 20261206
-P50_OVER_P95 = 0.55
 
 
 def operate(
@@ -165,7 +164,7 @@ def _usage_columns(f: pd.DataFrame, svc, minutes, ready, p95, rng) -> pd.DataFra
     step_p95 = pooled * rng.lognormal(0.0, 0.03, n)
     served = (mean_reps > 0) & (rps > 0)
     rho = np.clip(util, 0.0, 0.98)
-    p50 = step_p95 * P50_OVER_P95  # within-step spread as the SLO definition assumes (sigma 0.36)
+    p50 = np.minimum(step_p95 * 0.55, _idle_p95(svc) * (0.6 + 0.4 * rho / (1.0 - rho)))
     mem_total = f["gpu_mem_total_gib"].to_numpy(float)
     f["replicas"] = mean_reps
     f["gpu_util_pct"] = np.where(mean_reps > 0, gpu_util, 0.0)
