@@ -65,15 +65,9 @@ def _candidates(catalog: PriceCatalog, current: InstanceOffer, same_region: bool
             continue
         yield o, None, float(o.gpu_count), o.gpu_memory_gib, o.ondemand_usd_per_hour
         if o.gpu_count >= 1:
-            per_gpu_price = o.ondemand_usd_per_hour / o.gpu_count
             for mig in o.mig_profiles:
-                yield (
-                    o,
-                    mig.name,
-                    mig.gpu_fraction,
-                    mig.memory_gib,
-                    per_gpu_price * mig.gpu_fraction,
-                )
+                part = o.mig_slice(mig.name)  # the one MIG slice pricing
+                yield o, mig.name, part.gpu_count, part.gpu_memory_gib, part.ondemand_usd_per_hour
 
 
 def recommend_rightsizing(

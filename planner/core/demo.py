@@ -309,7 +309,10 @@ def generate(days: int = 90, seed: int = 7, end: dt.date | None = None, usage_st
         usage.append(_usage_rows(svc, offer, minutes, rps, reps, rng, usage_step_min))
     billing.append(_overhead_rows(hours, anomalies, catalog, rng))
     billing.append(spare_node_rows(SERVICES, catalog, hours, _base_row, COMPUTE_SERVICE))
-    return pd.concat(billing, ignore_index=True), pd.concat(usage, ignore_index=True), anomalies
+    from planner.whatif.demo_operations import operate  # the fleet run by its autoscalers
+
+    frames = pd.concat(billing, ignore_index=True), pd.concat(usage, ignore_index=True)
+    return (*operate(*frames, SERVICES, catalog, anomalies, seed), anomalies)
 
 
 def _anomalies(start_day: pd.Timestamp, days: int) -> list[InjectedAnomaly]:

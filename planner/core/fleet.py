@@ -2,7 +2,9 @@
 
 Units: cost in USD (effective cost, i.e. amortised commitments); monthly run-rate = cost over
 the range scaled to a 730-hour month; unit cost = cost / units of work in the service's own unit;
-SLO attainment = share of usage samples whose p95 latency is within the service's objective;
+SLO attainment = the one definition of :mod:`costmodels.slo` (share of requests in hours whose
+p95 is within the objective, from the servers' latency histograms; :mod:`planner.whatif.slo`);
+model vs bill = the service's latest calibration (:class:`planner.whatif.models.ServiceCalibration`);
 GPU utilisation = mean of the samples' utilisation percentages.
 """
 
@@ -10,13 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Avg, Count, F, Max, Q, Sum
+from django.db.models import Avg, Count, F, Max, Sum
 from django.db.models.functions import TruncHour
 
 from costmodels.catalog import HOURS_PER_MONTH
 from planner.billing import reports
 from planner.core.dashboard import DateRange
 from planner.usage.models import UsageSample
+from planner.whatif.models import ServiceCalibration
+from planner.whatif.slo import observed_slo
 
 
 def _ts_bounds(rng: DateRange) -> tuple[dt.datetime, dt.datetime]:
@@ -36,12 +40,9 @@ def service_rows(services, rng: DateRange) -> list[dict]:
         .annotate(
             units=Sum("units_of_work"),
             util=Avg("gpu_util_pct"),
-            measured=Count("p95_latency_ms"),
-            within=Count(
-                "pk", filter=Q(p95_latency_ms__lte=F("deployment__service__latency_slo_p95_ms"))
-            ),
         )
     }
+    cals = {c.service_id: c for c in ServiceCalibration.objects.filter(service_id__in=ids)}
     rows = []
     for s in services:
         c = cost.get(s.pk)
@@ -52,7 +53,8 @@ def service_rows(services, rng: DateRange) -> list[dict]:
             "cost": c,
             "monthly": float(c) / (rng.days * 24.0) * HOURS_PER_MONTH if c is not None else None,
             "unit_cost": float(c) / units if c is not None and units > 0 else None,
-            "slo_attainment": u["within"] / u["measured"] if u.get("measured") else None,
+            "slo_attainment": observed_slo(s, lo, hi).attainment,
+            "calibration": cals.get(s.pk),
             "gpu_util": u.get("util"),
         })  # fmt: skip
     return rows

@@ -130,6 +130,7 @@ def _histograms(slug: str, f: pd.DataFrame) -> list[tuple[str, str, list, pd.Dat
 def seed_serving_metrics(usage: pd.DataFrame, deployments: dict) -> int:
     """Serving endpoints, chat SLO targets and hourly latency histograms; returns histograms."""
     from planner.usage.models import LatencyHistogram
+    from planner.whatif.demo_operations import hourly_histogram_counts
 
     LatencyHistogram.objects.filter(deployment__in=list(deployments.values())).delete()
     objs = []
@@ -146,13 +147,7 @@ def seed_serving_metrics(usage: pd.DataFrame, deployments: dict) -> int:
         for kind, metric, bounds_s, frame in _histograms(slug, f):
             bounds_ms = np.asarray(bounds_s) * 1000.0
             frame = frame[frame["replicas"] > 0]
-            hours = frame.groupby(frame["ts"].dt.floor("h"))
-            agg = hours.agg(n=("requests_succeeded", "sum"), p50=("p50_latency_ms", "mean"),
-                            p95=("p95_latency_ms", "mean"))  # fmt: skip
-            for hour, r in agg.iterrows():
-                if r["n"] <= 0 or not np.isfinite(r["p50"]):
-                    continue
-                counts = _lognormal_counts(bounds_ms, r["p50"], r["p95"], r["n"])
+            for hour, counts in hourly_histogram_counts(frame, bounds_ms):  # steps summed per hour
                 objs.append(LatencyHistogram(
                     deployment=dep, kind=kind, end=hour + pd.Timedelta(hours=1), seconds=3600,
                     source_metric=metric, bounds_ms=bounds_ms.tolist() + [None], counts=counts,

@@ -10,12 +10,14 @@ Assumptions (also shown to users beside the results):
 * The per-request GPU time is fitted by :class:`costmodels.capacity.CapacityModel` from the
   primary deployment's samples (GPU utilisation against requests per replica), then expressed
   at A100 speed so other GPU types and quantisations scale it with the capacity model's factors.
-* The current autoscaler is taken as GPU utilisation 70 % within the deployment's replica
-  bounds (Headroom does not read live autoscaler objects); the current purchase mix comes from
-  the billing rollups of the same window (committed instance-hours = committed ListCost /
-  on-demand price; spot share = spot / (spot + on-demand) consumed hours of the instance SKU).
-* A MIG slice costs its share of the GPU's compute (``MigProfile.gpu_fraction``) of one GPU's
-  price, as the catalog documents.
+* The current autoscaler is scaled on GPU utilisation within the deployment's replica bounds
+  (Headroom does not read live autoscaler objects); its target is inferred from the recorded
+  replica series (:func:`costmodels.calibration.infer_target_pct`). The current purchase mix
+  comes from the billing rollups of the same window (committed instance-hours = committed
+  ListCost / on-demand price; spot share inferred from the spot / on-demand hours of the
+  instance SKU over the recorded replicas, :func:`costmodels.calibration.infer_spot_share`).
+* A MIG slice costs its share of the GPU's compute of one GPU's price
+  (:meth:`costmodels.catalog.InstanceOffer.mig_slice`, the one place slices are priced).
 """
 
 from __future__ import annotations
@@ -28,15 +30,18 @@ import numpy as np
 import pandas as pd
 from django.db.models import Q, Sum
 
+from costmodels.calibration import infer_spot_share, infer_target_pct
 from costmodels.capacity import QUANT_SPEEDUP, CapacityModel, gpu_speed_factor
 from costmodels.catalog import InstanceOffer
 from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
 from costmodels.simulator import simulate_scenarios
+from costmodels.slo import request_timeout_s, simulated_attainment
 from planner.billing.models import CostRollup
 from planner.billing.pricing import catalog
 from planner.core.models import Deployment, Service
 from planner.usage.models import UsageSample
 from planner.whatif.errors import ScenarioInputError
+from planner.whatif.slo import histogram_bounds
 
 DEFAULT_WINDOW_DAYS = 7
 BASELINE_METRIC, BASELINE_TARGET = "gpu_utilisation", 70.0
@@ -59,6 +64,7 @@ class ServiceInputs:
     policy: AutoscalingPolicy
     mix: PurchaseMix
     notes: list[str]
+    latency_bounds_ms: tuple[float, ...] | None = None  # the servers' histogram buckets
 
 
 def primary_deployment(service: Service) -> Deployment:
@@ -78,12 +84,13 @@ def load_inputs(
     dep = primary_deployment(service)
     samples = UsageSample.objects.filter(deployment__service=service)
     if end is None:
-        last = samples.order_by("-ts").values_list("ts", flat=True).first()
+        last_row = samples.order_by("-ts").values_list("ts", "step_seconds").first()
+        last = None if last_row is None else last_row[0]
         if last is None:
             raise ScenarioInputError(
                 f"service {service.slug!r} has no usage samples: load metrics (Prometheus) or the demo fleet first"
             )
-        end = last + dt.timedelta(minutes=1)
+        end = last + dt.timedelta(seconds=max(60, int(last_row[1] or 60)))  # end of its step
     start = end - dt.timedelta(days=window_days)
     rows = list(
         samples.filter(ts__gte=start, ts__lt=end)
@@ -121,16 +128,32 @@ def load_inputs(
         notes.append(f"GPU time per request from modality defaults ({exc})")
     t1_a100 = fitted.service_time_ms_ * gpu_speed_factor(dep.gpu_model)
     hours = float((frame.step.groupby(frame.dep).sum().max() or 0) / 3600.0)
-    policy = AutoscalingPolicy(
+    template = AutoscalingPolicy(
         metric=BASELINE_METRIC,
         target=BASELINE_TARGET,
         min_replicas=dep.min_replicas,
         max_replicas=dep.max_replicas,
     )
-    return ServiceInputs(
-        service, dep, start, end, demand, offer, t1_a100, from_samples, hours, policy,
-        current_mix(service, dep, offer, start, end), notes,
+    inputs = ServiceInputs(
+        service, dep, start, end, demand, offer, t1_a100, from_samples, hours, template,
+        PurchaseMix(), notes,
     )  # fmt: skip
+    own_reps = frame[frame.dep == dep.pk]
+    reps = own_reps.replicas.fillna(0.0).to_numpy(float)
+    weights = own_reps.step.to_numpy(float)
+    recorded = float(np.average(reps, weights=weights)) if weights.sum() > 0 else 0.0
+    target, simulated = infer_target_pct(
+        demand, recorded, template, offer, capacity_for(inputs, offer),
+        float(service.latency_slo_p95_ms), random_state=RANDOM_STATE,
+    )  # fmt: skip
+    inputs.policy = dataclasses.replace(template, target=target)
+    notes.append(
+        f"Current autoscaler inferred from the replica series: GPU utilisation {target:g} % "
+        f"gives {simulated:.2f} mean replicas against {recorded:.2f} recorded"
+    )
+    inputs.mix = current_mix(service, dep, offer, start, end, reps)
+    inputs.latency_bounds_ms = histogram_bounds(service)
+    return inputs
 
 
 def _demand_per_minute(frame: pd.DataFrame) -> np.ndarray:
@@ -149,8 +172,12 @@ def _demand_per_minute(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def current_mix(service: Service, dep: Deployment, offer: InstanceOffer, start, end) -> PurchaseMix:
-    """The purchase mix the bills show for the deployment's instance type over the window."""
+def current_mix(
+    service: Service, dep: Deployment, offer: InstanceOffer, start, end, replicas=None
+) -> PurchaseMix:
+    """The purchase mix the bills show for the deployment's instance type over the window: the
+    committed replicas, and the pool's spot share inferred from the billed spot / on-demand
+    hours over the recorded replica series (``replicas``, per usage step) when given."""
     agg = CostRollup.objects.filter(
         service=service,
         instance_type=dep.instance_type,
@@ -171,6 +198,8 @@ def current_mix(service: Service, dep: Deployment, offer: InstanceOffer, start, 
     share = spot / (spot + od) if spot + od > 0 and offer.spot_usd_per_hour else 0.0
     if committed and offer.commit_usd_per_hour("1y") is None:
         committed = 0
+    if replicas is not None and share > 0:
+        share = infer_spot_share(np.asarray(replicas, float), committed, spot, od)
     return PurchaseMix(committed_replicas=committed, spot_share=round(share, 2))
 
 
@@ -188,20 +217,28 @@ def offer_for(
             raise ScenarioInputError(f"{inputs.service.slug}: {exc.args[0]}") from None
     if not mig_profile:
         return offer
-    profile = next((p for p in offer.mig_profiles if p.name == mig_profile), None)
-    if profile is None:
+    try:
+        part = offer.mig_slice(mig_profile)  # the one MIG slice pricing (costmodels.catalog)
+    except ValueError:
         names = ", ".join(p.name for p in offer.mig_profiles) or "none (this GPU has no MIG)"
         raise ScenarioInputError(
             f"{inputs.service.slug}: MIG profile {mig_profile!r} not available on {offer.instance_type}; choose one of {names}"
-        )
-    scale = profile.gpu_fraction / offer.gpu_count
-    price = lambda v: None if v is None else v * scale  # noqa: E731
-    return dataclasses.replace(
-        offer, instance_type=f"{offer.instance_type} ({profile.name})", gpu_count=profile.gpu_fraction,
-        gpu_memory_gib=profile.memory_gib, ondemand_usd_per_hour=offer.ondemand_usd_per_hour * scale,
-        spot_usd_per_hour=price(offer.spot_usd_per_hour), commit_1y_usd_per_hour=price(offer.commit_1y_usd_per_hour),
-        commit_3y_usd_per_hour=price(offer.commit_3y_usd_per_hour),
-    )  # fmt: skip
+        ) from None
+    return dataclasses.replace(part, instance_type=f"{offer.instance_type} ({mig_profile})")
+
+
+def offers_with_slices(provider: str, region: str) -> list[tuple[InstanceOffer, str]]:
+    """Every offer of ``provider`` in ``region`` and each of its MIG slices, as (offer, MIG
+    profile name or "") with slices priced by :meth:`InstanceOffer.mig_slice`."""
+    out: list[tuple[InstanceOffer, str]] = []
+    for o in catalog().offers(provider=provider, region=region):
+        out.append((o, ""))
+        for m in o.mig_profiles:
+            part = o.mig_slice(m.name)
+            out.append(
+                (dataclasses.replace(part, instance_type=f"{o.instance_type} ({m.name})"), m.name)
+            )
+    return out
 
 
 def capacity_for(
@@ -210,13 +247,16 @@ def capacity_for(
     batch_size=1,
     quantisation="fp16",
     cache_hit_rate=0.0,
+    max_batch_wait_ms=None,
 ):
-    """A fitted capacity model for ``offer`` from the service's A100-equivalent GPU time."""
+    """A fitted capacity model for ``offer`` from the service's A100-equivalent GPU time
+    (``max_batch_wait_ms`` None: the modality's default batch wait)."""
     if quantisation not in QUANT_SPEEDUP:
         raise ScenarioInputError(f"quantisation must be one of {', '.join(QUANT_SPEEDUP)}")
     return CapacityModel(
         inputs.service.modality, gpu_model=offer.gpu_model, gpu_count=offer.gpu_count, batch_size=int(batch_size),
         quantisation=quantisation, cache_hit_rate=float(cache_hit_rate), service_time_ms=inputs.t1_a100_ms,
+        max_batch_wait_ms=None if max_batch_wait_ms in (None, "") else float(max_batch_wait_ms),
     ).fit()  # fmt: skip
 
 
@@ -238,7 +278,7 @@ def variant(inputs: ServiceInputs, p: dict) -> Variant:
     """The variant described by what-if parameters ``p`` (blank / missing = keep current)."""
     offer = offer_for(inputs, p.get("instance_type") or "", p.get("mig_profile") or "")
     cap = capacity_for(inputs, offer, p.get("batch_size") or 1, p.get("quantisation") or "fp16",
-                       p.get("cache_hit_rate") or 0.0)  # fmt: skip
+                       p.get("cache_hit_rate") or 0.0, p.get("max_batch_wait_ms"))  # fmt: skip
     cur = inputs.policy
     pick = lambda key, default: default if p.get(key) in (None, "") else p[key]  # noqa: E731
     try:
@@ -247,6 +287,8 @@ def variant(inputs: ServiceInputs, p: dict) -> Variant:
             min_replicas=int(pick("min_replicas", cur.min_replicas)), max_replicas=int(pick("max_replicas", cur.max_replicas)),
             scale_down_stabilisation_s=float(pick("scale_down_stabilisation_s", cur.scale_down_stabilisation_s)),
             cooldown_s=float(pick("cooldown_s", cur.cooldown_s)), warm_pool=int(pick("warm_pool", 0)),
+            polling_interval_s=float(pick("polling_interval_s", cur.polling_interval_s)),
+            scale_up_stabilisation_s=float(pick("scale_up_stabilisation_s", cur.scale_up_stabilisation_s)),
         )  # fmt: skip
         mix = PurchaseMix(
             committed_replicas=int(pick("committed_replicas", inputs.mix.committed_replicas)),
@@ -268,7 +310,7 @@ def variant(inputs: ServiceInputs, p: dict) -> Variant:
 
 
 def run(
-    inputs: ServiceInputs, variants: list[Variant], keep_series: bool = False
+    inputs: ServiceInputs, variants: list[Variant], keep_series: bool = True
 ) -> list[SimulationResult]:
     """Simulate every variant over the service's demand in one vectorised call."""
     try:
@@ -277,13 +319,15 @@ def run(
             [v.offer for v in variants], [v.capacity for v in variants],
             [float(inputs.service.latency_slo_p95_ms)] * len(variants),
             random_state=RANDOM_STATE, keep_series=keep_series,
+            request_timeout_s=request_timeout_s(float(inputs.service.latency_slo_p95_ms)),
         )  # fmt: skip
     except ValueError as exc:
         raise ScenarioInputError(f"{inputs.service.slug}: {exc}") from None
 
 
-def summary(r: SimulationResult, v: Variant) -> dict:
-    """JSON-ready figures of one simulation, monthly costs per 730-hour month."""
+def summary(r: SimulationResult, v: Variant, bounds_ms=None) -> dict:
+    """JSON-ready figures of one simulation, monthly costs per 730-hour month; SLO attainment
+    by the one definition, read through the servers' histogram ``bounds_ms`` when given."""
     scale = r.monthly_cost_usd / r.total_cost_usd if r.total_cost_usd else 0.0
     p95 = r.request_weighted_p95_latency_ms if len(r.p95_latency_ms) else float("nan")
     return {
@@ -294,12 +338,20 @@ def summary(r: SimulationResult, v: Variant) -> dict:
                 "commitment_term": v.mix.commitment_term},
         "monthly_cost_usd": round(r.monthly_cost_usd, 2),
         "monthly_cost_usd_by_category": {k: round(c * scale, 2) for k, c in r.cost_usd_by_category.items()},
-        "slo_attainment": round(r.slo_attainment, 5),
+        "slo_attainment": _attainment(r, bounds_ms),
         "p95_latency_ms": None if not np.isfinite(p95) else round(p95, 1),
         "requests": round(r.requests), "dropped_requests": round(r.dropped_requests),
         "cold_starts": int(r.cold_starts), "spot_interruptions": int(r.spot_interruptions),
         "replica_minutes": round(r.replica_minutes), "throughput_rps_per_replica": round(v.capacity.throughput_rps_, 3),
     }  # fmt: skip
+
+
+def _attainment(r: SimulationResult, bounds_ms=None) -> float | None:
+    """SLO attainment by the one definition (costmodels.slo); needs the per-minute series."""
+    if not len(r.p95_latency_ms):
+        raise ValueError("SLO attainment needs the simulation's series: run with keep_series=True")
+    att = simulated_attainment(r.p95_latency_ms, r.demand_per_min, r.slo_p95_ms, bounds_ms)
+    return 1.0 if att is None else round(att, 5)
 
 
 def series(r: SimulationResult) -> dict:

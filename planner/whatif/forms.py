@@ -16,8 +16,26 @@ MIG_CHOICES = [("", "No MIG (whole GPUs)")] + sorted(
 PARAMETER_FIELDS = (
     "window_days", "instance_type", "mig_profile", "batch_size", "quantisation", "cache_hit_rate", "warm_pool",
     "committed_replicas", "spot_share", "commitment_term", "metric", "target", "min_replicas", "max_replicas",
-    "scale_down_stabilisation_s", "cooldown_s",
+    "scale_down_stabilisation_s", "cooldown_s", "polling_interval_s", "scale_up_stabilisation_s",
+    "max_batch_wait_ms",
 )  # fmt: skip
+
+
+def offer_choices() -> list[tuple[str, str]]:
+    """(instance type, label) for every offer in the providers and regions deployments run
+    in; the label says GPU, MIG profiles and on-demand price."""
+    from planner.core.models import Deployment
+    from planner.whatif.engine import catalog
+
+    places = sorted(set(Deployment.objects.values_list("provider", "region")))
+    out = {}
+    for p, r in places:
+        for o in catalog().offers(provider=p, region=r):
+            mig = f", MIG {'/'.join(m.name for m in o.mig_profiles)}" if o.mig_profiles else ""
+            out.setdefault(o.instance_type, (
+                f"{o.instance_type} — {o.gpu_count:g}× {o.gpu_model}{mig}, {p} {r}, "
+                f"${o.ondemand_usd_per_hour:.2f}/h"))  # fmt: skip
+    return sorted(out.items())
 
 
 class ScenarioForm(forms.Form):
@@ -32,10 +50,10 @@ class ScenarioForm(forms.Form):
     window_days = forms.IntegerField(
         min_value=1, max_value=30, initial=7, help_text="Days of recorded demand to replay"
     )
-    instance_type = forms.CharField(
-        max_length=64,
+    instance_type = forms.ChoiceField(
+        choices=[("", "Current")],
         required=False,
-        help_text="GPU instance type in the same provider and region; blank = current",
+        help_text="GPU offers in the services' providers and regions (MIG slices: pick the profile)",
     )
     mig_profile = forms.ChoiceField(choices=MIG_CHOICES, required=False, label="MIG profile")
     batch_size = forms.IntegerField(min_value=1, max_value=256, initial=1)
@@ -78,6 +96,32 @@ class ScenarioForm(forms.Form):
     cooldown_s = forms.IntegerField(
         min_value=0, max_value=3600, required=False, label="Cooldown (s)"
     )
+    polling_interval_s = forms.IntegerField(
+        min_value=1,
+        max_value=3600,
+        required=False,
+        label="Polling interval (s)",
+        help_text="How often the autoscaler reads its metric; blank = 30 s",
+    )
+    scale_up_stabilisation_s = forms.IntegerField(
+        min_value=0,
+        max_value=3600,
+        required=False,
+        label="Scale-up window (s)",
+        help_text="Lowest recommendation over this window is applied; blank = 0 s",
+    )
+    max_batch_wait_ms = forms.FloatField(
+        min_value=0.0,
+        max_value=60000.0,
+        required=False,
+        label="Batch wait (ms)",
+        help_text="Longest a request waits for its batch to fill; blank = the modality default",
+    )
+
+    def __init__(self, *args, offers: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offers = offer_choices() if offers is None else offers
+        self.fields["instance_type"].choices = [("", "Current")] + list(offers)
 
     def clean(self):
         data = super().clean()

@@ -18,6 +18,7 @@ class RecommendationKind(models.TextChoices):
     COMMITMENT = "commitment", "Commitment purchase"
     SPOT_SHARE = "spot-share", "Spot share"
     THRESHOLD = "threshold", "Autoscaling threshold"
+    PLAN = "plan", "Joint optimum"
 
 
 class RecommendationStatus(models.TextChoices):
@@ -126,3 +127,23 @@ class Scenario(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (ScenarioStatus.QUEUED, ScenarioStatus.RUNNING)
+
+
+class ServiceCalibration(models.Model):
+    """The latest calibration of a service's model against its bill and observed SLO
+    (:func:`planner.whatif.calibration.calibrate`), kept so pages need not re-simulate.
+    ``figures`` holds the calibration command's line for the service, ``backtest`` the
+    held-out replay of the recommendation chosen on the earlier part of the window."""
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="calibration")
+    evidence_start = models.DateTimeField()
+    evidence_end = models.DateTimeField()
+    figures = models.JSONField(default=dict)
+    backtest = models.JSONField(default=dict, blank=True)
+    calibrated = models.BooleanField(
+        help_text="compute within the cost-error threshold and SLO within the gap threshold"
+    )
+    computed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"calibration of {self.service}"

@@ -1,185 +1,30 @@
-"""Recommendations from the cost models, what-if runs in steps, and promotion into a plan.
-
-Recommendations: for each service the current configuration and a set of candidates are
-simulated together over the evidence window (one vectorised simulator call):
-
-* **right-size** -- the six GPU instance types of the deployment's provider and region whose
-  memory holds the model and whose on-demand price per request served is lowest;
-* **commitment** -- the commitment level of :func:`costmodels.commitment.optimal_commitment_level`
-  (exact method, whole replicas) over the simulated replica series;
-* **spot-share** -- 25 / 50 / 75 % of the non-committed replicas on spot (where priced);
-* **threshold** -- GPU-utilisation targets 50-90 % and a shorter scale-down window.
-
-Per kind the cheapest candidate whose SLO attainment is no worse than the current one by more
-than 0.5 percentage point is advised, if it saves at least $10 and 1 % a month. SLO risk: *high*
-when attainment is below 90 % or drops by more than 0.5 pp; *low* when attainment does not drop
-and no spot interruptions are added; otherwise *medium*. Confidence: the share of a full 14-day
-evidence window covered by samples, times 0.6 when GPU time came from modality defaults.
-"""
+"""What-if runs in steps and promotion into a plan; recommendations live in
+:mod:`planner.whatif.recommend` (re-exported here for existing callers)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from decimal import Decimal
 
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from costmodels.commitment import optimal_commitment_level
 from planner.core.models import Service
 from planner.plans.errors import PlanError
 from planner.whatif import engine
-from planner.whatif.models import (
-    Recommendation,
-    RecommendationStatus,
-    Scenario,
-    ScenarioStatus,
-    SloRisk,
+from planner.whatif.models import Scenario, ScenarioStatus
+from planner.whatif.recommend import (  # noqa: F401 - the recommendations' public names
+    MIN_SAVINGS_SHARE,
+    MIN_SAVINGS_USD,
+    RECOMMENDATION_WINDOW_DAYS,
+    SLO_FLOOR,
+    SLO_TOLERANCE,
+    generate_recommendations,
+    refresh_all_recommendations,
 )
 
 log = logging.getLogger(__name__)
-RECOMMENDATION_WINDOW_DAYS = 14
-MIN_SAVINGS_USD, MIN_SAVINGS_SHARE, SLO_TOLERANCE = 10.0, 0.01, 0.005
-RIGHT_SIZE_CANDIDATES = 6
-SLO_FLOOR = 0.9  # below this attainment a proposal is always high risk
-
-
-def _candidates(
-    inputs: engine.ServiceInputs, base_replicas: np.ndarray | None
-) -> list[tuple[str, str, dict]]:
-    """(kind, title, what-if parameters) for every candidate of one service."""
-    out: list[tuple[str, str, dict]] = []
-    dep, offer = inputs.deployment, inputs.offer
-    need_gib = engine.capacity_for(inputs, offer).memory_required_gib_
-    sized = []
-    for o in engine.catalog().offers(provider=dep.provider, region=dep.region):
-        if (
-            o.instance_type == offer.instance_type
-            or o.gpu_memory_gib * max(o.gpu_count, 1) < need_gib
-        ):
-            continue
-        try:
-            cap = engine.capacity_for(inputs, o)
-        except ValueError:  # GPU the capacity model has no speed factor for
-            continue
-        sized.append((o.ondemand_usd_per_hour / cap.throughput_rps_, o))
-    for _, o in sorted(sized, key=lambda x: x[0])[
-        :RIGHT_SIZE_CANDIDATES
-    ]:  # cheapest per request served
-        out.append(
-            (
-                "right-size",
-                f"Move to {o.instance_type} ({o.gpu_model})",
-                {"instance_type": o.instance_type},
-            )
-        )
-    if base_replicas is not None and offer.commit_usd_per_hour("1y"):
-        level = int(optimal_commitment_level(base_replicas, offer.commit_usd_per_hour("1y"), offer.ondemand_usd_per_hour,
-                                             method="exact", integer=True))  # fmt: skip
-        if level != inputs.mix.committed_replicas:
-            out.append(("commitment", f"Commit to {level} replicas of {offer.instance_type} for 1 year",
-                        {"committed_replicas": level, "commitment_term": "1y"}))  # fmt: skip
-    if offer.spot_usd_per_hour:
-        for share in (0.25, 0.5, 0.75):
-            if abs(share - inputs.mix.spot_share) > 0.01:
-                out.append(
-                    (
-                        "spot-share",
-                        f"Run {share:.0%} of burst replicas on spot",
-                        {"spot_share": share},
-                    )
-                )
-    for target in (50.0, 60.0, 80.0, 90.0):
-        out.append(
-            (
-                "threshold",
-                f"Scale on GPU utilisation {target:.0f} %",
-                {"metric": "gpu_utilisation", "target": target},
-            )
-        )
-    out.append(("threshold", "Scale down after 2 minutes instead of 5",
-                {"scale_down_stabilisation_s": 120, "cooldown_s": 120}))  # fmt: skip
-    return out
-
-
-def _risk(base: dict, cand: dict) -> str:
-    drop = base["slo_attainment"] - cand["slo_attainment"]
-    more_interruptions = cand["spot_interruptions"] > base["spot_interruptions"]
-    if cand["slo_attainment"] < SLO_FLOOR:
-        return SloRisk.HIGH
-    if drop <= 0 and not more_interruptions:
-        return SloRisk.LOW
-    return SloRisk.MEDIUM if drop <= SLO_TOLERANCE else SloRisk.HIGH
-
-
-def generate_recommendations(
-    service: Service, window_days: int = RECOMMENDATION_WINDOW_DAYS
-) -> list[Recommendation]:
-    """Replace the service's open recommendations with fresh ones (decided ones are kept)."""
-    try:
-        inputs = engine.load_inputs(service, window_days=window_days)
-    except engine.ScenarioInputError as exc:
-        log.info("no recommendations for %s: %s", service.slug, exc)
-        with transaction.atomic():
-            Recommendation.objects.filter(
-                service=service, status=RecommendationStatus.OPEN
-            ).delete()
-        return []
-    base_v = engine.baseline(inputs)
-    base_r = engine.run(inputs, [base_v], keep_series=True)[0]
-    base = engine.summary(base_r, base_v)
-    cands = _candidates(inputs, np.asarray(base_r.replicas, float))
-    variants, kept = [], []
-    for kind, title, params in cands:
-        try:
-            variants.append(engine.variant(inputs, params))
-            kept.append((kind, title, params))
-        except engine.ScenarioInputError:
-            continue
-    results = engine.run(inputs, variants) if variants else []
-    best: dict[str, tuple[dict, str, dict]] = {}
-    for (kind, title, params), v, r in zip(kept, variants, results, strict=True):
-        s = engine.summary(r, v)
-        saving = base["monthly_cost_usd"] - s["monthly_cost_usd"]
-        if s["slo_attainment"] < base["slo_attainment"] - SLO_TOLERANCE:
-            continue
-        if saving < max(MIN_SAVINGS_USD, MIN_SAVINGS_SHARE * base["monthly_cost_usd"]):
-            continue
-        if kind not in best or s["monthly_cost_usd"] < best[kind][0]["monthly_cost_usd"]:
-            best[kind] = (s, title, params)
-    coverage = min(1.0, inputs.sample_hours / (RECOMMENDATION_WINDOW_DAYS * 24.0))
-    confidence = round(coverage * (1.0 if inputs.fitted_from_samples else 0.6), 2)
-    assumptions = [
-        f"Demand: recorded request rates of {service.name} over {window_days} days, replayed minute by minute",
-        f"Current autoscaler taken as {inputs.policy.label}",
-        f"Current purchase mix from the bills: {inputs.mix.committed_replicas} committed replicas, "
-        f"{inputs.mix.spot_share:.0%} of the rest on spot",
-        f"Prices: {inputs.offer.provider} list prices for {inputs.offer.region} (catalog sources: "
-        f"{', '.join(f'{k} {v}' for k, v in inputs.offer.price_source.items() if v)})",
-        "Monthly figures are per 730-hour month; SLO attainment = share of minutes with p95 within "
-        f"{service.latency_slo_p95_ms} ms",
-        *inputs.notes,
-    ]
-    recs = []
-    with transaction.atomic():
-        Recommendation.objects.filter(service=service, status=RecommendationStatus.OPEN).delete()
-        for kind, (s, title, params) in best.items():
-            recs.append(Recommendation.objects.create(
-                kind=kind, service=service, title=title,
-                monthly_savings_usd=Decimal(str(round(base["monthly_cost_usd"] - s["monthly_cost_usd"], 2))),
-                current_monthly_cost_usd=Decimal(str(base["monthly_cost_usd"])),
-                confidence=confidence, slo_risk=_risk(base, s),
-                evidence_start=inputs.start, evidence_end=inputs.end, assumptions=assumptions,
-                evidence={"current": base, "proposed": s, "sample_hours": round(inputs.sample_hours, 1)},
-                proposal={"services": [service.slug], "window_days": window_days, **params},
-            ))  # fmt: skip
-    return recs
-
-
-def refresh_all_recommendations() -> int:
-    return sum(len(generate_recommendations(s)) for s in Service.objects.all())
 
 
 # --- what-if scenarios ---------------------------------------------------------------------
@@ -232,7 +77,7 @@ def simulate_service(service: Service, params: dict) -> dict:
     return {
         "name": service.name, "slo_p95_ms": service.latency_slo_p95_ms,
         "start": inputs.start.isoformat(), "end": inputs.end.isoformat(), "step_s": 60,
-        "baseline": engine.summary(base_r, base_v), "scenario": engine.summary(scn_r, scn_v),
+        "baseline": engine.summary(base_r, base_v, inputs.latency_bounds_ms), "scenario": engine.summary(scn_r, scn_v, inputs.latency_bounds_ms),
         "demand_rpm": np.round(inputs.demand_per_min, 2).tolist(),
         "series": {"baseline": engine.series(base_r), "scenario": engine.series(scn_r)},
         "notes": inputs.notes, "deployment": inputs.deployment.name,

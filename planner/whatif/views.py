@@ -15,7 +15,7 @@ from planner.core.models import Service
 from planner.core.roles import ANALYST, has_role, require_owner_or_admin, role_required
 from planner.plans.errors import PlanError
 from planner.whatif import charts
-from planner.whatif.forms import PARAMETER_FIELDS, DecisionForm, ScenarioForm
+from planner.whatif.forms import PARAMETER_FIELDS, DecisionForm, ScenarioForm, offer_choices
 from planner.whatif.models import (
     Recommendation,
     RecommendationKind,
@@ -101,18 +101,12 @@ def whatif(request):
         scenarios = scenarios.filter(saved=True)
     page = Paginator(scenarios, 20).get_page(request.GET.get("page"))
     offers = _offer_choices()
-    return render(request, "whatif/whatif.html", {"form": ScenarioForm(initial=initial), "page": page,
+    return render(request, "whatif/whatif.html", {"form": ScenarioForm(initial=initial, offers=offers), "page": page,
                                                  "recommendation": rec, "offers": offers})  # fmt: skip
 
 
-def _offer_choices() -> list[str]:
-    from planner.core.models import Deployment
-    from planner.whatif.engine import catalog
-
-    places = set(Deployment.objects.values_list("provider", "region"))
-    return sorted(
-        {o.instance_type for p, r in places for o in catalog().offers(provider=p, region=r)}
-    )
+def _offer_choices() -> list[tuple[str, str]]:
+    return offer_choices()
 
 
 @require_POST
@@ -121,7 +115,7 @@ def whatif_run(request):
     from planner.whatif.services import scenario_name
     from planner.whatif.tasks import enqueue_scenario
 
-    form = ScenarioForm(request.POST)
+    form = ScenarioForm(request.POST, offers=_offer_choices())
     if not form.is_valid():
         page = Paginator(Scenario.objects.all(), 20).get_page(1)
         return render(

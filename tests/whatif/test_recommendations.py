@@ -25,7 +25,19 @@ def test_each_recommendation_is_reproduced_by_a_what_if_of_its_proposal(embeddin
         )
         assert rec.monthly_savings_usd >= Decimal("10")
         assert prop["slo_attainment"] >= cur["slo_attainment"] - services.SLO_TOLERANCE
-        assert 0 < rec.confidence <= 1 and rec.evidence_end > rec.evidence_start
+        assert 0 <= rec.confidence <= 1 and rec.evidence_end > rec.evidence_start
+        cal = rec.evidence["calibration"]
+        assert {"billed_compute_monthly", "simulated_compute_monthly", "cost_error_pct"} <= set(cal)
+        if not rec.evidence["calibrated"]:
+            assert rec.confidence == 0.0  # uncalibrated: no confident savings
+        bt = rec.evidence["backtest"]
+        if bt is None:
+            assert rec.confidence == 0.0
+        else:
+            assert bt["train"][1] == bt["held_out"][0]  # chosen before, replayed after
+        if rec.kind == "plan":
+            parts = sum(x["monthly_savings_usd"] for x in prop["attribution"])
+            assert parts == pytest.approx(float(rec.monthly_savings_usd), rel=0.02, abs=1.0)
         assert any("730-hour month" in a for a in rec.assumptions)
         s = Scenario.objects.create(name="check", parameters=rec.proposal, created_by=analyst)
         s = services.run_scenario_steps(s.pk)
@@ -113,3 +125,17 @@ def test_management_command_refreshes_the_named_services(demo_fleet):
     n = Recommendation.objects.filter(service__slug="text-to-speech", status="open").count()
     assert n > 0 and f"text-to-speech: {n} recommendation(s)" in out.getvalue()
     assert not Recommendation.objects.exclude(service__slug="text-to-speech").exists()
+
+
+def test_confidence_is_realised_over_predicted_savings_halved_when_the_slo_slips():
+    from planner.whatif.recommend import confidence_from
+
+    bt = {"predicted_savings_usd": 200.0, "realised_savings_usd": 150.0,
+          "realised_slo_attainment": 0.99, "current_slo_attainment_held_out": 0.99}  # fmt: skip
+    assert confidence_from(bt, 1.0, True) == 0.75
+    assert confidence_from(bt, 0.5, True) == 0.38  # 0.375 at half the evidence, rounded
+    assert confidence_from({**bt, "realised_slo_attainment": 0.95}, 1.0, True) == 0.38
+    assert confidence_from({**bt, "realised_savings_usd": -10.0}, 1.0, True) == 0.0
+    assert confidence_from({**bt, "realised_savings_usd": 400.0}, 1.0, True) == 1.0
+    assert confidence_from(bt, 1.0, False) == 0.0  # uncalibrated
+    assert confidence_from(None, 1.0, True) == 0.0  # no backtest

@@ -1,0 +1,257 @@
+"""How the demo fleet is operated: an autoscaler per deployment, queueing latency, per-second bills.
+
+The demo generator (:mod:`planner.core.demo`) draws each service's demand. This module runs the
+fleet on that demand the way a real cluster would, minute by minute, with the cost models'
+simulator as the "true" system: each deployment has a hidden per-request service time (its
+configured throughput per replica) and a hidden autoscaler (HPA on requests per replica at
+:data:`TRUE_TARGET_UTILISATION` of that throughput, 30 s polling, 5-minute scale-down window,
+real cold starts) and buys capacity as the demo says (commitments, a spot share of the rest).
+
+What it writes back is only what monitoring and the bill would show:
+
+* usage samples per step: mean ready replicas, GPU utilisation (busy share of the replicas'
+  capacity, DCGM-like noise), queue depth, and p50/p95 latency (the step's request-weighted
+  p95 of the per-minute p95, with measurement noise);
+* compute billing records per hour: instance-hours of the ready replicas (billed per second),
+  committed hours used and unused, the pool's spot share of the rest, on-demand for the others.
+
+So the calibration (:mod:`planner.whatif.calibration`) has to recover the service time from GPU
+utilisation and the autoscaler from the replica series; neither is read from here. The one
+service whose SLO is missed is the video service, whose autoscaler target (90 % of throughput)
+leaves no queueing headroom for 5-second requests on A100s that take minutes to start.
+The injected runaway scale-out shows in the metrics as well as the bill (pods pinned at the
+maximum, mostly idle), as it would on a real cluster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+
+from costmodels.capacity import CapacityModel, gpu_speed_factor
+from costmodels.results import AutoscalingPolicy, PurchaseMix
+from costmodels.simulator import simulate_scenarios
+from costmodels.slo import pooled_p95, request_timeout_s
+
+#: share of a replica's throughput the deployed autoscaler targets (hidden from the calibration)
+TRUE_TARGET_UTILISATION = {"video-understanding": 0.9, "image-gen": 0.6}
+DEFAULT_TARGET_UTILISATION = 0.7
+OPERATIONS_SEED = 20261206
+
+
+def operate(
+    billing: pd.DataFrame, usage: pd.DataFrame, services, catalog: dict, anomalies, seed: int
+):
+    """Replace the usage frame's replicas/utilisation/latency and the services' compute billing
+    rows with those of the fleet run by its autoscalers; returns (billing, usage)."""
+    from planner.core import demo
+
+    usage = usage.copy()
+    runs = _simulate(usage, services, catalog, seed)
+    frames = [billing[~_compute_rows_of(billing, services)]]
+    rng = np.random.default_rng(seed + 1206)
+    for svc in services:
+        sel = (usage["service"] == svc.slug).to_numpy()
+        minutes, ready, p95 = runs[svc.slug]
+        for a in anomalies:
+            if a.kind == "runaway-scale-out" and a.service == svc.slug:
+                pin = (minutes >= a.start) & (minutes < a.end)
+                ready[pin] = svc.max_replicas
+                p95[pin] = np.minimum(p95[pin], _idle_p95(svc))
+        usage.loc[sel] = _usage_columns(usage.loc[sel].copy(), svc, minutes, ready, p95, rng)
+        offer = catalog[(svc.provider, svc.instance_type, svc.region)]
+        frames.append(_compute_billing(svc, offer, minutes, ready, demo))
+    return pd.concat(frames, ignore_index=True), usage
+
+
+def _idle_p95(svc) -> float:
+    return 1.5 * 1000.0 * _gpu_count(svc) / svc.throughput_rps
+
+
+def _gpu_count(svc) -> float:
+    from planner.core import demo
+
+    return float(demo.load_catalog()[(svc.provider, svc.instance_type, svc.region)]["gpu_count"])
+
+
+def _compute_rows_of(billing: pd.DataFrame, services) -> np.ndarray:
+    tags = billing["Tags"].fillna("")
+    mask = np.zeros(len(billing), bool)
+    for svc in services:
+        mask |= (
+            tags.str.contains(f'"service": "{svc.slug}"', regex=False)
+            & (billing["ServiceCategory"] == "Compute")
+        ).to_numpy()
+    return mask
+
+
+def _true_system(svc, offer: dict):
+    """The hidden capacity model and autoscaler of one demo deployment."""
+    from planner.whatif.engine import catalog
+
+    gpus = float(offer["gpu_count"])
+    t1_here = 1000.0 * gpus / svc.throughput_rps
+    cap = CapacityModel(
+        svc.modality,
+        gpu_model=offer["gpu_model"],
+        gpu_count=gpus,
+        service_time_ms=t1_here * gpu_speed_factor(offer["gpu_model"]),
+    ).fit()
+    target = TRUE_TARGET_UTILISATION.get(svc.slug, DEFAULT_TARGET_UTILISATION)
+    policy = AutoscalingPolicy(
+        metric="requests_per_replica",
+        target=svc.throughput_rps * target,
+        min_replicas=svc.min_replicas,
+        max_replicas=svc.max_replicas,
+    )
+    inst = dataclasses.replace(
+        catalog().offer(svc.provider, svc.instance_type, svc.region),
+        ondemand_usd_per_hour=offer["ondemand_usd_per_hour"],
+        spot_usd_per_hour=offer["spot_usd_per_hour"],
+        commit_1y_usd_per_hour=offer["commit_1y_usd_per_hour"],
+    )
+    mix = PurchaseMix(
+        committed_replicas=svc.committed_replicas,
+        spot_share=svc.spot_share if offer["spot_usd_per_hour"] else 0.0,
+    )
+    return cap, policy, inst, mix
+
+
+def _simulate(usage: pd.DataFrame, services, catalog: dict, seed: int) -> dict:
+    """Per service: (minute timestamps, ready replicas per minute, p95 ms per minute)."""
+    demands, caps, policies, offers, mixes, slos, index = [], [], [], [], [], [], {}
+    for svc in services:
+        f = usage[usage["service"] == svc.slug]
+        step_min = int(f["step_seconds"].iloc[0] // 60)
+        demands.append(np.repeat(f["request_rate_rps"].to_numpy(float) * 60.0, step_min))
+        cap, policy, inst, mix = _true_system(
+            svc, catalog[(svc.provider, svc.instance_type, svc.region)]
+        )
+        caps.append(cap), policies.append(policy), offers.append(inst), mixes.append(mix)
+        slos.append(float(svc.slo_p95_ms))
+        index[svc.slug] = pd.date_range(f["ts"].iloc[0], periods=len(demands[-1]), freq="min")
+    results = simulate_scenarios(
+        demands, policies, mixes, offers, caps, slos,
+        random_state=OPERATIONS_SEED + seed, keep_series=True,
+        request_timeout_s=[request_timeout_s(x) for x in slos],
+    )  # fmt: skip
+    return {
+        svc.slug: (
+            index[svc.slug],
+            np.asarray(r.replicas, float).copy(),
+            np.asarray(r.p95_latency_ms, float).copy(),
+        )
+        for svc, r in zip(services, results, strict=True)
+    }
+
+
+def _usage_columns(f: pd.DataFrame, svc, minutes, ready, p95, rng) -> pd.DataFrame:
+    n = len(f)
+    step_min = int(f["step_seconds"].iloc[0] // 60)
+    rps = f["request_rate_rps"].to_numpy(float)
+    reps = ready[: n * step_min].reshape(n, step_min)
+    lat = p95[: n * step_min].reshape(n, step_min)
+    mean_reps = reps.mean(1)
+    capacity = reps * svc.throughput_rps
+    busy = np.divide(rps[:, None], capacity, out=np.ones_like(capacity), where=capacity > 0)
+    util = np.where(capacity > 0, np.minimum(busy, 1.0), 0.0).mean(1)
+    gpu_util = np.clip(100.0 * util * rng.lognormal(0.0, 0.03, n), 0.0, 100.0)
+    demand = np.repeat(rps[:, None] * 60.0, step_min, axis=1)
+    pooled = np.nan_to_num(pooled_p95(lat, demand), nan=0.0)
+    step_p95 = pooled * rng.lognormal(0.0, 0.03, n)
+    served = (mean_reps > 0) & (rps > 0)
+    rho = np.clip(util, 0.0, 0.98)
+    p50 = np.minimum(step_p95 * 0.55, _idle_p95(svc) * (0.6 + 0.4 * rho / (1.0 - rho)))
+    mem_total = f["gpu_mem_total_gib"].to_numpy(float)
+    f["replicas"] = mean_reps
+    f["gpu_util_pct"] = np.where(mean_reps > 0, gpu_util, 0.0)
+    f["gpu_mem_used_gib"] = np.where(
+        mean_reps > 0, np.minimum(mem_total * 0.95, svc.model_mem_gib + 2.0 * util), 0.0
+    )
+    f["queue_depth"] = np.maximum(0.0, rho / (1.0 - rho) * mean_reps * 0.5 - mean_reps * 0.2)
+    f["p50_latency_ms"] = np.where(served, p50, np.nan)
+    f["p95_latency_ms"] = np.where(served, step_p95, np.nan)
+    return f
+
+
+def _compute_billing(svc, offer: dict, minutes, ready, demo) -> pd.DataFrame:
+    """Hourly FOCUS compute rows for the ready replicas (billed per second)."""
+    committed = float(svc.committed_replicas)
+    used = np.minimum(ready, committed)
+    over = ready - used
+    share = svc.spot_share if offer["spot_usd_per_hour"] else 0.0
+    spot = np.floor(share * over + 0.5)
+    frame = pd.DataFrame(
+        {"used": used, "unused": committed - used, "spot": spot, "od": over - spot},
+        index=minutes,
+    )
+    hourly = frame.resample("h").sum() / 60.0
+    hours = hourly.index
+    od_price, commit = offer["ondemand_usd_per_hour"], offer["commit_1y_usd_per_hour"]
+    parts = [
+        ("Standard", hourly["od"].to_numpy(), od_price, None),
+        ("Dynamic", hourly["spot"].to_numpy(), offer["spot_usd_per_hour"], None),
+        ("Committed", hourly["used"].to_numpy(), commit, "Used"),
+        ("Committed", hourly["unused"].to_numpy(), commit, "Unused"),
+    ]
+    tags = json.dumps({"service": svc.slug, "modality": svc.modality, "env": "prod"})
+    commit_type = {"azure": "Reservation", "gcp": "Committed Use Discount"}.get(
+        svc.provider, "Savings Plan"
+    )
+    frames = []
+    for category, qty, price, status in parts:
+        mask = qty > 1e-9
+        if not mask.any() or price is None:
+            continue
+        q = qty[mask]
+        row = demo._base_row(svc.provider, svc.region, hours[mask])
+        row.update(
+            ChargeCategory="Usage",
+            ChargeDescription=f"{svc.instance_type} {category.lower()} instance-hours",
+            PricingCategory=category, PricingQuantity=q, PricingUnit="Hours",
+            ConsumedQuantity=q if status != "Unused" else np.zeros_like(q), ConsumedUnit="Hours",
+            ListUnitPrice=od_price, ListCost=q * od_price, ContractedUnitPrice=price,
+            ContractedCost=q * price, BilledCost=q * price, EffectiveCost=q * price,
+            CommitmentDiscountId=f"commit-{svc.slug}" if status else None,
+            CommitmentDiscountCategory="Usage" if status else None,
+            CommitmentDiscountType=commit_type if status else None,
+            CommitmentDiscountStatus=status,
+            ResourceId=f"{svc.provider}:{svc.region}:{svc.slug}-{category.lower()}",
+            ResourceName=f"{svc.slug}-{category.lower()}-pool", ResourceType="Virtual Machine",
+            ServiceCategory="Compute", ServiceName=demo.COMPUTE_SERVICE[svc.provider],
+            SkuId=svc.instance_type, SkuPriceId=f"{svc.instance_type}:{category}", Tags=tags,
+            x_Extensions=json.dumps({"x_InstanceType": svc.instance_type, "x_GpuModel": offer["gpu_model"]}),
+        )  # fmt: skip
+        frames.append(pd.DataFrame(row))
+    return pd.concat(frames, ignore_index=True)
+
+
+def hourly_histogram_counts(frame: pd.DataFrame, bounds_ms: np.ndarray) -> list[tuple]:
+    """(hour, per-bucket counts) of the demo servers' latency histograms: each usage step's
+    requests spread lognormally from its p50/p95, *summed* over the hour's steps (what
+    Prometheus' ``increase`` of the bucket counters gives; averaging the steps' percentiles
+    would understate an hour whose steps differ). ``bounds_ms`` are the finite bounds; the
+    counts have one more entry, the +Inf bucket."""
+    from scipy.special import ndtr
+
+    f = frame[(frame["requests_succeeded"] > 0) & np.isfinite(frame["p50_latency_ms"])]
+    if f.empty:
+        return []
+    p50 = f["p50_latency_ms"].to_numpy(float)
+    p95 = np.maximum(f["p95_latency_ms"].to_numpy(float), p50 * 1.01)
+    n = f["requests_succeeded"].to_numpy(float)
+    sigma = np.maximum(np.log(p95 / p50) / 1.645, 1e-3)
+    cdf = ndtr(
+        (np.log(np.asarray(bounds_ms, float))[None, :] - np.log(p50)[:, None]) / sigma[:, None]
+    )
+    cum = np.hstack([cdf, np.ones((len(f), 1))]) * n[:, None]
+    counts = np.diff(np.hstack([np.zeros((len(f), 1)), cum]), axis=1)
+    by_hour = pd.DataFrame(counts, index=f["ts"].dt.floor("h").to_numpy()).groupby(level=0).sum()
+    out = []
+    for hour, row in by_hour.iterrows():
+        total = np.round(np.cumsum(row.to_numpy()))
+        out.append((pd.Timestamp(hour), np.diff(np.concatenate([[0.0], total])).tolist()))
+    return out
