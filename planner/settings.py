@@ -316,3 +316,26 @@ LOGGING = {
     # urllib3 at DEBUG would log full request URLs (webhook tokens): keep it quiet.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
+
+# --- Scaling past one machine (README "Deployment") ---------------------------------------
+# LINE_ITEM_STORE may be an object-store URL (s3://bucket/prefix, gs://…, abfs://…): every
+# worker and web node then reads and writes the same line items (ingest/objectstore.py).
+LINE_ITEM_STORE_ENDPOINT = envstr(
+    "LINE_ITEM_STORE_ENDPOINT", envstr("AWS_ENDPOINT_URL_S3", envstr("AWS_ENDPOINT_URL", ""))
+)
+LINE_ITEM_STORE_REGION = envstr("LINE_ITEM_STORE_REGION", envstr("AWS_REGION", ""))
+# Uploaded FOCUS files: beside the line items when those are in an object store (a worker on
+# another host must read them), else HEADROOM_UPLOAD_DIR. HEADROOM_UPLOAD_STORE overrides.
+UPLOAD_STORE = envstr(
+    "HEADROOM_UPLOAD_STORE",
+    LINE_ITEM_STORE.rstrip("/") + "/_uploads"
+    if LINE_ITEM_STORE.split("://", 1)[0].lower() in ("s3", "gs", "gcs", "abfs", "abfss", "az")
+    else str(UPLOAD_DIR),
+)
+# A line-item version no pointer names is an orphan (a killed load) once older than this; the
+# sweep removes it. Must exceed the longest load (CELERY_TASK_TIME_LIMIT).
+LINE_ITEM_ORPHAN_AFTER_S = envint("LINE_ITEM_ORPHAN_AFTER_S", 2 * CELERY_TASK_TIME_LIMIT)
+CELERY_BEAT_SCHEDULE["sweep-line-item-orphans"] = {
+    "task": "planner.billing.tasks.sweep_line_item_orphans",
+    "schedule": float(envint("LINE_ITEM_SWEEP_INTERVAL_S", 3600)),
+}

@@ -6,9 +6,6 @@ authentication + `HasRole`, so scripts with a token get a JSON 401/403, never a 
 
 from __future__ import annotations
 
-import uuid
-
-from django.conf import settings
 from django.db.models import ProtectedError, Sum
 from django.db.models.functions import Coalesce
 from django_filters.rest_framework import DjangoFilterBackend
@@ -27,6 +24,7 @@ from planner.api.permissions import HasRole
 from planner.billing import services as ingest_services
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
 from planner.billing.tasks import enqueue_focus_ingest
+from planner.billing.uploads import save_upload
 from planner.core.dashboard import ZERO
 from planner.core.models import CloudAccount, Deployment, Service
 from planner.core.roles import ADMIN, ANALYST
@@ -213,23 +211,8 @@ class IngestRunViewSet(RoleViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
         trigger.is_valid(raise_exception=True)
         account = trigger.validated_data["account"]
         upload = trigger.validated_data.get("file")
-        if upload is not None:
-            settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-            name = upload.name.lower()
-            suffix = (
-                ".csv.gz"
-                if name.endswith(".gz")
-                else (".parquet" if name.endswith(".parquet") else ".csv")
-            )
-            dest = (
-                settings.UPLOAD_DIR / f"{uuid.uuid4().hex}{suffix}"
-            )  # never the client's file name
-            with open(dest, "wb") as out:
-                for chunk in upload.chunks():
-                    out.write(chunk)
-            uri = str(dest)
-        else:
-            uri = account.source_uri
+        # An upload gets a random name (never the client's), locally or in the object store.
+        uri = save_upload(upload) if upload is not None else account.source_uri
         try:
             run = ingest_services.create_run(account, "focus_file", uri, user=request.user)
         except ingest_services.RunAlreadyActive as exc:

@@ -60,6 +60,30 @@ def requeue_stalled_focus_runs() -> int:
     return len(ids)
 
 
+@shared_task(name="planner.billing.tasks.sweep_line_item_orphans")
+def sweep_line_item_orphans(older_than_s: int | None = None) -> int:
+    """Beat: remove line-item versions that no period pointer names and that started more than
+    LINE_ITEM_ORPHAN_AFTER_S ago (left by a killed or failed load, or a failed cleanup). Current
+    versions and loads still running are never touched. Returns how many were removed."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from planner.billing.loader import store
+    from planner.billing.models import BillingPeriodLoad
+    from planner.billing.store import period_key
+
+    age = settings.LINE_ITEM_ORPHAN_AFTER_S if older_than_s is None else older_than_s
+    current = {
+        (acct, period_key(period)): version
+        for acct, period, version in BillingPeriodLoad.objects.values_list(
+            "account_id", "billing_period_start", "version"
+        )
+    }
+    return len(store().sweep(current, timezone.now() - dt.timedelta(seconds=age)))
+
+
 @shared_task(name="planner.billing.tasks.schedule_due_ingests")
 def schedule_due_ingests() -> int:
     """Beat entry point: queue each enabled account whose interval has elapsed. Connector-specific

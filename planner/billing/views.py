@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -13,6 +11,7 @@ from planner.billing import services
 from planner.billing.forms import FocusUploadForm
 from planner.billing.models import IngestRun
 from planner.billing.tasks import enqueue_focus_ingest
+from planner.billing.uploads import save_upload
 from planner.core.models import CloudAccount
 from planner.core.roles import ANALYST, role_required
 
@@ -62,19 +61,8 @@ def upload(request):
                 messages.error(request, f"{field}: {e}")
         return redirect("ingest-runs")
     f = form.cleaned_data["file"]
-    settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    suffix = (
-        ".csv.gz"
-        if f.name.lower().endswith(".gz")
-        else (".parquet" if f.name.lower().endswith(".parquet") else ".csv")
-    )
-    dest = settings.UPLOAD_DIR / f"{uuid.uuid4().hex}{suffix}"  # never trust the client's file name
-    with open(dest, "wb") as out:
-        for chunk in f.chunks():
-            out.write(chunk)
-    run = services.create_run(
-        form.cleaned_data["account"], "focus_file", str(dest), user=request.user
-    )
+    dest = save_upload(f)  # a random name, never the client's; local or object store
+    run = services.create_run(form.cleaned_data["account"], "focus_file", dest, user=request.user)
     enqueue_focus_ingest(run.pk, form.cleaned_data["allow_mixed_currency"])
     messages.success(request, f"Uploaded {f.name}; ingest run #{run.pk} queued.")
     return redirect("ingest-run", pk=run.pk)

@@ -187,13 +187,7 @@ def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[fl
     )
     if filters.get("account"):
         loads = loads.filter(account_id=filters["account"])
-    files = [
-        str(f)
-        for ld in loads
-        for f in store().files(ld.account_id, ld.billing_period_start, ld.version)
-    ]
-    if not files:
-        return None
+    versions = [(ld.account_id, ld.billing_period_start, ld.version) for ld in loads]
     where, args = (
         ["PricingCategory = 'Committed'", "CAST(ChargePeriodStart AS DATE) BETWEEN ? AND ?"],
         [rng.start, rng.end],
@@ -212,10 +206,12 @@ def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[fl
     sql = (
         "SELECT coalesce(sum(EffectiveCost) FILTER (WHERE coalesce(CommitmentDiscountStatus, '') <> 'Unused'), 0), "
         "coalesce(sum(EffectiveCost) FILTER (WHERE CommitmentDiscountStatus = 'Unused'), 0) "
-        f"FROM read_parquet(?, union_by_name = true) WHERE {' AND '.join(where)}"
+        f"FROM line_items WHERE {' AND '.join(where)}"
     )
-    with duckdb.connect() as con:
-        used, unused = con.execute(sql, [files, *args]).fetchone()
+    with duckdb.connect() as con:  # local Parquet or the object store (store.register_duckdb)
+        if not store().register_duckdb(con, "line_items", versions):
+            return None
+        used, unused = con.execute(sql, args).fetchone()
     return float(used), float(unused)
 
 
