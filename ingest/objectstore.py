@@ -96,7 +96,7 @@ class Location:
 
     def open_output(self, path: str) -> Any:
         self.makedirs(posixpath.dirname(path))
-        return self.filesystem.open_output_stream(path)
+        return self.filesystem.open_output_stream(path, compression=None)  # bytes as given
 
 
 def _s3(netloc_and_path: str, endpoint: str, region: str) -> pafs.S3FileSystem:
@@ -170,7 +170,7 @@ class ObjectSource:
             return f.read(n)
 
     def open_stream(self) -> BinaryIO:
-        return self._loc.filesystem.open_input_stream(self._loc.root)  # type: ignore[no-any-return]
+        return self._loc.filesystem.open_input_stream(self._loc.root, compression=None)  # type: ignore[no-any-return]
 
     def open_random_access(self) -> BinaryIO:
         return self._loc.filesystem.open_input_file(self._loc.root)  # type: ignore[no-any-return]

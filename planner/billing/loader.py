@@ -86,7 +86,9 @@ def load_batches(
 ) -> LoadResult:
     """Load every billing period in `batches` for `account`, replacing each period atomically."""
     line_store = line_item_store or store()
-    result = LoadResult(version=f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
+    # Versions sort by start time (to the microsecond), then by a random suffix.
+    started = dt.datetime.now(dt.UTC)
+    result = LoadResult(version=f"{started:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}")
     tag_keys = list(settings.ATTRIBUTION_TAG_KEYS)
     writers: dict[dt.date, object] = {}
     periods: set[dt.date] = set()
