@@ -190,7 +190,7 @@ CELERY_BEAT_SCHEDULE = {
     # FOCUS runs whose message was lost (broker restarted) are re-sent; see billing.tasks.
     "requeue-stalled-focus-runs": {
         "task": "planner.billing.tasks.requeue_stalled_focus_runs",
-        "schedule": float(envint("INGEST_REQUEUE_INTERVAL_S", 300)),
+        "schedule": float(envint("INGEST_REQUEUE_INTERVAL_S", 60)),
     },
     "anomaly-digests-daily": {
         "task": "planner.alerts.tasks.send_anomaly_digests",
@@ -339,3 +339,19 @@ CELERY_BEAT_SCHEDULE["sweep-line-item-orphans"] = {
     "task": "planner.billing.tasks.sweep_line_item_orphans",
     "schedule": float(envint("LINE_ITEM_SWEEP_INTERVAL_S", 3600)),
 }
+# Queues (planner/queues.py): ingest, simulation, alerts, default, one worker pool each.
+from planner import queues as _queues  # noqa: E402
+
+CELERY_TASK_DEFAULT_QUEUE = _queues.DEFAULT
+CELERY_TASK_DEFAULT_EXCHANGE = _queues.DEFAULT
+CELERY_TASK_DEFAULT_ROUTING_KEY = _queues.DEFAULT
+CELERY_TASK_ROUTES = _queues.task_routes()
+# RabbitMQ in production: replicated quorum queues (CELERY_QUORUM_QUEUES=0 for classic ones).
+CELERY_QUORUM_QUEUES = envbool(
+    "CELERY_QUORUM_QUEUES", CELERY_BROKER_URL.startswith(("amqp://", "amqps://")) and not DEBUG
+)
+CELERY_TASK_QUEUES = _queues.task_queues(CELERY_QUORUM_QUEUES)
+# A killed worker's run is taken over once its lease lapses (the worker renews it every
+# INGEST_LEASE_S / 3 s while it runs), by the requeue sweep — whatever the broker's redelivery
+# delay (Redis: CELERY_VISIBILITY_TIMEOUT). See planner/billing/services.py.
+INGEST_LEASE_S = envint("INGEST_LEASE_S", 60)

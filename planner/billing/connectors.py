@@ -25,7 +25,7 @@ from ingest.canonical import ConnectionCheck, PeriodRead
 from ingest.retry import AuthError, ConnectorError, TransientError, classify
 from planner.billing.loader import LoadError, LoadResult, load_batches
 from planner.billing.models import IngestRun, RunStatus
-from planner.billing.services import claim_run, finish_run, progress_reporter
+from planner.billing.services import claim_run, finish_run, progress_reporter, run_lease
 from planner.core.credentials import DEFAULT_CHAIN, credential_ref_problem, scrub
 from planner.core.models import CloudAccount, IngestSource
 
@@ -143,6 +143,11 @@ def execute_connector_run(
     """
     if not claim_run(run_id, redelivered=redelivered):
         return IngestRun.objects.get(pk=run_id)
+    with run_lease(run_id):  # renewed while this worker lives (services.run_lease)
+        return _execute_claimed(run_id, final_attempt)
+
+
+def _execute_claimed(run_id: int, final_attempt: bool) -> IngestRun:
     run = IngestRun.objects.select_related("account").get(pk=run_id)
     account = run.account
     try:

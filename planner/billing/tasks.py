@@ -20,9 +20,14 @@ from planner.billing.models import IngestRun
     retry_jitter=True,
     max_retries=6,
 )
-def ingest_focus(self, run_id: int, allow_mixed_currency: bool = False) -> dict:
+def ingest_focus(
+    self, run_id: int, allow_mixed_currency: bool = False, reclaim: bool = False
+) -> dict:
+    """`reclaim`: sent by the requeue sweep for a run whose worker's lease lapsed."""
     redelivered = (
-        bool((self.request.delivery_info or {}).get("redelivered")) or self.request.retries > 0
+        reclaim
+        or bool((self.request.delivery_info or {}).get("redelivered"))
+        or self.request.retries > 0
     )
     run = services.execute_focus_run(
         run_id, redelivered=redelivered, allow_mixed_currency=allow_mixed_currency
@@ -43,21 +48,34 @@ def enqueue_focus_ingest(run_id: int, allow_mixed_currency: bool = False) -> Non
 @shared_task(name="planner.billing.tasks.requeue_stalled_focus_runs")
 def requeue_stalled_focus_runs() -> int:
     """Beat: re-send FOCUS-file runs still 'queued' after INGEST_REQUEUE_AFTER_S seconds (their
-    message was lost, e.g. the broker restarted without persistence). Safe to over-send: only one
-    task can claim a queued run (services.claim_run). Returns how many were re-sent."""
+    message was lost, e.g. the broker restarted without persistence), and any run whose lease
+    lapsed. Safe to over-send: only one task can claim a run (services.claim_run). Returns how
+    many were re-sent."""
     import datetime as dt
 
     from django.conf import settings
     from django.utils import timezone
 
+    from planner.billing.connector_tasks import ingest_account_period
     from planner.billing.models import IngestRun, RunStatus
 
-    cutoff = timezone.now() - dt.timedelta(seconds=settings.INGEST_REQUEUE_AFTER_S)
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.INGEST_REQUEUE_AFTER_S)
     ids = list(IngestRun.objects.filter(status=RunStatus.QUEUED, source="focus_file", created_at__lt=cutoff)
                .values_list("pk", flat=True)[:500])  # fmt: skip
     for run_id in ids:
         ingest_focus.delay(run_id)
-    return len(ids)
+    # Runs whose worker died (killed, OOM, host lost): the lease it renewed has lapsed. Sent
+    # again at once instead of waiting for the broker's redelivery (Redis: the visibility
+    # timeout, hours). Only one sender can win the claim (services.claim_run).
+    stalled = list(IngestRun.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
+                   .values_list("pk", "source")[:500])  # fmt: skip
+    for run_id, source in stalled:
+        if source == "focus_file":
+            ingest_focus.delay(run_id, reclaim=True)
+        else:
+            ingest_account_period.delay(run_id, reclaim=True)
+    return len(ids) + len(stalled)
 
 
 @shared_task(name="planner.billing.tasks.sweep_line_item_orphans")
