@@ -34,6 +34,7 @@ ROUTES: dict[str, str] = {
     "planner.billing.tasks.schedule_due_ingests": DEFAULT,
     "planner.billing.tasks.refresh_fx_rates": DEFAULT,
     "planner.billing.connector_tasks.refresh_price_catalog": DEFAULT,
+    "planner.billing.tasks.maintain_rollup_partitions": DEFAULT,
     "planner.billing.*": INGEST,
     "planner.usage.*": INGEST,
     "planner.whatif.*": SIMULATION,

@@ -355,3 +355,10 @@ CELERY_TASK_QUEUES = _queues.task_queues(CELERY_QUORUM_QUEUES)
 # INGEST_LEASE_S / 3 s while it runs), by the requeue sweep — whatever the broker's redelivery
 # delay (Redis: CELERY_VISIBILITY_TIMEOUT). See planner/billing/services.py.
 INGEST_LEASE_S = envint("INGEST_LEASE_S", 60)
+# Rollups are partitioned by month on PostgreSQL (planner/billing/partitions.py); months older
+# than this many are dropped by the daily maintenance task (0 = keep everything).
+ROLLUP_RETENTION_MONTHS = envint("ROLLUP_RETENTION_MONTHS", 0)
+CELERY_BEAT_SCHEDULE["maintain-rollup-partitions-daily"] = {
+    "task": "planner.billing.tasks.maintain_rollup_partitions",
+    "schedule": 24 * 60 * 60.0,
+}

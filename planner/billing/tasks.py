@@ -102,6 +102,18 @@ def sweep_line_item_orphans(older_than_s: int | None = None) -> int:
     return len(store().sweep(current, timezone.now() - dt.timedelta(seconds=age)))
 
 
+@shared_task(name="planner.billing.tasks.maintain_rollup_partitions")
+def maintain_rollup_partitions() -> dict:
+    """Beat (daily): monthly rollup partitions two years ahead (PostgreSQL), and rollups older
+    than ROLLUP_RETENTION_MONTHS removed (0 keeps everything). Idempotent."""
+    from django.conf import settings
+    from django.db import connection
+
+    from planner.billing.partitions import maintain
+
+    return maintain(connection, settings.ROLLUP_RETENTION_MONTHS)
+
+
 @shared_task(name="planner.billing.tasks.schedule_due_ingests")
 def schedule_due_ingests() -> int:
     """Beat entry point: queue each enabled account whose interval has elapsed. Connector-specific
