@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -111,9 +111,17 @@ def run_lease(run_id: int):
     finally:
         stop.set()
         beat.join()
-        IngestRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
-            lease_expires_at=timezone.now()
-        )
+        for attempt in (1, 2):  # the body may have failed because the connection was lost
+            try:
+                IngestRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+                    lease_expires_at=timezone.now()
+                )
+                break
+            except DatabaseError:
+                if attempt == 2:  # the lease then lapses by itself after INGEST_LEASE_S
+                    log.warning("run %s: could not release its lease", run_id)
+                else:
+                    connection.close()
 
 
 def printable(message) -> str:
