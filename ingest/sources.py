@@ -194,6 +194,12 @@ def open_source(source: str | Path, storage_options: dict[str, Any] | None = Non
     text = str(source)
     if text.startswith("s3://"):
         return S3Source(text, storage_options)
+    if text.split("://", 1)[0].lower() in ("gs", "gcs", "abfs", "abfss", "az"):
+        from .objectstore import ObjectSource  # Google Cloud Storage, Azure Blob (pyarrow.fs)
+
+        return ObjectSource(text)  # type: ignore[return-value]
     if "://" in text:
-        raise ValueError(f"{text}: unsupported URI scheme; use a local path or s3://bucket/key")
+        raise ValueError(
+            f"{text}: unsupported URI scheme; use a local path, s3://, gs:// or abfs://"
+        )
     return LocalSource(Path(text).expanduser())

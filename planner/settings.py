@@ -204,7 +204,7 @@ CELERY_BEAT_SCHEDULE = {
     # FOCUS runs whose message was lost (broker restarted) are re-sent; see billing.tasks.
     "requeue-stalled-focus-runs": {
         "task": "planner.billing.tasks.requeue_stalled_focus_runs",
-        "schedule": float(envint("INGEST_REQUEUE_INTERVAL_S", 300)),
+        "schedule": float(envint("INGEST_REQUEUE_INTERVAL_S", 60)),
     },
     "anomaly-digests-daily": {
         "task": "planner.alerts.tasks.send_anomaly_digests",
@@ -352,4 +352,50 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     # urllib3 at DEBUG would log full request URLs (webhook tokens): keep it quiet.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
+
+# --- Scaling past one machine (README "Deployment") ---------------------------------------
+# LINE_ITEM_STORE may be an object-store URL (s3://bucket/prefix, gs://…, abfs://…): every
+# worker and web node then reads and writes the same line items (ingest/objectstore.py).
+LINE_ITEM_STORE_ENDPOINT = envstr(
+    "LINE_ITEM_STORE_ENDPOINT", envstr("AWS_ENDPOINT_URL_S3", envstr("AWS_ENDPOINT_URL", ""))
+)
+LINE_ITEM_STORE_REGION = envstr("LINE_ITEM_STORE_REGION", envstr("AWS_REGION", ""))
+# Uploaded FOCUS files: beside the line items when those are in an object store (a worker on
+# another host must read them), else HEADROOM_UPLOAD_DIR. HEADROOM_UPLOAD_STORE overrides.
+UPLOAD_STORE = envstr(
+    "HEADROOM_UPLOAD_STORE",
+    LINE_ITEM_STORE.rstrip("/") + "/_uploads"
+    if LINE_ITEM_STORE.split("://", 1)[0].lower() in ("s3", "gs", "gcs", "abfs", "abfss", "az")
+    else str(UPLOAD_DIR),
+)
+# A line-item version no pointer names is an orphan (a killed load) once older than this; the
+# sweep removes it. Must exceed the longest load (CELERY_TASK_TIME_LIMIT).
+LINE_ITEM_ORPHAN_AFTER_S = envint("LINE_ITEM_ORPHAN_AFTER_S", 2 * CELERY_TASK_TIME_LIMIT)
+CELERY_BEAT_SCHEDULE["sweep-line-item-orphans"] = {
+    "task": "planner.billing.tasks.sweep_line_item_orphans",
+    "schedule": float(envint("LINE_ITEM_SWEEP_INTERVAL_S", 3600)),
+}
+# Queues (planner/queues.py): ingest, simulation, alerts, default, one worker pool each.
+from planner import queues as _queues  # noqa: E402
+
+CELERY_TASK_DEFAULT_QUEUE = _queues.DEFAULT
+CELERY_TASK_DEFAULT_EXCHANGE = _queues.DEFAULT
+CELERY_TASK_DEFAULT_ROUTING_KEY = _queues.DEFAULT
+CELERY_TASK_ROUTES = _queues.task_routes()
+# RabbitMQ in production: replicated quorum queues (CELERY_QUORUM_QUEUES=0 for classic ones).
+CELERY_QUORUM_QUEUES = envbool(
+    "CELERY_QUORUM_QUEUES", CELERY_BROKER_URL.startswith(("amqp://", "amqps://")) and not DEBUG
+)
+CELERY_TASK_QUEUES = _queues.task_queues(CELERY_QUORUM_QUEUES)
+# A killed worker's run is taken over once its lease lapses (the worker renews it every
+# INGEST_LEASE_S / 3 s while it runs), by the requeue sweep — whatever the broker's redelivery
+# delay (Redis: CELERY_VISIBILITY_TIMEOUT). See planner/billing/services.py.
+INGEST_LEASE_S = envint("INGEST_LEASE_S", 60)
+# Rollups are partitioned by month on PostgreSQL (planner/billing/partitions.py); months older
+# than this many are dropped by the daily maintenance task (0 = keep everything).
+ROLLUP_RETENTION_MONTHS = envint("ROLLUP_RETENTION_MONTHS", 0)
+CELERY_BEAT_SCHEDULE["maintain-rollup-partitions-daily"] = {
+    "task": "planner.billing.tasks.maintain_rollup_partitions",
+    "schedule": 24 * 60 * 60.0,
 }

@@ -45,9 +45,11 @@ RETRY = dict(
     reject_on_worker_lost=True,
     **RETRY,
 )
-def ingest_account_period(self, run_id: int) -> dict:
-    redelivered = (
-        bool((self.request.delivery_info or {}).get("redelivered")) or self.request.retries > 0
+def ingest_account_period(self, run_id: int, reclaim: bool = False) -> dict:
+    redelivered = (  # reclaim: sent by the requeue sweep after the worker's lease lapsed
+        reclaim
+        or bool((self.request.delivery_info or {}).get("redelivered"))
+        or self.request.retries > 0
     )
     # Eager mode (no broker) that propagates errors cannot retry: celery's Retry would reach the
     # "run now" request as a 500, so record the failure on the run now instead.

@@ -47,8 +47,20 @@ class LoadResult:
     rollup_rows: int = 0
 
 
+_STORES: dict[tuple, LineItemStore] = {}
+
+
 def store() -> LineItemStore:
-    return LineItemStore(settings.LINE_ITEM_STORE)
+    """The configured line-item store (one per process and configuration: building an S3
+    filesystem may cost a request)."""
+    key = (
+        settings.LINE_ITEM_STORE,
+        getattr(settings, "LINE_ITEM_STORE_ENDPOINT", ""),
+        getattr(settings, "LINE_ITEM_STORE_REGION", ""),
+    )
+    if key not in _STORES:
+        _STORES[key] = LineItemStore(key[0], endpoint=key[1], region=key[2])
+    return _STORES[key]
 
 
 def _period_starts(batch: pa.RecordBatch) -> pa.Array:
@@ -71,7 +83,9 @@ def load_batches(
 ) -> LoadResult:
     """Load every billing period in `batches` for `account`, replacing each period atomically."""
     line_store = line_item_store or store()
-    result = LoadResult(version=f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
+    # Versions sort by start time (to the microsecond), then by a random suffix.
+    started = dt.datetime.now(dt.UTC)
+    result = LoadResult(version=f"{started:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}")
     tag_keys = list(settings.ATTRIBUTION_TAG_KEYS)
     writers: dict[dt.date, object] = {}
     periods: set[dt.date] = set()
@@ -121,8 +135,9 @@ def load_batches(
             writer.close()
         if not periods:
             raise LoadError("the source holds no billing records; nothing was changed")
-        line_store.publish(result.version, account.pk, sorted(periods))
-        _replace_in_database(account, run, sorted(periods), rollup.result(), result, line_store)
+        _replace_in_database(
+            account, run, sorted(periods), rollup.result(), result, line_store, writers
+        )
     except BaseException:
         for future in pending:
             with contextlib.suppress(BaseException):
@@ -254,8 +269,24 @@ def period_totals(rollup: pa.Table) -> dict[str, dict]:
     return totals
 
 
+def _drop_superseded(line_store: LineItemStore, account_pk: int, periods) -> None:
+    """After a switch commits: remove the versions older than each period's current one, under
+    the pointer's row lock (a load that commits meanwhile checks its parts under the same lock,
+    so it either sees them gone and fails, or commits first and its version is kept). A failure
+    here only leaves orphans, which the sweep removes."""
+    try:
+        with transaction.atomic():
+            current = BillingPeriodLoad.objects.select_for_update().filter(
+                account_id=account_pk, billing_period_start__in=periods
+            )
+            for period, version in current.values_list("billing_period_start", "version"):
+                line_store.drop_older_versions(account_pk, period, version)
+    except Exception:  # the load itself succeeded; never turn cleanup into a failed run
+        log.exception("could not remove superseded line-item versions of account %s", account_pk)
+
+
 def _replace_in_database(
-    account, run, periods, rollup: pa.Table, result: LoadResult, line_store
+    account, run, periods, rollup: pa.Table, result: LoadResult, line_store, writers=None
 ) -> None:
     services: dict[str, int] = {}
     for pk, slug, tag in Service.objects.values_list("pk", "slug", "tag_value"):
@@ -289,9 +320,10 @@ def _replace_in_database(
                     "currency": ",".join(t.get("currencies", ["USD"]))[:8],
                 },
             )
-        transaction.on_commit(
-            lambda: [line_store.drop_other_versions(account.pk, p, result.version) for p in periods]
-        )
+        # Holding every pointer row's lock now: no concurrent drop can remove parts between
+        # this check and the commit.
+        line_store.publish(result.version, account.pk, writers or {})
+        transaction.on_commit(lambda: _drop_superseded(line_store, account.pk, periods))
     result.periods = [p.isoformat() for p in periods]
     result.totals = {
         k: {m: (round(v, 6) if isinstance(v, float) else v) for m, v in t.items()}

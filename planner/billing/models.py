@@ -66,6 +66,12 @@ class IngestRun(models.Model):
     errors = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     task_id = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="While running: the worker's heartbeat keeps this in the future; once it has "
+        "passed, the worker is gone and the requeue sweep hands the run to another",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

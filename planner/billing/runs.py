@@ -29,7 +29,7 @@ from ingest.retry import classify
 from planner.billing.errors import LoadError
 from planner.billing.loader import LoadResult, load_batches
 from planner.billing.models import IngestRun
-from planner.billing.services import claim_run, finish_run, progress_reporter
+from planner.billing.services import claim_run, finish_run, progress_reporter, run_lease
 from planner.core.credentials import scrub
 from planner.core.import_paths import ImportPathError, resolve_focus_source
 
@@ -71,6 +71,16 @@ def execute_run(
     """Claim the run, read it with ``reader``, load it; returns the run as stored."""
     if not claim_run(run_id, redelivered=redelivered):
         return IngestRun.objects.get(pk=run_id)
+    with run_lease(run_id):  # renewed while this worker lives (services.run_lease)
+        return _execute_claimed(run_id, reader, final_attempt, progress)
+
+
+def _execute_claimed(
+    run_id: int,
+    reader: Reader,
+    final_attempt: bool,
+    progress: Callable[[int], None] | None,
+) -> IngestRun:
     run = IngestRun.objects.select_related("account").get(pk=run_id)
     try:
         read = reader(run)

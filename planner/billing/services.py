@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -40,21 +43,81 @@ def create_run(
         ) from None
 
 
+def _lease_s() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "INGEST_LEASE_S", 60))
+
+
 def claim_run(run_id: int, *, redelivered: bool = False) -> bool:
-    """Move a run from queued to running. A redelivered task (its worker died) may re-claim a run
-    left in 'running'. Returns False when another worker holds it or it already finished."""
+    """Move a run from queued to running, with a lease. A redelivered task (its worker died) may
+    re-claim a run left in 'running' only once that run's lease has lapsed: a duplicate delivery
+    while the first worker is alive (Redis redelivers after its visibility timeout even to a
+    healthy long task) finds the lease renewed and does nothing. Returns False when another
+    worker holds it or it already finished."""
+    now = timezone.now()
     allowed = Q(status=RunStatus.QUEUED)
     if redelivered:
-        allowed |= Q(status=RunStatus.RUNNING)
+        allowed |= Q(status=RunStatus.RUNNING) & (
+            Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+        )
     return bool(
         IngestRun.objects.filter(allowed, pk=run_id).update(
             status=RunStatus.RUNNING,
-            started_at=timezone.now(),
+            started_at=now,
             attempts=F("attempts") + 1,
             progress=0.0,
             progress_message="starting",
+            lease_expires_at=now + dt.timedelta(seconds=_lease_s()),
         )
     )
+
+
+@contextlib.contextmanager
+def run_lease(run_id: int):
+    """Renew the run's lease every INGEST_LEASE_S / 3 seconds from a thread while the body runs
+    (the load itself may sit in one long database statement). On the way out the lease is
+    released (a run still 'running' then — a task about to retry — can be re-claimed at once).
+    SQLite means one host and no second worker: no heartbeat there."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        yield
+        return
+    stop = threading.Event()
+    lease = _lease_s()
+
+    def heartbeat() -> None:
+        from django.db import connection as thread_connection
+
+        try:
+            while not stop.wait(max(1.0, lease / 3)):
+                IngestRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+                    lease_expires_at=timezone.now() + dt.timedelta(seconds=lease)
+                )
+        except Exception:  # the lease then lapses and another worker may take over: say so
+            log.exception("run %s: lease heartbeat stopped", run_id)
+        finally:
+            thread_connection.close()
+
+    beat = threading.Thread(target=heartbeat, name=f"lease-{run_id}", daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join()
+        for attempt in (1, 2):  # the body may have failed because the connection was lost
+            try:
+                IngestRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+                    lease_expires_at=timezone.now()
+                )
+                break
+            except DatabaseError:
+                if attempt == 2:  # the lease then lapses by itself after INGEST_LEASE_S
+                    log.warning("run %s: could not release its lease", run_id)
+                else:
+                    connection.close()
 
 
 def printable(message) -> str:

@@ -20,9 +20,14 @@ from planner.billing.models import IngestRun, RunSource
     retry_jitter=True,
     max_retries=6,
 )
-def ingest_focus(self, run_id: int, allow_mixed_currency: bool = False) -> dict:
+def ingest_focus(
+    self, run_id: int, allow_mixed_currency: bool = False, reclaim: bool = False
+) -> dict:
+    """`reclaim`: sent by the requeue sweep for a run whose worker's lease lapsed."""
     redelivered = (
-        bool((self.request.delivery_info or {}).get("redelivered")) or self.request.retries > 0
+        reclaim
+        or bool((self.request.delivery_info or {}).get("redelivered"))
+        or self.request.retries > 0
     )
     run = services.execute_focus_run(
         run_id, redelivered=redelivered, allow_mixed_currency=allow_mixed_currency
@@ -43,21 +48,70 @@ def enqueue_focus_ingest(run_id: int, allow_mixed_currency: bool = False) -> Non
 @shared_task(name="planner.billing.tasks.requeue_stalled_focus_runs")
 def requeue_stalled_focus_runs() -> int:
     """Beat: re-send FOCUS-file runs still 'queued' after INGEST_REQUEUE_AFTER_S seconds (their
-    message was lost, e.g. the broker restarted without persistence). Safe to over-send: only one
-    task can claim a queued run (services.claim_run). Returns how many were re-sent."""
+    message was lost, e.g. the broker restarted without persistence), and any run whose lease
+    lapsed. Safe to over-send: only one task can claim a run (services.claim_run). Returns how
+    many were re-sent."""
     import datetime as dt
 
     from django.conf import settings
     from django.utils import timezone
 
+    from planner.billing.connector_tasks import ingest_account_period
     from planner.billing.models import IngestRun, RunStatus
 
-    cutoff = timezone.now() - dt.timedelta(seconds=settings.INGEST_REQUEUE_AFTER_S)
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.INGEST_REQUEUE_AFTER_S)
     ids = list(IngestRun.objects.filter(status=RunStatus.QUEUED, source=RunSource.FOCUS_FILE, created_at__lt=cutoff)
                .values_list("pk", flat=True)[:500])  # fmt: skip
     for run_id in ids:
         ingest_focus.delay(run_id)
-    return len(ids)
+    # Runs whose worker died (killed, OOM, host lost): the lease it renewed has lapsed. Sent
+    # again at once instead of waiting for the broker's redelivery (Redis: the visibility
+    # timeout, hours). Only one sender can win the claim (services.claim_run).
+    stalled = list(IngestRun.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
+                   .values_list("pk", "source")[:500])  # fmt: skip
+    for run_id, source in stalled:
+        if source == RunSource.FOCUS_FILE:
+            ingest_focus.delay(run_id, reclaim=True)
+        else:
+            ingest_account_period.delay(run_id, reclaim=True)
+    return len(ids) + len(stalled)
+
+
+@shared_task(name="planner.billing.tasks.sweep_line_item_orphans")
+def sweep_line_item_orphans(older_than_s: int | None = None) -> int:
+    """Beat: remove line-item versions that no period pointer names and that started more than
+    LINE_ITEM_ORPHAN_AFTER_S ago (left by a killed or failed load, or a failed cleanup). Current
+    versions and loads still running are never touched. Returns how many were removed."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from planner.billing.loader import store
+    from planner.billing.models import BillingPeriodLoad
+    from planner.billing.store import period_key
+
+    age = settings.LINE_ITEM_ORPHAN_AFTER_S if older_than_s is None else older_than_s
+    current = {
+        (acct, period_key(period)): version
+        for acct, period, version in BillingPeriodLoad.objects.values_list(
+            "account_id", "billing_period_start", "version"
+        )
+    }
+    return len(store().sweep(current, timezone.now() - dt.timedelta(seconds=age)))
+
+
+@shared_task(name="planner.billing.tasks.maintain_rollup_partitions")
+def maintain_rollup_partitions() -> dict:
+    """Beat (daily): monthly rollup partitions two years ahead (PostgreSQL), and rollups older
+    than ROLLUP_RETENTION_MONTHS removed (0 keeps everything). Idempotent."""
+    from django.conf import settings
+    from django.db import connection
+
+    from planner.billing.partitions import maintain
+
+    return maintain(connection, settings.ROLLUP_RETENTION_MONTHS)
 
 
 @shared_task(name="planner.billing.tasks.schedule_due_ingests")

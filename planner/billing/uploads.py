@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.utils import timezone
 
+from ingest.objectstore import Location, copy_stream, open_location
 from planner.billing.errors import UploadRefused
 
 log = logging.getLogger(__name__)
@@ -86,27 +87,65 @@ def check_upload(f) -> None:
         )
 
 
-def store_upload(upload, original_name: str | None = None) -> Path:
-    """Check an upload and write it below UPLOAD_DIR under a random name, owner-only."""
-    check_upload(upload)
-    directory = Path(settings.UPLOAD_DIR)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = (original_name or upload.name).lower()
-    suffix = (
-        ".csv.gz" if name.endswith(".gz") else (".parquet" if name.endswith(".parquet") else ".csv")
+_LOCATIONS: dict[tuple, Location] = {}
+
+
+def upload_location() -> Location:
+    """``settings.UPLOAD_STORE``: a local directory on a single host, or the object store beside
+    the line items (``s3://bucket/prefix/_uploads``) so that a worker on another host can read
+    what a web node received."""
+    key = (
+        settings.UPLOAD_STORE,
+        settings.LINE_ITEM_STORE_ENDPOINT,
+        settings.LINE_ITEM_STORE_REGION,
     )
-    dest = directory / f"{uuid.uuid4().hex}{suffix}"  # never the client's file name
+    if key not in _LOCATIONS:
+        _LOCATIONS[key] = open_location(key[0], endpoint=key[1], region=key[2])
+    return _LOCATIONS[key]
+
+
+def suffix_for(name: str) -> str:
+    name = name.lower()
+    if name.endswith(".gz"):
+        return ".csv.gz"
+    return ".parquet" if name.endswith(".parquet") else ".csv"
+
+
+def store_upload(upload, original_name: str | None = None) -> str:
+    """Check an upload and store it under a random name (never the client's); returns the path
+    or URI the ingest run reads. Locally the file is owner-only; in an object store it streams
+    chunk by chunk (S3: multipart upload)."""
+    check_upload(upload)
+    name = f"{uuid.uuid4().hex}{suffix_for(original_name or upload.name)}"
+    loc = upload_location()
+    if loc.scheme:
+        path = loc.path(name)
+        copy_stream(upload.chunks(), loc, path)
+        return loc.uri(path)
+    directory = Path(loc.root)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dest = directory / name
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         for chunk in upload.chunks():
             out.write(chunk)
-    return dest
+    return str(dest)
+
+
+def _local_upload_dir() -> Path | None:
+    """The local upload directory; None when uploads live in an object store (its lifecycle
+    rule expires them, see the README's deployment guide)."""
+    loc = upload_location()
+    return None if loc.remote else Path(loc.root)
 
 
 def is_upload(path: str) -> bool:
+    directory = _local_upload_dir()
+    if directory is None:
+        return False
     try:
         resolved = Path(path).resolve()
-        return Path(settings.UPLOAD_DIR).resolve() in resolved.parents
+        return directory.resolve() in resolved.parents
     except (OSError, ValueError):
         return False
 
@@ -122,8 +161,8 @@ def purge_uploads(now: dt.datetime | None = None) -> int:
     Files of queued or running runs, and files no run names, younger than a day, stay."""
     from planner.billing.models import IngestRun, RunSource, RunStatus
 
-    directory = Path(settings.UPLOAD_DIR)
-    if not directory.is_dir():
+    directory = _local_upload_dir()
+    if directory is None or not directory.is_dir():
         return 0
     now = now or timezone.now()
     keep_failed = dt.timedelta(days=settings.UPLOAD_KEEP_FAILED_DAYS)

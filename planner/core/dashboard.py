@@ -201,13 +201,7 @@ def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[fl
     )
     if filters.get("account"):
         loads = loads.filter(account_id=filters["account"])
-    files = [
-        str(f)
-        for ld in loads
-        for f in store().files(ld.account_id, ld.billing_period_start, ld.version)
-    ]
-    if not files:
-        return None
+    versions = [(ld.account_id, ld.billing_period_start, ld.version) for ld in loads]
     where, args = (
         ["PricingCategory = 'Committed'", "CAST(ChargePeriodStart AS DATE) BETWEEN ? AND ?"],
         [rng.start, rng.end],
@@ -215,19 +209,18 @@ def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[fl
     if filters.get("provider"):
         where.append("ServiceProviderName = ?")
         args.append(filters["provider"])
-    source = "read_parquet(?, union_by_name = true)"
-    with duckdb.connect() as con:
-        columns = {
-            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}", [files]).fetchall()
-        }
+    with duckdb.connect() as con:  # local Parquet or the object store (store.register_duckdb)
+        if not store().register_duckdb(con, "line_items", versions):
+            return None
+        columns = {r[0] for r in con.execute("DESCRIBE SELECT * FROM line_items").fetchall()}
         allocated = "AllocatedTags" if "AllocatedTags" in columns else "CAST(NULL AS VARCHAR)"
         sql = (
             f"SELECT Tags, {allocated} AS AllocatedTags, "
             "coalesce(sum(EffectiveCost) FILTER (WHERE coalesce(CommitmentDiscountStatus, '') <> 'Unused'), 0) AS used, "
             "coalesce(sum(EffectiveCost) FILTER (WHERE CommitmentDiscountStatus = 'Unused'), 0) AS unused "
-            f"FROM {source} WHERE {' AND '.join(where)} GROUP BY ALL"
+            f"FROM line_items WHERE {' AND '.join(where)} GROUP BY ALL"
         )  # fmt: skip
-        by_tags = con.execute(sql, [files, *args]).to_arrow_table()
+        by_tags = con.execute(sql, args).to_arrow_table()
     keep = _tag_filter(filters, attribution_tags(by_tags, list(settings.ATTRIBUTION_TAG_KEYS)))
     if keep is not None:
         by_tags = by_tags.filter(keep)

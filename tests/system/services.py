@@ -129,7 +129,18 @@ class WorkerProc(CeleryProc):
         """Send a task by name to this worker's broker (returns the AsyncResult)."""
         from celery import Celery
 
+        from planner import queues
+
         client = Celery("headroom-system-tests", broker=self.broker_url)
+        # the production queues and routes (planner/queues.py); Redis workers (RabbitMQ tests send
+        # with `celery -A planner call`, which declares quorum queues as configured)
+        client.conf.update(
+            task_queues=queues.task_queues(quorum=False),
+            task_routes=queues.task_routes(),
+            task_default_queue=queues.DEFAULT,
+            task_default_exchange=queues.DEFAULT,
+            task_default_routing_key=queues.DEFAULT,
+        )
         try:
             return client.send_task(task_name, args=list(args), kwargs=kwargs)
         finally:
@@ -163,6 +174,7 @@ def service_env(**extra: str) -> dict[str, str]:
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
         "PYTHONUNBUFFERED": "1",
         "INGEST_REQUEUE_AFTER_S": "2",  # the beat sweep re-sends runs queued > 2 s (production: 600)
+        "INGEST_LEASE_S": "3",  # a killed worker's run is free 3 s later (production: 60)
     }
     env.update(extra)
     return env

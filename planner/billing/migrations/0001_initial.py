@@ -6,126 +6,251 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
+        ("core", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IngestRun',
+            name="IngestRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(max_length=32)),
-                ('source_uri', models.CharField(blank=True, max_length=1000)),
-                ('period_start', models.DateField(blank=True, help_text='Billing period claimed, if known upfront', null=True)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('progress', models.FloatField(default=0.0, help_text='0..1')),
-                ('progress_message', models.CharField(blank=True, max_length=300)),
-                ('rows_read', models.BigIntegerField(default=0)),
-                ('rows_stored', models.BigIntegerField(default=0)),
-                ('periods', models.JSONField(blank=True, default=list)),
-                ('totals', models.JSONField(blank=True, default=dict)),
-                ('warnings', models.JSONField(blank=True, default=list)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('task_id', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_s', models.FloatField(blank=True, null=True)),
-                ('account', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='ingest_runs', to='core.cloudaccount')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source", models.CharField(max_length=32)),
+                ("source_uri", models.CharField(blank=True, max_length=1000)),
+                (
+                    "period_start",
+                    models.DateField(
+                        blank=True, help_text="Billing period claimed, if known upfront", null=True
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0, help_text="0..1")),
+                ("progress_message", models.CharField(blank=True, max_length=300)),
+                ("rows_read", models.BigIntegerField(default=0)),
+                ("rows_stored", models.BigIntegerField(default=0)),
+                ("periods", models.JSONField(blank=True, default=list)),
+                ("totals", models.JSONField(blank=True, default=dict)),
+                ("warnings", models.JSONField(blank=True, default=list)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("task_id", models.CharField(blank=True, max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_s", models.FloatField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ingest_runs",
+                        to="core.cloudaccount",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='BillingPeriodLoad',
+            name="BillingPeriodLoad",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('billing_period_start', models.DateField()),
-                ('version', models.CharField(max_length=64)),
-                ('rows', models.BigIntegerField()),
-                ('billed_cost', models.DecimalField(decimal_places=6, max_digits=20)),
-                ('effective_cost', models.DecimalField(decimal_places=6, max_digits=20)),
-                ('list_cost', models.DecimalField(decimal_places=6, max_digits=20)),
-                ('currency', models.CharField(max_length=8)),
-                ('loaded_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='period_loads', to='core.cloudaccount')),
-                ('run', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='billing.ingestrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("billing_period_start", models.DateField()),
+                ("version", models.CharField(max_length=64)),
+                ("rows", models.BigIntegerField()),
+                ("billed_cost", models.DecimalField(decimal_places=6, max_digits=20)),
+                ("effective_cost", models.DecimalField(decimal_places=6, max_digits=20)),
+                ("list_cost", models.DecimalField(decimal_places=6, max_digits=20)),
+                ("currency", models.CharField(max_length=8)),
+                ("loaded_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="period_loads",
+                        to="core.cloudaccount",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="billing.ingestrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['account', '-billing_period_start'],
+                "ordering": ["account", "-billing_period_start"],
             },
         ),
         migrations.CreateModel(
-            name='UsageSample',
+            name="UsageSample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ts', models.DateTimeField()),
-                ('step_seconds', models.PositiveIntegerField(default=60)),
-                ('mig_profile', models.CharField(blank=True, max_length=32)),
-                ('replicas', models.FloatField(blank=True, null=True)),
-                ('gpu_util_pct', models.FloatField(blank=True, null=True)),
-                ('gpu_mem_used_gib', models.FloatField(blank=True, null=True)),
-                ('gpu_mem_total_gib', models.FloatField(blank=True, null=True)),
-                ('request_rate_rps', models.FloatField(blank=True, null=True)),
-                ('queue_depth', models.FloatField(blank=True, null=True)),
-                ('p50_latency_ms', models.FloatField(blank=True, null=True)),
-                ('p95_latency_ms', models.FloatField(blank=True, null=True)),
-                ('units_of_work', models.FloatField(blank=True, help_text="In the service's unit of work", null=True)),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='usage_samples', to='core.deployment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ts", models.DateTimeField()),
+                ("step_seconds", models.PositiveIntegerField(default=60)),
+                ("mig_profile", models.CharField(blank=True, max_length=32)),
+                ("replicas", models.FloatField(blank=True, null=True)),
+                ("gpu_util_pct", models.FloatField(blank=True, null=True)),
+                ("gpu_mem_used_gib", models.FloatField(blank=True, null=True)),
+                ("gpu_mem_total_gib", models.FloatField(blank=True, null=True)),
+                ("request_rate_rps", models.FloatField(blank=True, null=True)),
+                ("queue_depth", models.FloatField(blank=True, null=True)),
+                ("p50_latency_ms", models.FloatField(blank=True, null=True)),
+                ("p95_latency_ms", models.FloatField(blank=True, null=True)),
+                (
+                    "units_of_work",
+                    models.FloatField(
+                        blank=True, help_text="In the service's unit of work", null=True
+                    ),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="usage_samples",
+                        to="core.deployment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['deployment', 'ts'],
+                "ordering": ["deployment", "ts"],
             },
         ),
         migrations.CreateModel(
-            name='CostRollup',
+            name="CostRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField(db_index=True)),
-                ('billing_period_start', models.DateField()),
-                ('provider', models.CharField(max_length=64)),
-                ('service_name', models.CharField(blank=True, help_text='Cloud service (FOCUS ServiceName)', max_length=200)),
-                ('region', models.CharField(blank=True, max_length=64)),
-                ('resource_id', models.CharField(blank=True, max_length=500)),
-                ('sku', models.CharField(blank=True, help_text='SKU / instance type', max_length=200)),
-                ('pricing_category', models.CharField(blank=True, max_length=32)),
-                ('charge_category', models.CharField(blank=True, max_length=32)),
-                ('service_tag', models.CharField(blank=True, help_text='Raw attribution tag value', max_length=200)),
-                ('currency', models.CharField(default='USD', max_length=8)),
-                ('billed_cost', models.DecimalField(decimal_places=6, max_digits=18)),
-                ('effective_cost', models.DecimalField(decimal_places=6, max_digits=18)),
-                ('list_cost', models.DecimalField(decimal_places=6, max_digits=18)),
-                ('consumed_quantity', models.FloatField(default=0.0)),
-                ('line_items', models.PositiveIntegerField(default=0)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rollups', to='core.cloudaccount')),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rollups', to='core.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField(db_index=True)),
+                ("billing_period_start", models.DateField()),
+                ("provider", models.CharField(max_length=64)),
+                (
+                    "service_name",
+                    models.CharField(
+                        blank=True, help_text="Cloud service (FOCUS ServiceName)", max_length=200
+                    ),
+                ),
+                ("region", models.CharField(blank=True, max_length=64)),
+                ("resource_id", models.CharField(blank=True, max_length=500)),
+                (
+                    "sku",
+                    models.CharField(blank=True, help_text="SKU / instance type", max_length=200),
+                ),
+                ("pricing_category", models.CharField(blank=True, max_length=32)),
+                ("charge_category", models.CharField(blank=True, max_length=32)),
+                (
+                    "service_tag",
+                    models.CharField(
+                        blank=True, help_text="Raw attribution tag value", max_length=200
+                    ),
+                ),
+                ("currency", models.CharField(default="USD", max_length=8)),
+                ("billed_cost", models.DecimalField(decimal_places=6, max_digits=18)),
+                ("effective_cost", models.DecimalField(decimal_places=6, max_digits=18)),
+                ("list_cost", models.DecimalField(decimal_places=6, max_digits=18)),
+                ("consumed_quantity", models.FloatField(default=0.0)),
+                ("line_items", models.PositiveIntegerField(default=0)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rollups",
+                        to="core.cloudaccount",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="rollups",
+                        to="core.service",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['account', 'billing_period_start'], name='billing_cos_account_399ecf_idx'), models.Index(fields=['service', 'date'], name='billing_cos_service_b81e8f_idx'), models.Index(fields=['date', 'provider'], name='billing_cos_date_81796c_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["account", "billing_period_start"],
+                        name="billing_cos_account_399ecf_idx",
+                    ),
+                    models.Index(fields=["service", "date"], name="billing_cos_service_b81e8f_idx"),
+                    models.Index(fields=["date", "provider"], name="billing_cos_date_81796c_idx"),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='ingestrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'running']), ('period_start__isnull', False)), fields=('account', 'period_start'), name='one_active_run_per_account_period'),
+            model_name="ingestrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("status__in", ["queued", "running"]), ("period_start__isnull", False)
+                ),
+                fields=("account", "period_start"),
+                name="one_active_run_per_account_period",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='billingperiodload',
-            constraint=models.UniqueConstraint(fields=('account', 'billing_period_start'), name='uniq_period_load'),
+            model_name="billingperiodload",
+            constraint=models.UniqueConstraint(
+                fields=("account", "billing_period_start"), name="uniq_period_load"
+            ),
         ),
         migrations.AddIndex(
-            model_name='usagesample',
-            index=models.Index(fields=['ts'], name='billing_usa_ts_501c4a_idx'),
+            model_name="usagesample",
+            index=models.Index(fields=["ts"], name="billing_usa_ts_501c4a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='usagesample',
-            constraint=models.UniqueConstraint(fields=('deployment', 'ts', 'mig_profile'), name='uniq_usage_sample'),
+            model_name="usagesample",
+            constraint=models.UniqueConstraint(
+                fields=("deployment", "ts", "mig_profile"), name="uniq_usage_sample"
+            ),
         ),
     ]

@@ -5,26 +5,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0001_initial'),
-        ('core', '0001_initial'),
+        ("billing", "0001_initial"),
+        ("core", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='costrollup',
-            name='account',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='rollups', to='core.cloudaccount'),
+            model_name="costrollup",
+            name="account",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="rollups",
+                to="core.cloudaccount",
+            ),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='date',
+            model_name="costrollup",
+            name="date",
             field=models.DateField(),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='service',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rollups', to='core.service'),
+            model_name="costrollup",
+            name="service",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="rollups",
+                to="core.service",
+            ),
         ),
     ]

@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0002_rollup_composite_indexes_only'),
+        ("billing", "0002_rollup_composite_indexes_only"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ingestrun',
-            name='allow_mixed_currency',
-            field=models.BooleanField(default=False, help_text='The user accepted several billing currencies in this source'),
+            model_name="ingestrun",
+            name="allow_mixed_currency",
+            field=models.BooleanField(
+                default=False,
+                help_text="The user accepted several billing currencies in this source",
+            ),
         ),
     ]

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0004_rollup_keeps_billing_currency_and_fx_rate'),
-        ('billing', '0004_usage_sample_moves_to_usage_app'),
+        ("billing", "0004_rollup_keeps_billing_currency_and_fx_rate"),
+        ("billing", "0004_usage_sample_moves_to_usage_app"),
     ]
 
-    operations = [
-    ]
+    operations = []

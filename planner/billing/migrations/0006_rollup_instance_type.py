@@ -4,20 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0005_merge_currency_and_usage_move'),
+        ("billing", "0005_merge_currency_and_usage_move"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='costrollup',
-            name='instance_type',
-            field=models.CharField(blank=True, default='', help_text="Instance / machine type the record bills (ingest/instance_type.py), or ''", max_length=100),
+            model_name="costrollup",
+            name="instance_type",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="Instance / machine type the record bills (ingest/instance_type.py), or ''",
+                max_length=100,
+            ),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='sku',
-            field=models.CharField(blank=True, help_text='SKU id as billed (FOCUS SkuId)', max_length=200),
+            model_name="costrollup",
+            name="sku",
+            field=models.CharField(
+                blank=True, help_text="SKU id as billed (FOCUS SkuId)", max_length=200
+            ),
         ),
     ]

@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0006_rollup_instance_type'),
+        ("billing", "0006_rollup_instance_type"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ingestrun',
-            name='source',
-            field=models.CharField(choices=[('focus_file', 'FOCUS file (upload, path or s3://)'), ('aws_export', 'AWS CUR 2.0 / FOCUS data export (S3)'), ('aws_cost_explorer', 'AWS Cost Explorer'), ('azure_query', 'Azure Cost Management Query'), ('azure_export', 'Azure FOCUS cost export'), ('gcp_bigquery', 'Google Cloud BigQuery billing export'), ('prometheus', 'Prometheus usage metrics'), ('demo', 'Demo fleet')], max_length=32),
+            model_name="ingestrun",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("focus_file", "FOCUS file (upload, path or s3://)"),
+                    ("aws_export", "AWS CUR 2.0 / FOCUS data export (S3)"),
+                    ("aws_cost_explorer", "AWS Cost Explorer"),
+                    ("azure_query", "Azure Cost Management Query"),
+                    ("azure_export", "Azure FOCUS cost export"),
+                    ("gcp_bigquery", "Google Cloud BigQuery billing export"),
+                    ("prometheus", "Prometheus usage metrics"),
+                    ("demo", "Demo fleet"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
