@@ -24,7 +24,9 @@ def test_immediate_alerts_are_sent_once(demo_fleet, mailoutbox, settings):
         sent = notify.notify_new_anomalies(ids)
         assert notify.notify_new_anomalies(ids) == 0  # already announced
     expected = Anomaly.objects.filter(pk__in=ids, impact_usd__gte=100)
-    assert sent == expected.count() == len(mailoutbox) >= 3
+    # the untagged p4d and the egress spike; the runaway scale-out adds ~$40 on its day,
+    # below this subscription's $100 minimum
+    assert sent == expected.count() == len(mailoutbox) >= 2
     by_subject = {m.subject: m for m in mailoutbox}
     stray = Anomaly.objects.get(series_key="cost:service=unallocated", start=dt.date(2026, 9, 22))
     subject = f"[Headroom] Cost anomaly: Unallocated spend +${stray.impact_usd:.0f} from 2026-09-22"
@@ -74,7 +76,7 @@ def test_failed_anomaly_email_is_retried_once(demo_fleet, mailoutbox, settings):
         ids = detect_cost_anomalies()
         assert notify.notify_new_anomalies(ids) == 0
         failed = AnomalyNotice.objects.filter(status="failed").count()
-        assert failed == Anomaly.objects.filter(impact_usd__gte=500).count() >= 3
+        assert failed == Anomaly.objects.filter(impact_usd__gte=500).count() >= 2
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
         assert notify.notify_new_anomalies([]) == failed  # retried without new detections
         assert notify.notify_new_anomalies(ids) == 0
