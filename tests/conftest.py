@@ -45,10 +45,13 @@ ARTIFACTS = Path(os.environ.get("HEADROOM_TEST_ARTIFACTS") or _TMP_VAR / "artifa
 
 
 def _isolate_hypothesis() -> None:
-    """Hypothesis keeps its example database in the session's temporary directory, not in
-    ./.hypothesis of the work tree."""
+    """Hypothesis keeps its example database and caches in the session's temporary directory,
+    not in ./.hypothesis of the work tree."""
     from hypothesis import settings as hypothesis_settings
+    from hypothesis.configuration import set_hypothesis_home_dir
     from hypothesis.database import DirectoryBasedExampleDatabase
+
+    set_hypothesis_home_dir(_TMP_VAR / "hypothesis-home")
 
     database = DirectoryBasedExampleDatabase(str(_TMP_VAR / "hypothesis"))
     hypothesis_settings.register_profile("headroom-tests", database=database)
