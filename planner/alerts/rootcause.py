@@ -52,6 +52,9 @@ def explain(spec: CostSeriesSpec, start: dt.date, end: dt.date) -> dict:
     has_baseline = (frame["date"] <= pd.Timestamp(baseline_end, tz="UTC")).any()
     if not has_baseline:
         return {"note": "no baseline days before the episode; root cause not ranked"}
+    in_window = frame["date"].between(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"))
+    if not in_window.any():  # e.g. an episode on days the scope has no cost rows
+        return {"note": "no cost rows inside the episode; root cause not ranked"}
     ranked = rank_contributors(
         frame,
         dims,

@@ -117,3 +117,14 @@ def test_primary_cause_is_the_most_specific_member_explaining_most_of_the_deviat
     drops = [_row("account", "prod", -500.0), _row("sku", "a", -450.0), _row("sku", "b", 30.0)]
     assert rootcause.primary(drops, dims)["member"] == "a"  # follows the direction of the deviation
     assert rootcause.primary([], dims) is None
+
+
+def test_root_cause_of_an_episode_with_no_cost_rows_says_so(demo_fleet):
+    """An episode on days the scope has no rows (e.g. a single-period file ending before it) gets
+    a note, not the ranker's ValueError escaping the post-ingest alerts hook."""
+    from planner.billing.models import CostRollup
+
+    last = CostRollup.objects.order_by("-date").values_list("date", flat=True).first()
+    day = last + dt.timedelta(days=3)
+    cause = rootcause.explain(TOTAL, day, day)
+    assert cause == {"note": "no cost rows inside the episode; root cause not ranked"}
