@@ -23,7 +23,11 @@ def test_no_role_user_gets_403_ask_an_admin_on_every_page(no_role_user, populate
     refused = 0
     for route in all_routes(real_ids=True):
         url = route.url
-        if url.startswith(("/api/", "/static/", "/admin/")) or route.name in ("login", "logout", "healthz"):
+        if url.startswith(("/api/", "/static/", "/admin/")) or route.name in (
+            "login",
+            "logout",
+            "healthz",
+        ):
             continue
         resp = client.get(url)
         assert resp.status_code in (403, 405), (url, resp.status_code)
