@@ -203,7 +203,8 @@ def _objects(tag: str, tmp_path, analyst) -> dict:
             impact_usd=Decimal(1),
             score=0.5,
         )
-        o["budget"] = Budget.objects.create(name=tag, amount_usd=Decimal(5))
+        # owned by the analyst: analysts change their own budgets, admins any (README "Security")
+        o["budget"] = Budget.objects.create(name=tag, amount_usd=Decimal(5), created_by=analyst)
     if apps.is_installed("planner.plans"):
         from planner.plans.demo import decision_from_deployment
         from planner.plans.services import approve_plan, create_plan_from_decisions

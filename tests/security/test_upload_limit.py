@@ -98,7 +98,10 @@ def test_upload_limit_under_the_limit_is_parsed(one_mb):
 
 
 @pytest.mark.django_db
-def test_upload_limit_page_and_api_refuse_with_the_limit(analyst, analyst_client, one_mb, settings):
+def test_upload_limit_page_and_api_refuse_with_the_limit(
+    analyst, analyst_client, one_mb, settings, tmp_path
+):
+    settings.UPLOAD_DIR = tmp_path / "uploads"
     account = CloudAccount.objects.create(provider="aws", account_id="up-limit", name="uploads")
     big = SimpleUploadedFile("big.csv", b"x" * (2 * MiB), "text/csv")
     page = analyst_client.post(
@@ -111,9 +114,8 @@ def test_upload_limit_page_and_api_refuse_with_the_limit(analyst, analyst_client
     )
     assert resp.status_code == 400 and "1 MB limit" in resp.json()["file"][0]
     assert not IngestRun.objects.filter(account=account).exists()
-    assert (
-        not any(Path(settings.UPLOAD_DIR).glob("*")) if Path(settings.UPLOAD_DIR).exists() else True
-    )
+    uploads = Path(settings.UPLOAD_DIR)
+    assert not uploads.exists() or not any(uploads.iterdir())  # nothing was stored
 
 
 @pytest.mark.django_db
