@@ -78,12 +78,9 @@ def run_lease(run_id: int):
     """Renew the run's lease every INGEST_LEASE_S / 3 seconds from a thread while the body runs
     (the load itself may sit in one long database statement). On the way out the lease is
     released (a run still 'running' then — a task about to retry — can be re-claimed at once).
-    SQLite means one host and no second worker: no heartbeat there."""
+    SQLite means one host and no second worker: no heartbeat thread there, the release stays."""
     from django.db import connection
 
-    if connection.vendor == "sqlite":
-        yield
-        return
     stop = threading.Event()
     lease = _lease_s()
 
@@ -100,13 +97,16 @@ def run_lease(run_id: int):
         finally:
             thread_connection.close()
 
-    beat = threading.Thread(target=heartbeat, name=f"lease-{run_id}", daemon=True)
-    beat.start()
+    beat = None
+    if connection.vendor != "sqlite":
+        beat = threading.Thread(target=heartbeat, name=f"lease-{run_id}", daemon=True)
+        beat.start()
     try:
         yield
     finally:
         stop.set()
-        beat.join()
+        if beat is not None:
+            beat.join()
         for attempt in (1, 2):  # the body may have failed because the connection was lost
             try:
                 IngestRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
