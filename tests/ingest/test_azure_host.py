@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from ingest.azure import AzureClient, AzureExportConnector, split_blob_url
-from ingest.retry import ConnectorError, RetryPolicy
+from ingest.errors import ConnectorError
+from ingest.retry import RetryPolicy
 from tests.ingest.local_servers import serve
 from tests.ingest.test_azure_connectors import StaticToken
 
