@@ -2,15 +2,18 @@
 demo generator's own billing records."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pandas as pd
 import pytest
 from django.db.models import Sum
 from django.urls import reverse
 
+from planner.billing.attribution import shared_cost_by_service
 from planner.billing.models import CostRollup
 from planner.core import demo
 from planner.core.dashboard import DateRange, commitments
+from planner.core.models import Service
 from planner.usage.models import UsageSample
 
 START, END = "2026-09-01", "2026-09-30"
@@ -52,10 +55,12 @@ def test_services_list_matches_rollups_and_samples(viewer_client, demo_fleet):
     lo = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     hi = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
     for slug, row in rows.items():
-        cost = CostRollup.objects.filter(service__slug=slug, date__range=(START, END)).aggregate(
+        own = CostRollup.objects.filter(service__slug=slug, date__range=(START, END)).aggregate(
             v=Sum("effective_cost")
         )["v"]
-        assert row["cost"] == cost
+        shared = shared_cost_by_service(dt.date(2026, 9, 1), dt.date(2026, 9, 30))
+        cost = own + shared.get(Service.objects.get(slug=slug).pk, 0)  # one cost per service
+        assert row["cost"] == pytest.approx(cost, abs=Decimal("0.01"))
         assert row["monthly"] == pytest.approx(float(cost) / (30 * 24) * 730)
         samples = list(
             UsageSample.objects.filter(
@@ -80,10 +85,12 @@ def test_service_page_has_its_charts_and_cost(viewer_client, demo_fleet):
     html = resp.content.decode()
     for chart in ("chart-demand", "chart-gpu", "chart-latency", "chart-cost"):
         assert f'id="{chart}"' in html
-    cost = CostRollup.objects.filter(service__slug="image-gen", date__range=(START, END)).aggregate(
+    own = CostRollup.objects.filter(service__slug="image-gen", date__range=(START, END)).aggregate(
         v=Sum("effective_cost")
     )["v"]
-    assert resp.context["cost"] == cost
+    shared = shared_cost_by_service(dt.date(2026, 9, 1), dt.date(2026, 9, 30))
+    cost = own + shared.get(Service.objects.get(slug="image-gen").pk, 0)
+    assert resp.context["cost"] == pytest.approx(cost, abs=Decimal("0.01"))
     assert viewer_client.get(reverse("service-detail", args=["nope"])).status_code == 404
 
 
