@@ -56,6 +56,7 @@ def operate(
     for svc in services:
         sel = (usage["service"] == svc.slug).to_numpy()
         minutes, ready, p95 = runs[svc.slug]
+        normal = ready.copy()
         for a in anomalies:
             if a.kind == "runaway-scale-out" and a.service == svc.slug:
                 pin = (minutes >= a.start) & (minutes < a.end)
@@ -63,7 +64,7 @@ def operate(
                 p95[pin] = np.minimum(p95[pin], _idle_p95(svc))
         usage.loc[sel] = _usage_columns(usage.loc[sel].copy(), svc, minutes, ready, p95, rng)
         offer = catalog[(svc.provider, svc.instance_type, svc.region)]
-        frames.append(_compute_billing(svc, offer, minutes, ready, demo))
+        frames.append(_compute_billing(svc, offer, minutes, ready, demo, normal))
     return pd.concat(frames, ignore_index=True), usage
 
 
@@ -177,13 +178,15 @@ def _usage_columns(f: pd.DataFrame, svc, minutes, ready, p95, rng) -> pd.DataFra
     return f
 
 
-def _compute_billing(svc, offer: dict, minutes, ready, demo) -> pd.DataFrame:
-    """Hourly FOCUS compute rows for the ready replicas (billed per second)."""
+def _compute_billing(svc, offer: dict, minutes, ready, demo, normal=None) -> pd.DataFrame:
+    """Hourly FOCUS compute rows for the ready replicas (billed per second). Replicas above
+    the ``normal`` series (a runaway scale-out) are launched on demand by the pool."""
     committed = float(svc.committed_replicas)
     used = np.minimum(ready, committed)
     over = ready - used
     share = svc.spot_share if offer["spot_usd_per_hour"] else 0.0
-    spot = np.floor(share * over + 0.5)
+    base = over if normal is None else np.maximum(np.minimum(normal, ready) - used, 0.0)
+    spot = np.floor(share * base + 0.5)
     frame = pd.DataFrame(
         {"used": used, "unused": committed - used, "spot": spot, "od": over - spot},
         index=minutes,

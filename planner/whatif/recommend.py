@@ -190,7 +190,9 @@ def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
     variants = []
     for k in keys:
         variants.append(engine.variant(inputs, _params(inputs, options, chosen[k][0])))
-    results = engine.run(inputs, variants)
+    # each proposal simulated beside the current configuration, exactly as its what-if runs
+    # (same rows, so the same spot-interruption draws)
+    results = [engine.run(inputs, [base_v, v])[1] for v in variants]
     base_cost = base["monthly_cost_usd"]
     out = {}
     for k, v, r in zip(keys, variants, results, strict=True):

@@ -44,6 +44,12 @@ def _histogram_attainment(slug, lo, hi):
             lower = bound if bound is not None else lower
         total += n
         within += n if p95 is not None and p95 <= objective else 0.0
+    if total == 0:  # no histograms (Triton here): each sample's p95 stands for its step
+        for p95, rps, step in UsageSample.objects.filter(
+            deployment__service__slug=slug, ts__gte=lo, ts__lt=hi, request_rate_rps__gt=0
+        ).values_list("p95_latency_ms", "request_rate_rps", "step_seconds"):
+            total += rps * step
+            within += rps * step if p95 is not None and p95 <= objective else 0.0
     return within / total
 
 
