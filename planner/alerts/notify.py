@@ -140,11 +140,11 @@ BUDGET_CHART_CID = "budget-chart"
 def budget_chart_png(budget: Budget, status) -> bytes:
     """The budget email's chart: this period's cumulative spend, forecast and budget line."""
     from planner.alerts.email_chart import budget_burn_png
-    from planner.alerts.series import daily_frame, spend_rows
+    from planner.alerts.series import daily_frame
 
     daily: list[float] = []
     if status.as_of:
-        frame = daily_frame(spend_rows(budget.rollups()), None, status.period_start, status.as_of)
+        frame = daily_frame(budget.costs(), None, status.period_start, status.as_of)
         daily = frame["total"].tolist() if "total" in frame else [0.0] * len(frame.index)
     return budget_burn_png(
         daily, status.period_start, status.period_end, status.amount_usd, status.forecast_usd
