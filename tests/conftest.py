@@ -33,6 +33,9 @@ def _isolate_settings() -> None:
     settings.VAR_DIR = _TMP_VAR
     settings.LINE_ITEM_STORE = os.environ["LINE_ITEM_STORE"]
     settings.UPLOAD_DIR = Path(os.environ["HEADROOM_UPLOAD_DIR"])
+    # settings derived UPLOAD_STORE from the developer's var/ before this ran: uploads must
+    # land in the test's own directory too (tests write nothing into the work tree)
+    settings.UPLOAD_STORE = str(settings.UPLOAD_DIR)
     settings.IMPORT_DIR = Path(os.environ["HEADROOM_IMPORT_DIR"])
 
 
