@@ -383,6 +383,8 @@ class NotificationKind(models.TextChoices):
     BUDGET = "budget", "Budget alert"
     ANOMALY = "anomaly", "Anomaly alert"
     DIGEST = "digest", "Anomaly digest"
+    CHARGEBACK = "report", "Chargeback report"
+    COMMITMENT = "expiry", "Commitment expiry"
 
 
 class NotificationStatus(models.TextChoices):

@@ -55,8 +55,8 @@ def store() -> LineItemStore:
     filesystem may cost a request)."""
     key = (
         settings.LINE_ITEM_STORE,
-        getattr(settings, "LINE_ITEM_STORE_ENDPOINT", ""),
-        getattr(settings, "LINE_ITEM_STORE_REGION", ""),
+        settings.LINE_ITEM_STORE_ENDPOINT,
+        settings.LINE_ITEM_STORE_REGION,
     )
     if key not in _STORES:
         _STORES[key] = LineItemStore(key[0], endpoint=key[1], region=key[2])

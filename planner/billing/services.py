@@ -46,7 +46,7 @@ def create_run(
 def _lease_s() -> int:
     from django.conf import settings
 
-    return int(getattr(settings, "INGEST_LEASE_S", 60))
+    return int(settings.INGEST_LEASE_S)
 
 
 def claim_run(run_id: int, *, redelivered: bool = False) -> bool:

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from planner.alerts.models import DeliveryStatus
+from planner.alerts.models import DeliveryStatus, NotificationKind
 from planner.alerts.notify import _record, absolute, build_email, deliver
 from planner.chargeback.models import ReportDelivery, ReportSubscription
 from planner.chargeback.report import ChargebackReport, Period, build_report
@@ -67,6 +67,10 @@ def send_scheduled(today: dt.date | None = None) -> int:
         if period.key not in reports:
             reports[period.key] = build_report(period)
         teams = [t.name for t in sub.teams.all()] or None
-        error = deliver(report_email(reports[period.key], sub.recipient_list(), teams))
+        error = deliver(
+            report_email(reports[period.key], sub.recipient_list(), teams),
+            kind=NotificationKind.CHARGEBACK,
+            key=f"chargeback-report:{claim.pk}",
+        )
         sent += int(_record(ReportDelivery, claim.pk, error))
     return sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 from django.contrib import messages
 from django.db import transaction
@@ -14,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from planner.alerts.models import parse_recipients
+from planner.alerts.models import NotificationKind, parse_recipients
 from planner.alerts.notify import deliver
 from planner.api.exports import FORMATS, requested_format, table_response
 from planner.billing.currency import rate_note
@@ -142,7 +143,11 @@ def email_report(request):
         messages.error(request, "; ".join(form.errors["recipients"]))
         return redirect(reverse("chargeback") + f"?month={period.key}")
     recipients = parse_recipients(form.cleaned_data["recipients"])
-    error = deliver(report_email(build_report(period), recipients))
+    error = deliver(
+        report_email(build_report(period), recipients),
+        kind=NotificationKind.CHARGEBACK,
+        key=f"chargeback-sent-by-hand:{period.key}:{uuid.uuid4().hex}",
+    )
     if error is None:
         messages.success(request, f"Chargeback {period.key} sent to {', '.join(recipients)}.")
     else:

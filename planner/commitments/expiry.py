@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from planner.alerts.models import DeliveryStatus
+from planner.alerts.models import DeliveryStatus, NotificationKind
 from planner.alerts.notify import _record, absolute, build_email, deliver
 from planner.commitments.models import Commitment, ExpiryAlertRule, ExpiryNotice
 
@@ -56,7 +56,11 @@ def alert_expiring(today: dt.date | None = None) -> int:
             "items": [{"c": c, "days_left": (c.period_end - today).days} for c, _ in claimed],
             "url": absolute(reverse("commitments")),
         }
-        error = deliver(build_email("commitment_expiry", context, rule.recipient_list()))
+        error = deliver(
+            build_email("commitment_expiry", context, rule.recipient_list()),
+            kind=NotificationKind.COMMITMENT,
+            key="commitment-expiry:" + ",".join(str(n.pk) for _, n in claimed),
+        )
         for _, notice in claimed:
             _record(ExpiryNotice, notice.pk, error)
         sent += int(error is None)

@@ -52,7 +52,7 @@ def test_malformed_promql_overrides_fail_at_start_up_naming_the_variable():
         ("aws", "aws_export", "s3://headroom-bucket/cur"),
         ("aws", "aws_cost_explorer", ""),
         ("azure", "azure_query", ""),
-        ("azure", "azure_export", "https://127.0.0.1:1/acct/exports/focus"),
+        ("azure", "azure_export", "https://acct.blob.core.windows.net/exports/focus"),
         ("gcp", "gcp_bigquery", "infer-prod.billing.gcp_billing_export_v1_01"),
     ],
 )

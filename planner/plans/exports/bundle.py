@@ -44,7 +44,12 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 PLACEHOLDER_IMAGE = "registry.k8s.io/pause:3.10"
 
 
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available (same output)
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml when available
+    """Plain YAML as kubectl writes it: a dict shared by two manifests is written out twice,
+    never as an anchor and alias (clusters' drift reports are refused if they carry aliases)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def dump_manifests(manifests: Iterable[dict[str, Any]]) -> str:
