@@ -102,6 +102,7 @@ def test_upload_limit_page_and_api_refuse_with_the_limit(
     analyst, analyst_client, one_mb, settings, tmp_path
 ):
     settings.UPLOAD_DIR = tmp_path / "uploads"
+    settings.UPLOAD_STORE = str(settings.UPLOAD_DIR)
     account = CloudAccount.objects.create(provider="aws", account_id="up-limit", name="uploads")
     big = SimpleUploadedFile("big.csv", b"x" * (2 * MiB), "text/csv")
     page = analyst_client.post(
@@ -123,6 +124,7 @@ def test_upload_limit_uploads_deleted_after_run_failed_ones_kept_then_purged(
     analyst, tmp_path, settings, django_capture_on_commit_callbacks
 ):
     settings.UPLOAD_DIR = tmp_path / "uploads"
+    settings.UPLOAD_STORE = str(settings.UPLOAD_DIR)
     settings.UPLOAD_KEEP_FAILED_DAYS = 7
     account = CloudAccount.objects.create(provider="aws", account_id="up-del", name="uploads")
     good = write_focus_file(tmp_path / "good.csv", version="1.2", rows=20, seed=2)
