@@ -46,3 +46,7 @@ class PrometheusHTTPError(IngestError):
 
 class ServingConfigError(IngestError):
     """A serving-stack configuration that cannot be turned into queries (says which key)."""
+
+
+class StoreConfigError(IngestError):
+    """A store URL that cannot be used, with the reason."""

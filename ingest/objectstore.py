@@ -28,11 +28,9 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
+from .errors import StoreConfigError
+
 REMOTE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "az")
-
-
-class StoreConfigError(ValueError):
-    """A store URL that cannot be used, with the reason."""
 
 
 def is_remote(url: str | Path) -> bool:

@@ -121,3 +121,21 @@ class UnsupportedVersionError(FocusValidationError):
             hint="Export the data as FOCUS 1.4 or older (providers keep older FOCUS "
             "versions selectable), or upgrade Headroom.",
         )
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n:,} bytes"
+
+
+class DecompressionLimitError(IngestError):
+    """A compressed file inflates past the configured limit (a decompression bomb, or a file
+    larger than this deployment accepts). Turned into a :class:`FocusValidationError`."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        super().__init__(
+            f"the file decompresses to more than {_size(limit_bytes)}, the limit for one file"
+        )

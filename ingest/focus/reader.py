@@ -38,9 +38,11 @@ import pyarrow.parquet as pq
 from ..sources import CountingStream, Source, open_source
 from .errors import (
     MAX_ERRORS_PER_BATCH,
+    DecompressionLimitError,
     FocusError,
     FocusValidationError,
     NotFocusError,
+    _size,
     short_repr,
 )
 from .normalise import BatchNormaliser
@@ -53,24 +55,6 @@ HEADER_PROBE_BYTES = 1024 * 1024
 #: Default cap on the decompressed size of one gzip file (callers pass their own setting;
 #: Headroom's is ``HEADROOM_FOCUS_MAX_DECOMPRESSED_MB``).
 DEFAULT_MAX_DECOMPRESSED_BYTES = 50 * 1024**3
-
-
-class DecompressionLimitError(Exception):
-    """A compressed file inflates past the configured limit (a decompression bomb, or a file
-    larger than this deployment accepts). Turned into a :class:`FocusValidationError`."""
-
-    def __init__(self, limit_bytes: int) -> None:
-        self.limit_bytes = limit_bytes
-        super().__init__(
-            f"the file decompresses to more than {_size(limit_bytes)}, the limit for one file"
-        )
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if n >= scale and n % scale == 0:
-            return f"{n // scale} {unit}"
-    return f"{n:,} bytes"
 
 
 class BoundedStream(io.RawIOBase):

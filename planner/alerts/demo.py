@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from planner.alerts import notify
 from planner.alerts.budgets import budget_status, evaluate_budget
+from planner.alerts.errors import DemoBudgetError
 from planner.alerts.models import Budget, BudgetPeriod, BudgetScope, DigestMode, period_bounds
 from planner.alerts.series import spend_rows
 from planner.billing.models import CostRollup
@@ -40,10 +41,6 @@ ON_TRACK_SPEND_PCT = 45.0  # ... and its spend so far (below the first 50 % thre
 FORECAST_OVER_PCT = 115.0  # the forecast-to-exceed budget's forecast (at least, when it can)
 ALREADY_OVER_SPEND_PCT = 115.0  # the already-over budget's spend so far (about)
 PERIODS_SHORTEST_FIRST = (BudgetPeriod.MONTHLY, BudgetPeriod.QUARTERLY, BudgetPeriod.YEARLY)
-
-
-class DemoBudgetError(Exception):
-    """The demo fleet has no spend to set the demo budgets against."""
 
 
 @dataclass(frozen=True)

@@ -23,3 +23,7 @@ class WebhookRejected(WebhookError):
 
 class WebhookRefused(WebhookRejected):
     """Headroom does not post to this URL (scheme, host or address not allowed)."""
+
+
+class DemoBudgetError(AlertsError):
+    """The demo fleet has no spend to set the demo budgets against."""

@@ -19,3 +19,7 @@ class RunAlreadyActive(BillingError):
 
 class UploadRefused(BillingError):
     """An upload Headroom will not store; the message says what to send instead."""
+
+
+class MissingPartsError(BillingError, OSError):
+    """A version lost parts between writing and publishing (removed by a concurrent load)."""

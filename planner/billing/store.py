@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.objectstore import Location, open_location
+from planner.billing.errors import MissingPartsError
 
 
 def period_key(period_start: dt.date) -> str:
@@ -139,10 +140,6 @@ class _Part:
     def __init__(self, path: str, schema: pa.Schema, location: Location) -> None:
         self.lock = threading.Lock()
         self.writer = parquet_writer(path, schema, location.filesystem if location.remote else None)
-
-
-class MissingPartsError(OSError):
-    """A version lost parts between writing and publishing (removed by a concurrent load)."""
 
 
 class LineItemStore:

@@ -11,3 +11,7 @@ class CoreError(HeadroomError):
 
 class DatabaseBusy(CoreError):
     """SQLite stayed locked by another writer for every retry."""
+
+
+class ImportPathError(CoreError):
+    """A FOCUS source Headroom will not read; the message says where files must go."""

@@ -13,11 +13,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from planner.core.errors import ImportPathError
+
 REMOTE_SCHEMES = ("s3://",)
-
-
-class ImportPathError(Exception):
-    """A FOCUS source Headroom will not read; the message says where files must go."""
 
 
 def _below(path: Path, root: Path) -> bool:

@@ -15,6 +15,7 @@ from planner.alerts.budgets import budget_status
 from planner.alerts.demo import seed_demo_budgets
 from planner.alerts.models import AlertSent, Budget, Notification, period_bounds
 from planner.billing.models import CostRollup
+from tests.demo_costs import pool_cost
 
 
 def travel(day: dt.date):
@@ -29,9 +30,10 @@ def spend_by_hand(budget: Budget, today: dt.date) -> Decimal:
     rows = CostRollup.objects.filter(date__gte=start, date__lte=today).exclude(
         charge_category="Credit"
     )
-    if budget.scope == "service":
-        rows = rows.filter(service_id=budget.service_id)
-    elif budget.scope == "tag":
+    if budget.scope == "service":  # its tagged rows plus its node pool's share
+        tagged = rows.filter(service_id=budget.service_id).aggregate(v=Sum("effective_cost"))["v"]
+        return (tagged or Decimal(0)) + pool_cost(budget.service.slug, start, today)
+    if budget.scope == "tag":
         rows = rows.filter(service_tag=budget.tag_value)
     return rows.aggregate(v=Sum("effective_cost"))["v"] or Decimal(0)
 
