@@ -80,7 +80,10 @@ def test_bad_param_run_now_of_unreachable_account_without_broker_is_not_a_500(
 ):
     """No broker (eager tasks), an account whose endpoint refuses: the transient failure is
     recorded on the runs, the page redirects with a message, nothing raises."""
-    assert settings.CELERY_TASK_ALWAYS_EAGER
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip(
+            "the no-broker (eager) path: with a broker the run is the worker's (make test covers it)"
+        )
     for k, v in {
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # discard port: connection refused
         "AWS_ACCESS_KEY_ID": "testing",
