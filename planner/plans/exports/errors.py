@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from planner.plans.errors import PlansError
 
-class ExportError(Exception):
+
+class ExportError(PlansError):
     """Base class: an export or a read-back could not be done; the message says why."""
 
 
