@@ -131,7 +131,8 @@ class WorkerProc(CeleryProc):
 
         from planner import queues
 
-        client = Celery("headroom-system-tests", broker=self.broker_url)
+        # not set as current: a later test resolving a task proxy must see the project app
+        client = Celery("headroom-system-tests", broker=self.broker_url, set_as_current=False)
         # the production queues and routes (planner/queues.py); Redis workers (RabbitMQ tests send
         # with `celery -A planner call`, which declares quorum queues as configured)
         client.conf.update(
