@@ -54,7 +54,7 @@ def ensure_file(rows: int) -> Path:
             [
                 sys.executable,
                 "-c",
-                "import sys; from ingest.focus.generate import write_focus_file; "
+                "import sys; from fixtures_gen.focus_files import write_focus_file; "
                 f"write_focus_file(sys.argv[1], version='1.2', rows={rows}, seed=42, periods=1, "
                 "fmt='parquet')",
                 str(tmp),

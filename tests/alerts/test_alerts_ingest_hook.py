@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import time_machine
 
-from ingest.focus.generate import write_focus_file
+from fixtures_gen.focus_files import write_focus_file
 from planner.alerts.models import AlertSent, Budget, BudgetScope
 from planner.billing import services
 from planner.billing.models import RunStatus

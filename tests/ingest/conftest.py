@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from focus_helpers import write_rows
 
-from ingest.focus.generate import write_focus_file
+from fixtures_gen.focus_files import write_focus_file
 
 REPO = Path(__file__).resolve().parents[2]
 FOCUS_DATA = REPO.parent / "shared" / "data" / "focus"

@@ -13,10 +13,10 @@ import pyarrow as pa
 import pytest
 import requests
 
+from fixtures_gen.focus_files import write_focus_file
 from ingest.aws import AwsClient, AwsExportConnector, CostExplorerConnector, fetch_spot_prices
 from ingest.aws.cost_explorer import parse_usage_type, period_request
 from ingest.aws.exports import newest_manifests
-from ingest.focus.generate import write_focus_file
 from ingest.focus.schema import CANONICAL_SCHEMA
 from ingest.retry import AuthError, RetryPolicy
 from tests.ingest.aws_data import (

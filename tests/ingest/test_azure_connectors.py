@@ -18,8 +18,8 @@ import pyarrow as pa
 import pytest
 from azure.core.credentials import AccessToken
 
+from fixtures_gen.focus_files import write_focus_file
 from ingest.azure import AzureClient, AzureExportConnector, AzureQueryConnector, split_blob_url
-from ingest.focus.generate import write_focus_file
 from ingest.retry import AuthError, RetryPolicy
 from tests.ingest.local_servers import JsonHandler, serve
 

@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from fixtures_gen.focus_files import write_focus_file
 from ingest.focus import FocusValidationError, open_focus
-from ingest.focus.generate import write_focus_file
 from ingest.focus.normalise import BatchNormaliser, encoded_schema
 from ingest.focus.schema import CANONICAL_SCHEMA
 

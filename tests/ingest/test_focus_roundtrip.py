@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from focus_helpers import raw_frame
 
+from fixtures_gen.focus_files import write_focus_file
 from ingest.focus import CANONICAL_SCHEMA, open_focus
-from ingest.focus.generate import write_focus_file
 from ingest.focus.schema import columns_for
 
 VERSIONS = ["1.0", "1.1", "1.2"]

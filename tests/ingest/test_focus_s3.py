@@ -15,8 +15,8 @@ import sys
 import boto3
 import pytest
 
+from fixtures_gen.focus_files import write_focus_file
 from ingest.focus import FocusValidationError, open_focus
-from ingest.focus.generate import write_focus_file
 from ingest.sources import S3Source
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from fixtures_gen.focus_files import write_focus_file
 from ingest.focus.datasets import read_dataset
 from ingest.focus.errors import FocusValidationError, NotFocusError
-from ingest.focus.generate import write_focus_file
 from ingest.focus.reader import HEADER_PROBE_BYTES, open_focus
 
 MiB = 1024 * 1024

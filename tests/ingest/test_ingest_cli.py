@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from ingest.focus.generate import write_focus_file
+from fixtures_gen.focus_files import write_focus_file
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from focus_helpers import write_rows
 
+from fixtures_gen.focus_files import write_focus_file
 from ingest.focus import FocusValidationError, NotFocusError, open_focus
-from ingest.focus.generate import write_focus_file
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
 
-from ingest.focus.generate import write_focus_file
+from fixtures_gen.focus_files import write_focus_file
 from planner.billing import services
 from planner.billing.loader import store
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, RunStatus

@@ -11,8 +11,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fixtures_gen.focus_files import write_focus_file
 from ingest.focus import open_focus
-from ingest.focus.generate import write_focus_file
 from planner.billing import rollup as rollup_mod
 
 ORACLE = """

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from ingest.focus.generate import write_focus_file
+from fixtures_gen.focus_files import write_focus_file
 from ingest.focus.reader import open_focus
 from planner.billing import partitions
 from planner.billing.loader import load_batches

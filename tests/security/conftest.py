@@ -201,7 +201,7 @@ def stored_state(store_root: Path) -> tuple:
 @pytest.fixture
 def loaded(tmp_path, settings):
     """An account with one good period loaded (40 rows): the data bad inputs must not disturb."""
-    from ingest.focus.generate import write_focus_file
+    from fixtures_gen.focus_files import write_focus_file
     from planner.billing.loader import load_batches
     from planner.core.models import CloudAccount
 

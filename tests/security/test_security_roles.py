@@ -169,7 +169,7 @@ def _objects(tag: str, tmp_path, analyst) -> dict:
     import datetime as dt
     from decimal import Decimal
 
-    from ingest.focus.generate import write_focus_file
+    from fixtures_gen.focus_files import write_focus_file
     from planner.core.models import CloudAccount, Deployment, Service
 
     svc = Service.objects.create(

@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIRequest
 from django.utils import timezone
 
-from ingest.focus.generate import write_focus_file
+from fixtures_gen.focus_files import write_focus_file
 from planner.billing.models import IngestRun
 from planner.billing.uploads import purge_uploads
 from planner.core.models import CloudAccount

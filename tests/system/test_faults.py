@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Sum
 
-from ingest.focus.generate import write_focus_file
+from fixtures_gen.focus_files import write_focus_file
 from ingest.focus.reader import open_focus
 from planner.billing import services
 from planner.billing.loader import load_batches

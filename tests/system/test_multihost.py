@@ -25,7 +25,7 @@ import pytest
 import requests
 from django.db.models import Sum
 
-from ingest.focus.generate import write_focus_file
+from fixtures_gen.focus_files import write_focus_file
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
 from planner.core.models import CloudAccount
 from tests.conftest import REPO, skip_or_fail

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from django.db.models import Sum
 
-from ingest.focus.generate import write_focus_file
+from fixtures_gen.focus_files import write_focus_file
 from planner.billing import services
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
 from planner.core.models import CloudAccount

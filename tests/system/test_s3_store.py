@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 from django.db.models import Sum
 
+from fixtures_gen.focus_files import write_focus_file
 from ingest.focus.errors import FocusValidationError
-from ingest.focus.generate import write_focus_file
 from ingest.focus.reader import open_focus
 from planner.billing import services
 from planner.billing.loader import load_batches, store

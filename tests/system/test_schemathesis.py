@@ -18,7 +18,7 @@ def api_token(transactional_db, django_user_model, tmp_path):
     """An admin token, and a small fleet so that ids in generated requests can hit real rows."""
     from rest_framework.authtoken.models import Token
 
-    from ingest.focus.generate import write_focus_file
+    from fixtures_gen.focus_files import write_focus_file
     from planner.core.models import CloudAccount, Deployment, Service
     from planner.core.roles import assign_role
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from .schema import VERSIONS, columns_for
+from ingest.focus.schema import VERSIONS, columns_for
 
 # provider, service, category, subcategory, sku (instance type), $/hour, gpu, gpus
 CATALOG = [
