@@ -14,6 +14,7 @@ import dj_database_url
 import plotly
 from django.core.exceptions import ImproperlyConfigured
 
+from planner.beat import beat_schedule
 from planner.env import envbool, envfloat, envint, envlist, envstr, promql_overrides
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -191,47 +192,11 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 3600)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 7200)}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE = {
-    "ingest-due-accounts": {
-        "task": "planner.billing.tasks.schedule_due_ingests",
-        "schedule": 15 * 60.0,
-    },
-    # Usage metrics (Prometheus / DCGM / inference servers) over PROMETHEUS_LOOKBACK_MINUTES.
-    "ingest-usage-metrics": {
-        "task": "planner.usage.tasks.schedule_usage_ingest",
-        "schedule": 15 * 60.0,
-    },
-    # FOCUS runs whose message was lost (broker restarted) are re-sent; see billing.tasks.
-    "requeue-stalled-focus-runs": {
-        "task": "planner.billing.tasks.requeue_stalled_focus_runs",
-        "schedule": float(envint("INGEST_REQUEUE_INTERVAL_S", 60)),
-    },
-    "anomaly-digests-daily": {
-        "task": "planner.alerts.tasks.send_anomaly_digests",
-        "schedule": 24 * 60 * 60.0,
-    },
-    "refresh-recommendations-daily": {
-        "task": "planner.whatif.tasks.refresh_recommendations",
-        "schedule": 24 * 60 * 60.0,
-    },
-    "evaluate-budgets-daily": {
-        "task": "planner.alerts.tasks.evaluate_all_budgets",
-        "schedule": 24 * 60 * 60.0,
-    },
-    "refresh-fx-rates-daily": {
-        "task": "planner.billing.tasks.refresh_fx_rates",
-        "schedule": 24 * 60 * 60.0,
-    },
-    "commitment-expiry-alerts-daily": {
-        "task": "planner.commitments.tasks.alert_expiring_commitments",
-        "schedule": 24 * 60 * 60.0,
-    },
-    # Weekly and monthly chargeback reports: each subscription's last complete period, once.
-    "chargeback-reports-daily": {
-        "task": "planner.chargeback.tasks.send_scheduled_reports",
-        "schedule": 24 * 60 * 60.0,
-    },
-}
+# The beat schedule: planner/beat.py (one table); the two intervals below are tunable.
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    requeue_interval_s=envint("INGEST_REQUEUE_INTERVAL_S", 60),
+    sweep_interval_s=envint("LINE_ITEM_SWEEP_INTERVAL_S", 3600),
+)
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = envstr(
@@ -313,10 +278,6 @@ FILE_UPLOAD_HANDLERS = [
 ]
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
-CELERY_BEAT_SCHEDULE["purge-uploads-hourly"] = {
-    "task": "planner.billing.tasks.purge_uploads",
-    "schedule": 60 * 60.0,
-}
 # SQLite file, uploads, line items: owner only (a foreign var dir: the deployment's business).
 with contextlib.suppress(OSError):
     VAR_DIR.chmod(0o700)
@@ -372,10 +333,6 @@ UPLOAD_STORE = envstr(
 # A line-item version no pointer names is an orphan (a killed load) once older than this; the
 # sweep removes it. Must exceed the longest load (CELERY_TASK_TIME_LIMIT).
 LINE_ITEM_ORPHAN_AFTER_S = envint("LINE_ITEM_ORPHAN_AFTER_S", 2 * CELERY_TASK_TIME_LIMIT)
-CELERY_BEAT_SCHEDULE["sweep-line-item-orphans"] = {
-    "task": "planner.billing.tasks.sweep_line_item_orphans",
-    "schedule": float(envint("LINE_ITEM_SWEEP_INTERVAL_S", 3600)),
-}
 # Queues (planner/queues.py): ingest, simulation, alerts, default, one worker pool each.
 from planner import queues as _queues  # noqa: E402
 
@@ -395,7 +352,3 @@ INGEST_LEASE_S = envint("INGEST_LEASE_S", 60)
 # Rollups are partitioned by month on PostgreSQL (planner/billing/partitions.py); months older
 # than this many are dropped by the daily maintenance task (0 = keep everything).
 ROLLUP_RETENTION_MONTHS = envint("ROLLUP_RETENTION_MONTHS", 0)
-CELERY_BEAT_SCHEDULE["maintain-rollup-partitions-daily"] = {
-    "task": "planner.billing.tasks.maintain_rollup_partitions",
-    "schedule": 24 * 60 * 60.0,
-}
