@@ -167,7 +167,8 @@ def _read_raw(
     storage_options: dict[str, Any] | None,
     max_decompressed_bytes: int = DATASET_MAX_DECOMPRESSED_BYTES,
 ) -> tuple[Any, ...]:
-    from .reader import DecompressionLimitError, gunzip_bounded
+    from .bytestreams import gunzip_bounded
+    from .errors import DecompressionLimitError
 
     src = open_source(source, storage_options)
     if src.size == 0:

@@ -22,10 +22,8 @@ that holds them, with exact 1-based data row numbers.
 from __future__ import annotations
 
 import contextlib
-import csv
 import gzip
 import io
-import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,14 +34,19 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from ..sources import CountingStream, Source, open_source
+from .bytestreams import DEFAULT_MAX_DECOMPRESSED_BYTES, PrefixedStream, gunzip_bounded
 from .errors import (
-    MAX_ERRORS_PER_BATCH,
     DecompressionLimitError,
     FocusError,
     FocusValidationError,
-    NotFocusError,
     _size,
-    short_repr,
+)
+from .file_problems import (
+    corrupt_gzip_error,
+    decompression_limit_error,
+    file_error,
+    locate_csv_problems,
+    parse_csv_header,
 )
 from .normalise import BatchNormaliser
 from .schema import CANONICAL_SCHEMA, check_header
@@ -52,42 +55,6 @@ CSV_BLOCK_BYTES = 8 * 1024 * 1024
 #: The header row must end within this many (decompressed) bytes: a FOCUS header is a few
 #: kilobytes, and reading on until a newline let a 200 KB gzip file inflate to 200 MiB.
 HEADER_PROBE_BYTES = 1024 * 1024
-#: Default cap on the decompressed size of one gzip file (callers pass their own setting;
-#: Headroom's is ``HEADROOM_FOCUS_MAX_DECOMPRESSED_MB``).
-DEFAULT_MAX_DECOMPRESSED_BYTES = 50 * 1024**3
-
-
-class BoundedStream(io.RawIOBase):
-    """Passes reads through, raising :class:`DecompressionLimitError` once more than
-    ``limit_bytes`` have come out (overshoot is at most one read's buffer)."""
-
-    def __init__(self, raw: Any, limit_bytes: int) -> None:
-        self._raw, self.limit_bytes, self.bytes_out = raw, limit_bytes, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        self.bytes_out += n
-        if self.bytes_out > self.limit_bytes:
-            raise DecompressionLimitError(self.limit_bytes)
-        buffer[:n] = data
-        return n
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._raw.close()
-        super().close()
-
-
-def gunzip_bounded(
-    raw: Any, limit_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES
-) -> io.BufferedReader:
-    """A gzip stream's decompressed bytes, refusing (``DecompressionLimitError``) past
-    ``limit_bytes``."""
-    return io.BufferedReader(BoundedStream(gzip.GzipFile(fileobj=raw), limit_bytes), 1 << 20)
 
 
 def open_focus(
@@ -115,30 +82,6 @@ def open_focus(
         allow_mixed_currency=allow_mixed_currency,
         max_decompressed_bytes=max_decompressed_bytes,
     )
-
-
-def _file_error(source: str, message: str, expected: str, hint: str | None = None) -> Exception:
-    return FocusValidationError([FocusError(source, None, None, None, expected, message)], hint)
-
-
-class _Prefixed(io.RawIOBase):
-    """Replays already-read bytes, then continues with the underlying stream."""
-
-    def __init__(self, prefix: bytes, rest: Any) -> None:
-        self._prefix, self._rest = prefix, rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 class FocusStream:
@@ -173,7 +116,7 @@ class FocusStream:
         self._csv_reader: Any = None
         self._started = False
         if src.size == 0:
-            raise _file_error(
+            raise file_error(
                 self.source, "the file is empty (0 bytes)", "a FOCUS CSV or Parquet file"
             )
         magic = src.head(4)
@@ -210,7 +153,7 @@ class FocusStream:
                 buffer_size=4 << 20,
             )
         except (pa.ArrowException, OSError) as exc:
-            raise _file_error(
+            raise file_error(
                 self.source,
                 f"not a readable Parquet file ({exc})",
                 "a complete Parquet file",
@@ -248,7 +191,7 @@ class FocusStream:
             raise self._gzip_error(exc) from exc
         if b"\n" not in prefix and len(prefix) >= HEADER_PROBE_BYTES:
             stream.close()
-            raise _file_error(
+            raise file_error(
                 self.source,
                 f"no line break in the first {_size(HEADER_PROBE_BYTES)}"
                 f"{' (decompressed)' if self.format == 'csv.gz' else ''}: the header row of "
@@ -256,7 +199,7 @@ class FocusStream:
                 f"a header row shorter than {_size(HEADER_PROBE_BYTES)}",
             )
         if not prefix.strip():
-            raise _file_error(
+            raise file_error(
                 self.source,
                 "the file has no content (no header row)",
                 "a header row of FOCUS column names",
@@ -265,7 +208,7 @@ class FocusStream:
         self.columns = header
         self.version = check_header(header, self.source)
         self._input_schema = pa.schema([pa.field(n, pa.string()) for n in header])
-        self._csv_stream = _Prefixed(prefix, stream)
+        self._csv_stream = PrefixedStream(prefix, stream)
         try:
             self._csv_reader = pcsv.open_csv(
                 io.BufferedReader(self._csv_stream, buffer_size=1 << 20),
@@ -289,54 +232,18 @@ class FocusStream:
             raise self._csv_error(exc) from exc
 
     def _parse_header(self, prefix: bytes) -> list[str]:
-        text = prefix.decode("utf-8", errors="replace").lstrip("\ufeff")
-        if not text.strip():
-            raise NotFocusError(
-                [
-                    FocusError(
-                        self.source,
-                        None,
-                        None,
-                        None,
-                        "a CSV header",
-                        "the file has no header row: it is empty apart from a byte-order mark or blank space",
-                    )
-                ]
-            )
-        try:
-            row = next(csv.reader(io.StringIO(text)))
-        except (csv.Error, StopIteration) as exc:
-            raise NotFocusError(
-                [
-                    FocusError(
-                        self.source, None, None, None, "a CSV header", f"unreadable header: {exc}"
-                    )
-                ]
-            ) from exc
-        return [c.strip() for c in row]
+        return parse_csv_header(prefix, self.source)
 
     # -- errors --------------------------------------------------------------------
     def _limit_error(self, exc: DecompressionLimitError) -> Exception:
-        return _file_error(
-            self.source,
-            f"{exc} ({self.rows_read} rows had been read); Headroom stopped reading it",
-            f"at most {_size(exc.limit_bytes)} of decompressed data",
-            "Split the export into smaller files, or raise the limit "
-            "(HEADROOM_FOCUS_MAX_DECOMPRESSED_MB) if the file is genuine.",
-        )
+        return decompression_limit_error(self.source, exc, self.rows_read)
 
     def _gzip_error(self, exc: BaseException) -> Exception:
-        return _file_error(
-            self.source,
-            f"the gzip data is truncated or corrupt ({exc}); {self.rows_read} rows had been "
-            "read before it",
-            "a complete gzip file",
-            "Download or export the file again and retry.",
-        )
+        return corrupt_gzip_error(self.source, exc, self.rows_read)
 
     def _csv_error(self, exc: BaseException) -> Exception:
         """Find the exact rows behind a CSV parse error by re-scanning the file."""
-        errors = _locate_csv_problems(self._text_stream()[0], self.source, len(self.columns))
+        errors = locate_csv_problems(self._text_stream()[0], self.source, len(self.columns))
         if not errors:
             errors = [
                 FocusError(
@@ -383,7 +290,7 @@ class FocusStream:
             except StopIteration:
                 return
             except (pa.ArrowException, OSError) as exc:
-                raise _file_error(
+                raise file_error(
                     self.source,
                     f"Parquet data after row {self.rows_read} cannot be read ({exc})",
                     "a complete Parquet file",
@@ -434,7 +341,7 @@ class FocusStream:
         finally:
             self.close()
         if self.rows_read == 0:
-            raise _file_error(
+            raise file_error(
                 self.source,
                 "the file has a header but no billing rows",
                 "at least one data row",
@@ -466,56 +373,3 @@ def declared_version(metadata: dict[bytes, bytes] | None) -> str | None:
         if name in {"focusversion", "focus.version"}:
             return value.decode("utf-8", "replace")
     return None
-
-
-def _locate_csv_problems(stream: Any, source: str, n_columns: int) -> list[FocusError]:
-    """Rows with the wrong number of fields or invalid UTF-8, by a plain Python scan."""
-    csv.field_size_limit(sys.maxsize)
-    errors: list[FocusError] = []
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
-    row = 0
-    header: list[str] = []
-    try:
-        for rec in reader:
-            if not rec:
-                continue
-            if not header:
-                header = rec
-                continue
-            row += 1
-            if len(rec) != n_columns:
-                errors.append(
-                    FocusError(
-                        source,
-                        row,
-                        None,
-                        ",".join(rec)[:120],
-                        f"{n_columns} fields, one per header column",
-                        f"the row has {len(rec)} fields but the header has {n_columns} "
-                        f"columns: {short_repr(','.join(rec), 60)}",
-                    )
-                )
-            else:
-                for name, value in zip(header, rec, strict=False):
-                    if any("\udc80" <= ch <= "\udcff" for ch in value):
-                        errors.append(
-                            FocusError(
-                                source,
-                                row,
-                                name.lstrip("\ufeff"),
-                                value.encode("utf-8", "surrogateescape"),
-                                "UTF-8 text",
-                                f"{short_repr(value.encode('utf-8', 'surrogateescape'))} "
-                                "contains bytes that are not valid UTF-8 (save the file as UTF-8)",
-                            )
-                        )
-            if len(errors) >= MAX_ERRORS_PER_BATCH:
-                break
-    except (csv.Error, EOFError, OSError, zlib.error, DecompressionLimitError) as exc:
-        errors.append(
-            FocusError(source, row + 1, None, None, "well-formed CSV", f"CSV error: {exc}")
-        )
-    finally:
-        stream.close()
-    return errors
