@@ -114,6 +114,36 @@ def recommend_rightsizing(
             raise RightsizingRefused(reason)
         return _refusal(reason, base)
     rate = df["request_rate_rps"].to_numpy(float)
+    pct = _usage_percentiles(df, rate)
+    fitted = _fit_current_capacity(capacity, current_offer, df.assign(replicas=reps))
+    need_mem = pct["gpu_memory_used_gib_p95"] * (1 + headroom)
+    best = _cheapest_fit(
+        fitted, catalog, current_offer, same_region, rate, pct, need_mem, headroom, slo_p95_ms
+    )
+    if best is None:
+        return _refusal(
+            f"no {current_offer.provider} offer in {current_offer.region} fits {need_mem:.1f} GiB "
+            f"per GPU and meets the {slo_p95_ms:.0f} ms p95 SLO at the p95 request rate",
+            base,
+            pct,
+        )
+    evidence_share = min(1.0, hours / (lookback_days * 24.0))
+    return _recommendation(
+        best,
+        current_offer,
+        current_monthly,
+        fitted,
+        pct,
+        base,
+        need_mem,
+        headroom,
+        slo_p95_ms,
+        evidence_share,
+    )
+
+
+def _usage_percentiles(df: pd.DataFrame, rate: np.ndarray) -> dict[str, float]:
+    """The evidence window's demand and GPU percentiles the recommendation is sized on."""
     mem = df["gpu_memory_used_gib"].to_numpy(float)
     pct = {
         "request_rate_rps_p50": float(np.percentile(rate, 50)),
@@ -126,15 +156,38 @@ def recommend_rightsizing(
         pct["p95_latency_ms_p95"] = float(
             np.nanpercentile(df["p95_latency_ms"].to_numpy(float), 95)
         )
+    return pct
+
+
+def _fit_current_capacity(
+    capacity: CapacityModel, current_offer: InstanceOffer, df: pd.DataFrame
+) -> CapacityModel:
+    """The service's capacity model on the current GPU, refitted from the samples when they
+    allow (else its documented defaults, which lowers the confidence)."""
     fitted = clone(capacity).set_params(
         gpu_model=current_offer.gpu_model, gpu_count=max(current_offer.gpu_count, 1e-9)
     )
     try:
-        fitted.fit(df.assign(replicas=reps))
+        fitted.fit(df)
     except ValueError:
         fitted.fit()  # too few informative rows: documented defaults, lower confidence
+    return fitted
+
+
+def _cheapest_fit(
+    fitted: CapacityModel,
+    catalog: PriceCatalog,
+    current_offer: InstanceOffer,
+    same_region: bool,
+    rate: np.ndarray,
+    pct: dict[str, float],
+    need_mem: float,
+    headroom: float,
+    slo_p95_ms: float,
+) -> tuple[float, InstanceOffer, str | None, int, int] | None:
+    """(monthly USD, offer, MIG profile, min replicas, max replicas) of the cheapest candidate
+    that holds ``need_mem`` GiB per GPU and meets the SLO at the p95 rate; None if none does."""
     t1_ref = fitted.service_time_ms_ * gpu_speed_factor(current_offer.gpu_model)
-    need_mem = pct["gpu_memory_used_gib_p95"] * (1 + headroom)
     demand = rate * (1 - fitted.cache_hit_rate) * (1 + headroom)
     best = None
     for offer, mig, gpus, mem_gib, price in _candidates(catalog, current_offer, same_region):
@@ -157,36 +210,55 @@ def recommend_rightsizing(
         monthly = float(np.mean(need)) * price * HOURS_PER_MONTH
         if best is None or monthly < best[0] - 1e-9:
             best = (monthly, offer, mig, lo, hi)
-    if best is None:
-        return _refusal(
-            f"no {current_offer.provider} offer in {current_offer.region} fits {need_mem:.1f} GiB "
-            f"per GPU and meets the {slo_p95_ms:.0f} ms p95 SLO at the p95 request rate", base, pct
-        )  # fmt: skip
+    return best
+
+
+def _recommendation(
+    best: tuple[float, InstanceOffer, str | None, int, int],
+    current_offer: InstanceOffer,
+    current_monthly: float,
+    fitted: CapacityModel,
+    pct: dict[str, float],
+    base: dict[str, Any],
+    need_mem: float,
+    headroom: float,
+    slo_p95_ms: float,
+    evidence_share: float,
+) -> RightsizingRecommendation:
+    """The chosen candidate as a recommendation: savings, confidence (evidence coverage, a
+    fitted model, an SLO already met) and the reason in words."""
     monthly, offer, mig, lo, hi = best
     savings = max(current_monthly - monthly, 0.0)
-    conf = min(1.0, hours / (lookback_days * 24.0)) ** 0.5 * (
-        0.9 if fitted.fitted_from_samples_ else 0.6
-    )
+    conf = evidence_share**0.5 * (0.9 if fitted.fitted_from_samples_ else 0.6)
     what = offer.instance_type + (f" ({mig} MIG slice)" if mig else "")
     notes = []
     if offer.instance_type == current_offer.instance_type and mig is None:
         notes.append("the current instance type is already the cheapest fit")
     observed = pct.get("p95_latency_ms_p95")
     if observed is not None and observed > slo_p95_ms:
-        notes.append(f"observed p95 latency ({observed:.0f} ms) already exceeds the SLO, so the "
-                     "usage data reflect an overloaded deployment")  # fmt: skip
+        notes.append(
+            f"observed p95 latency ({observed:.0f} ms) already exceeds the SLO, so the "
+            "usage data reflect an overloaded deployment"
+        )
         conf *= 0.8
     reason = (
         f"{what} serves the p95 rate {pct['request_rate_rps_p95']:.2f} rps with {headroom:.0%} "
         f"headroom in {lo}-{hi} replicas, fits {need_mem:.1f} GiB and meets the {slo_p95_ms:.0f} ms SLO"
     ) + "".join(f"; {n}" for n in notes)
     return RightsizingRecommendation(
-        refused=False, reason=reason,
-        recommended_instance_type=offer.instance_type, recommended_gpu_model=offer.gpu_model,
-        recommended_mig_profile=mig, min_replicas=lo, max_replicas=hi,
-        recommended_monthly_cost_usd=round(monthly, 2), monthly_savings_usd=round(savings, 2),
-        confidence=round(conf, 2), percentiles=pct, **base,
-    )  # fmt: skip
+        refused=False,
+        reason=reason,
+        recommended_instance_type=offer.instance_type,
+        recommended_gpu_model=offer.gpu_model,
+        recommended_mig_profile=mig,
+        min_replicas=lo,
+        max_replicas=hi,
+        recommended_monthly_cost_usd=round(monthly, 2),
+        monthly_savings_usd=round(savings, 2),
+        confidence=round(conf, 2),
+        percentiles=pct,
+        **base,
+    )
 
 
 def _refusal(reason: str, base: dict, pct: dict | None = None) -> RightsizingRecommendation:
