@@ -203,55 +203,9 @@ def cur_to_focus(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
     lit = _col(df, "line_item_line_item_type").fillna("Usage").astype(str)
     unblended = _num(df, "line_item_unblended_cost")
     usage_type = _col(df, "line_item_usage_type").fillna("").astype(str)
-    term = _col(df, "pricing_term").fillna("").astype(str)
-    purchase = _col(df, "pricing_purchase_option").fillna("").astype(str)
-
-    ri_effective = _num(df, "reservation_effective_cost").fillna(0.0)
-    sp_effective = _num(df, "savings_plan_savings_plan_effective_cost").fillna(0.0)
-    ri_unused = _num(df, "reservation_unused_amortized_upfront_fee_for_billing_period").fillna(
-        0.0
-    ) + _num(df, "reservation_unused_recurring_fee").fillna(0.0)
-    sp_unused = _num(df, "savings_plan_total_commitment_to_date").fillna(0.0) - _num(
-        df, "savings_plan_used_commitment"
-    ).fillna(0.0)
-    effective = np.select(
-        [
-            lit == "DiscountedUsage",
-            lit == "SavingsPlanCoveredUsage",
-            lit.isin(["SavingsPlanNegation", "SavingsPlanUpfrontFee"]),
-            lit == "RIFee",
-            lit == "SavingsPlanRecurringFee",
-        ],
-        [ri_effective, sp_effective, 0.0, ri_unused, sp_unused],
-        default=unblended.fillna(0.0),
-    )
-
-    ri_arn = _text(df, "reservation_reservation_a_r_n")
-    sp_arn = _text(df, "savings_plan_savings_plan_a_r_n")
-    commitment_id = sp_arn.where(sp_arn.notna(), ri_arn)
-    commitment_type = _pick(
-        sp_arn.notna(), "Savings Plan", _pick(ri_arn.notna(), "Reserved Instance", None)
-    )
-    commitment_category = _pick(sp_arn.notna(), "Spend", _pick(ri_arn.notna(), "Usage", None))
-    covered = lit.isin(["DiscountedUsage", "SavingsPlanCoveredUsage"])
-    fee = lit.isin(["RIFee", "SavingsPlanRecurringFee"])
-    commitment_status = _pick(
-        covered & commitment_id.notna(), "Used", _pick(fee & commitment_id.notna(), "Unused", None)
-    )
-    spot = (
-        (term.str.lower() == "spot")
-        | (purchase.str.lower() == "spot")
-        | usage_type.str.contains("SpotUsage", regex=False)
-    )
-    pricing = np.select(
-        [covered | (term == "Reserved"), spot, (term == "OnDemand") | (lit == "Usage")],
-        ["Committed", "Dynamic", "Standard"],
-        default="Other",
-    )
-    pricing = _pick(lit.isin(["Tax", "Credit", "Refund"]), None, pricing)
+    commitment = _commitment_columns(df, lit)
     is_usage = lit.isin(["Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"])
     quantity = _num(df, "line_item_usage_amount")
-
     service = _text(df, "product_product_name")
     service = service.where(service.notna(), _text(df, "product_servicecode"))
     service = service.where(service.notna(), _text(df, "line_item_product_code"))
@@ -274,20 +228,17 @@ def cur_to_focus(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
         "ChargeFrequency": lit.map(CHARGE_FREQUENCY).fillna("Usage-Based"),
         "ChargeDescription": _text(df, "line_item_line_item_description"),
         "BilledCost": unblended,
-        "EffectiveCost": effective,
+        "EffectiveCost": _effective_cost(df, lit, unblended),
         "ContractedCost": unblended,
         "ListCost": _num(df, "pricing_public_on_demand_cost"),
         "ListUnitPrice": _num(df, "pricing_public_on_demand_rate"),
         "ContractedUnitPrice": _num(df, "line_item_unblended_rate"),
-        "PricingCategory": pricing,
+        "PricingCategory": _pricing_category(df, lit, usage_type),
         "PricingQuantity": quantity,
         "PricingUnit": _text(df, "pricing_unit"),
         "ConsumedQuantity": quantity.where(is_usage, np.nan),
         "ConsumedUnit": _text(df, "pricing_unit").where(is_usage, None),
-        "CommitmentDiscountId": commitment_id,
-        "CommitmentDiscountType": commitment_type,
-        "CommitmentDiscountCategory": commitment_category,
-        "CommitmentDiscountStatus": commitment_status,
+        **commitment,
         "ResourceId": _text(df, "line_item_resource_id"),
         "RegionId": region,
         "AvailabilityZone": _text(df, "line_item_availability_zone"),
@@ -299,3 +250,71 @@ def cur_to_focus(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
         "x_InstanceType": _text(df, "product_instance_type"),
         "x_LineItemType": lit,
     }
+
+
+def _effective_cost(df: pd.DataFrame, lit: pd.Series, unblended: pd.Series) -> np.ndarray:
+    """EffectiveCost: covered usage at its amortised commitment rate, the negations and
+    upfront fees at zero (they are spread over the usage), a commitment's recurring fee at its
+    unused share; everything else as billed."""
+    ri_effective = _num(df, "reservation_effective_cost").fillna(0.0)
+    sp_effective = _num(df, "savings_plan_savings_plan_effective_cost").fillna(0.0)
+    ri_unused = _num(df, "reservation_unused_amortized_upfront_fee_for_billing_period").fillna(
+        0.0
+    ) + _num(df, "reservation_unused_recurring_fee").fillna(0.0)
+    sp_unused = _num(df, "savings_plan_total_commitment_to_date").fillna(0.0) - _num(
+        df, "savings_plan_used_commitment"
+    ).fillna(0.0)
+    return np.select(
+        [
+            lit == "DiscountedUsage",
+            lit == "SavingsPlanCoveredUsage",
+            lit.isin(["SavingsPlanNegation", "SavingsPlanUpfrontFee"]),
+            lit == "RIFee",
+            lit == "SavingsPlanRecurringFee",
+        ],
+        [ri_effective, sp_effective, 0.0, ri_unused, sp_unused],
+        default=unblended.fillna(0.0),
+    )
+
+
+def _commitment_columns(df: pd.DataFrame, lit: pd.Series) -> dict[str, Any]:
+    """The CommitmentDiscount* columns: a savings plan's or reservation's ARN, its type and
+    category, and Used (covered usage) / Unused (the fee's unused share)."""
+    ri_arn = _text(df, "reservation_reservation_a_r_n")
+    sp_arn = _text(df, "savings_plan_savings_plan_a_r_n")
+    commitment_id = sp_arn.where(sp_arn.notna(), ri_arn)
+    covered = lit.isin(["DiscountedUsage", "SavingsPlanCoveredUsage"])
+    fee = lit.isin(["RIFee", "SavingsPlanRecurringFee"])
+    return {
+        "CommitmentDiscountId": commitment_id,
+        "CommitmentDiscountType": _pick(
+            sp_arn.notna(), "Savings Plan", _pick(ri_arn.notna(), "Reserved Instance", None)
+        ),
+        "CommitmentDiscountCategory": _pick(
+            sp_arn.notna(), "Spend", _pick(ri_arn.notna(), "Usage", None)
+        ),
+        "CommitmentDiscountStatus": _pick(
+            covered & commitment_id.notna(),
+            "Used",
+            _pick(fee & commitment_id.notna(), "Unused", None),
+        ),
+    }
+
+
+def _pricing_category(df: pd.DataFrame, lit: pd.Series, usage_type: pd.Series) -> Any:
+    """PricingCategory: Committed (covered or reserved), Dynamic (spot), Standard (on-demand),
+    else Other; none for tax, credits and refunds."""
+    term = _col(df, "pricing_term").fillna("").astype(str)
+    purchase = _col(df, "pricing_purchase_option").fillna("").astype(str)
+    covered = lit.isin(["DiscountedUsage", "SavingsPlanCoveredUsage"])
+    spot = (
+        (term.str.lower() == "spot")
+        | (purchase.str.lower() == "spot")
+        | usage_type.str.contains("SpotUsage", regex=False)
+    )
+    pricing = np.select(
+        [covered | (term == "Reserved"), spot, (term == "OnDemand") | (lit == "Usage")],
+        ["Committed", "Dynamic", "Standard"],
+        default="Other",
+    )
+    return _pick(lit.isin(["Tax", "Credit", "Refund"]), None, pricing)
