@@ -98,10 +98,37 @@ def _pick(values: list, idx: np.ndarray, typ: pa.DataType = pa.string()) -> pa.A
     return pa.array(values, typ).take(pa.array(idx))
 
 
-def _batch(
+@dataclass(frozen=True)
+class _Draw:
+    """One batch's random draws and the amounts derived from them (numpy, one entry per row)."""
+
+    n: int
+    period: np.ndarray  # billing period index
+    p_start: np.ndarray
+    p_end: np.ndarray
+    cp_start: np.ndarray
+    cp_end: np.ndarray
+    cat: np.ndarray  # index into CATEGORIES
+    sku: np.ndarray  # index into CATALOG
+    usage: np.ndarray
+    purchase: np.ndarray
+    pricing: np.ndarray  # index into PRICING, -1 outside usage
+    price: np.ndarray
+    qty: np.ndarray
+    list_cost: np.ndarray
+    billed: np.ndarray
+    eff: np.ndarray
+    prov: np.ndarray  # index into PROVIDER_NAMES
+    reg_idx: np.ndarray
+    res_n: np.ndarray
+    committed: np.ndarray
+    unused: np.ndarray
+
+
+def _draw(
     rng: np.random.Generator, first: int, n: int, rows: int, periods: int, start: np.datetime64
-) -> dict[str, pa.Array]:
-    """All FOCUS 1.0-1.4 columns (plus x_ extensions) for ``n`` rows starting at row ``first``."""
+) -> _Draw:
+    """Charge periods, categories, SKUs, pricing and the costs of rows ``first..first+n``."""
     g = np.arange(first, first + n, dtype=np.int64)
     period = (g * periods) // rows
     bp_start = np.array([_month_start(start, int(k)) for k in range(periods + 1)])
@@ -134,93 +161,117 @@ def _batch(
     res_n = sku * RESOURCES_PER_SKU + rng.integers(0, RESOURCES_PER_SKU, n)
     committed = pricing == 2
     unused = committed & (rng.random(n) < 0.1)
+    return _Draw(
+        n, period, p_start, p_end, cp_start, cp_end, cat, sku, usage, purchase, pricing, price,
+        qty, list_cost, billed, eff, prov, prov * 2 + region, res_n, committed, unused,
+    )  # fmt: skip
 
+
+def _to_ts(a: np.ndarray) -> pa.Array:
+    ts = pa.timestamp("us", tz="UTC")
+    return pa.array(a.astype("datetime64[us]").astype(np.int64), pa.int64()).cast(ts)
+
+
+def _masked(values: list, idx: np.ndarray, mask: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(mask), _pick(values, idx), None)
+
+
+def _money(a: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    arr = pa.array(a, pa.float64())
+    return arr if mask is None else pc.if_else(pa.array(mask), arr, None)
+
+
+def _cost_columns(d: _Draw) -> dict[str, pa.Array]:
+    """Costs, prices, quantities, pricing and commitment columns."""
+    n, prov, committed, purchase, usage = d.n, d.prov, d.committed, d.purchase, d.usage
+    has_res = d.cat <= 1
+    cd_id = [f"commitment-{p.lower()}-2026" for p in PROVIDER_NAMES]
+    return {
+        "BilledCost": _money(d.billed),
+        "CommitmentDiscountCategory": _masked(["Usage"], np.zeros(n, int), committed),
+        "CommitmentDiscountId": _masked(cd_id, prov, committed | purchase),
+        "CommitmentDiscountName": _masked([f"GPU commitment {p}" for p in PROVIDER_NAMES], prov, committed | purchase),
+        "CommitmentDiscountQuantity": _money(np.ones(n), committed),
+        "CommitmentDiscountStatus": _masked(["Used", "Unused"], d.unused.astype(int), committed),
+        "CommitmentDiscountType": _masked(["Reserved Instance", "Reservation", "Committed Use Discount"], prov, committed | purchase),
+        "CommitmentDiscountUnit": _masked(["Hours"], np.zeros(n, int), committed),
+        "ConsumedQuantity": _money(d.qty, usage),
+        "ConsumedUnit": _masked(["Hours"], np.zeros(n, int), usage),
+        "ContractedCost": _money(d.list_cost),
+        "ContractedUnitPrice": _money(d.price, has_res),
+        "EffectiveCost": _money(d.eff),
+        "ListCost": _money(d.list_cost),
+        "ListUnitPrice": _money(d.price, has_res),
+        "PricingCategory": _masked(PRICING, np.maximum(d.pricing, 0), usage),
+        "PricingCurrency": pa.array(["USD"] * n),
+        "PricingCurrencyContractedUnitPrice": _money(d.price, has_res),
+        "PricingCurrencyEffectiveCost": _money(d.eff),
+        "PricingCurrencyListUnitPrice": _money(d.price, has_res),
+        "PricingQuantity": _money(d.qty, has_res),
+        "PricingUnit": _masked(["Hours"], np.zeros(n, int), has_res),
+    }  # fmt: skip
+
+
+def _dimension_columns(rng: np.random.Generator, d: _Draw, periods: int) -> dict[str, pa.Array]:
+    """Accounts, charge description and periods, resources, services, SKUs and tags (draws
+    ``ChargeClass`` corrections, then tags, from ``rng``: that order keeps files identical)."""
+    n, prov, sku, cat = d.n, d.prov, d.sku, d.cat
+    has_res = cat <= 1
     regions = [r for p in PROVIDER_NAMES for r in PROVIDERS[p][2]]
-    reg_idx = prov * 2 + region
     res_pool = [
         PROVIDERS[CATALOG[i // RESOURCES_PER_SKU][0]][3].format(
             r=PROVIDERS[CATALOG[i // RESOURCES_PER_SKU][0]][2][0], n=i
         )
         for i in range(len(CATALOG) * RESOURCES_PER_SKU)
     ]
-    ts = pa.timestamp("us", tz="UTC")
-
-    def to_ts(a: np.ndarray) -> pa.Array:
-        return pa.array(a.astype("datetime64[us]").astype(np.int64), pa.int64()).cast(ts)
-
-    def masked(values: list, idx: np.ndarray, mask: np.ndarray) -> pa.Array:
-        return pc.if_else(pa.array(mask), _pick(values, idx), None)
-
-    def money(a: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
-        arr = pa.array(a, pa.float64())
-        return arr if mask is None else pc.if_else(pa.array(mask), arr, None)
-
-    has_res = cat <= 1
-    charge_freq = np.where(usage, 2, np.where(purchase, 1, 0))
-    cd_id = [f"commitment-{p.lower()}-2026" for p in PROVIDER_NAMES]
-    cols: dict[str, pa.Array] = {
-        "AvailabilityZone": masked([r + "-a" for r in regions], reg_idx, usage),
-        "BilledCost": money(billed),
+    charge_freq = np.where(d.usage, 2, np.where(d.purchase, 1, 0))
+    return {
+        "AvailabilityZone": _masked([r + "-a" for r in regions], d.reg_idx, d.usage),
         "BillingAccountId": _pick([PROVIDERS[p][1] for p in PROVIDER_NAMES], prov),
         "BillingAccountName": _pick([f"{p} GPU fleet" for p in PROVIDER_NAMES], prov),
         "BillingAccountType": _pick(["Billing Account", "Billing Profile", "Billing Account"], prov),
         "BillingCurrency": pa.array(["USD"] * n),
-        "BillingPeriodEnd": to_ts(p_end),
-        "BillingPeriodStart": to_ts(p_start),
+        "BillingPeriodEnd": _to_ts(d.p_end),
+        "BillingPeriodStart": _to_ts(d.p_start),
         "CapacityReservationId": pa.nulls(n, pa.string()),
         "CapacityReservationStatus": pa.nulls(n, pa.string()),
         "ChargeCategory": _pick(CATEGORIES, cat),
-        "ChargeClass": masked(["Correction"], np.zeros(n, int), (cat == 3) & (rng.random(n) < 0.5)),
-        "ChargeDescription": _pick(
-            [f"{c[4]} ({c[6]} x{c[7]}) instance hour" for c in CATALOG], sku
-        ),
+        "ChargeClass": _masked(["Correction"], np.zeros(n, int), (cat == 3) & (rng.random(n) < 0.5)),
+        "ChargeDescription": _pick([f"{c[4]} ({c[6]} x{c[7]}) instance hour" for c in CATALOG], sku),
         "ChargeFrequency": _pick(["One-Time", "Recurring", "Usage-Based"], charge_freq),
-        "ChargePeriodEnd": to_ts(cp_end),
-        "ChargePeriodStart": to_ts(cp_start),
-        "CommitmentDiscountCategory": masked(["Usage"], np.zeros(n, int), committed),
-        "CommitmentDiscountId": masked(cd_id, prov, committed | purchase),
-        "CommitmentDiscountName": masked([f"GPU commitment {p}" for p in PROVIDER_NAMES], prov, committed | purchase),
-        "CommitmentDiscountQuantity": money(np.ones(n), committed),
-        "CommitmentDiscountStatus": masked(["Used", "Unused"], unused.astype(int), committed),
-        "CommitmentDiscountType": masked(["Reserved Instance", "Reservation", "Committed Use Discount"], prov, committed | purchase),
-        "CommitmentDiscountUnit": masked(["Hours"], np.zeros(n, int), committed),
-        "ConsumedQuantity": money(qty, usage),
-        "ConsumedUnit": masked(["Hours"], np.zeros(n, int), usage),
-        "ContractedCost": money(list_cost),
-        "ContractedUnitPrice": money(price, has_res),
-        "EffectiveCost": money(eff),
-        "InvoiceId": _pick([f"INV-{p[:3].upper()}-{k:03d}" for p in PROVIDER_NAMES for k in range(periods)], prov * periods + period),
+        "ChargePeriodEnd": _to_ts(d.cp_end),
+        "ChargePeriodStart": _to_ts(d.cp_start),
+        "InvoiceId": _pick([f"INV-{p[:3].upper()}-{k:03d}" for p in PROVIDER_NAMES for k in range(periods)], prov * periods + d.period),
         "InvoiceIssuerName": _pick([PROVIDERS[p][0] for p in PROVIDER_NAMES], prov),
-        "ListCost": money(list_cost),
-        "ListUnitPrice": money(price, has_res),
-        "PricingCategory": masked(PRICING, np.maximum(pricing, 0), usage),
-        "PricingCurrency": pa.array(["USD"] * n),
-        "PricingCurrencyContractedUnitPrice": money(price, has_res),
-        "PricingCurrencyEffectiveCost": money(eff),
-        "PricingCurrencyListUnitPrice": money(price, has_res),
-        "PricingQuantity": money(qty, has_res),
-        "PricingUnit": masked(["Hours"], np.zeros(n, int), has_res),
         "ProviderName": _pick(PROVIDER_NAMES, prov),
         "PublisherName": _pick([PROVIDERS[p][0] for p in PROVIDER_NAMES], prov),
-        "RegionId": masked(regions, reg_idx, has_res),
-        "RegionName": masked(regions, reg_idx, has_res),
-        "ResourceId": masked(res_pool, res_n, has_res),
-        "ResourceName": masked([f"gpu-node-{i:04d}" for i in range(len(res_pool))], res_n, has_res),
-        "ResourceType": masked(["Virtual Machine"], np.zeros(n, int), has_res),
+        "RegionId": _masked(regions, d.reg_idx, has_res),
+        "RegionName": _masked(regions, d.reg_idx, has_res),
+        "ResourceId": _masked(res_pool, d.res_n, has_res),
+        "ResourceName": _masked([f"gpu-node-{i:04d}" for i in range(len(res_pool))], d.res_n, has_res),
+        "ResourceType": _masked(["Virtual Machine"], np.zeros(n, int), has_res),
         "ServiceCategory": _pick([c[2] for c in CATALOG], sku),
         "ServiceName": _pick([c[1] for c in CATALOG], sku),
         "ServiceSubcategory": _pick([c[3] for c in CATALOG], sku),
         "SkuId": _pick([c[4] for c in CATALOG], sku),
-        "SkuMeter": masked(["GPU Instance Hours"], np.zeros(n, int), has_res),
-        "SkuPriceDetails": masked([f'{{"GpuCount": {c[7]}, "GpuType": "{c[6]}"}}' for c in CATALOG], sku, has_res),
-        "SkuPriceId": masked([f"{c[4]}.{c[0].lower()}.ondemand" for c in CATALOG], sku, has_res),
+        "SkuMeter": _masked(["GPU Instance Hours"], np.zeros(n, int), has_res),
+        "SkuPriceDetails": _masked([f'{{"GpuCount": {c[7]}, "GpuType": "{c[6]}"}}' for c in CATALOG], sku, has_res),
+        "SkuPriceId": _masked([f"{c[4]}.{c[0].lower()}.ondemand" for c in CATALOG], sku, has_res),
         "SubAccountId": _pick([f"{p.lower()}-inference" for p in PROVIDER_NAMES], prov),
         "SubAccountName": _pick(["inference", "inference", "inference"], prov),
         "SubAccountType": _pick(["Account", "Subscription", "Project"], prov),
         "Tags": _pick(TAGS, rng.integers(0, len(TAGS), n)),
-        "x_GpuType": masked([c[6] for c in CATALOG], sku, has_res),
-        "x_GpuCount": masked([str(c[7]) for c in CATALOG], sku, has_res),
+        "x_GpuType": _masked([c[6] for c in CATALOG], sku, has_res),
+        "x_GpuCount": _masked([str(c[7]) for c in CATALOG], sku, has_res),
     }  # fmt: skip
+
+
+def _batch(
+    rng: np.random.Generator, first: int, n: int, rows: int, periods: int, start: np.datetime64
+) -> dict[str, pa.Array]:
+    """All FOCUS 1.0-1.4 columns (plus x_ extensions) for ``n`` rows starting at row ``first``."""
+    d = _draw(rng, first, n, rows, periods, start)
+    cols = {**_cost_columns(d), **_dimension_columns(rng, d, periods)}
     # FOCUS 1.3+ provider columns (1.4 dropped ProviderName/PublisherName); no split-cost
     # allocation, contract or invoice-detail data in these synthetic bills.
     cols["ServiceProviderName"] = cols["HostProviderName"] = cols["ProviderName"]
