@@ -28,6 +28,11 @@ class AuthError(ConnectorError):
     """Credentials missing, expired or without permission: retrying cannot help."""
 
 
+class ObjectNotFoundError(ConnectorError, FileNotFoundError):
+    """A storage object (``s3://bucket/key``) that does not exist: retrying cannot help.
+    Also a ``FileNotFoundError``, like a missing local file."""
+
+
 class ResponseShapeError(ConnectorError):
     """A cloud API response that does not have the documented shape."""
 

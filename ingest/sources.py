@@ -5,15 +5,18 @@ stream (S3: the ``GetObject`` streaming body), :meth:`Source.open_random_access`
 seekable file that fetches byte ranges on demand (S3: ranged ``GetObject`` with an
 8 MiB read-ahead), which is what Parquet needs to read its footer and row groups.
 
-S3 access uses boto3 with the SDK's default credential chain. The endpoint comes from
-``storage_options['endpoint_url']``, else ``AWS_ENDPOINT_URL_S3``, else
-``AWS_ENDPOINT_URL`` (so tests and S3-compatible stores need no code change).
+S3 reads go through the AWS client module (:class:`ingest.aws.client.AwsClient`): the SDK's
+default credential chain, connect/read timeouts, throttling and 5xx retried with backoff,
+auth failures and missing objects raised at once. ``storage_options`` give either
+``aws_client`` (an ``AwsClient``, e.g. a connector's) or any of ``endpoint_url``,
+``region_name`` and ``timeout_s`` (the caller's external-call timeout; ingest reads no
+settings). Without ``endpoint_url``, boto3's own ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``
+apply (so tests and S3-compatible stores need no code change).
 """
 
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -81,27 +84,38 @@ class LocalSource(Source):
         return open(self.path, "rb")
 
 
-def s3_client(storage_options: dict[str, Any] | None = None) -> Any:
-    """A boto3 S3 client honouring ``endpoint_url`` / ``AWS_ENDPOINT_URL[_S3]``."""
-    import boto3
+#: The ``storage_options`` an S3 read understands (besides ``aws_client``).
+S3_OPTIONS = frozenset({"endpoint_url", "region_name", "timeout_s"})
+
+
+def s3_reader(storage_options: dict[str, Any] | None = None) -> Any:
+    """The :class:`~ingest.aws.client.AwsClient` that performs an S3 read."""
+    from .aws.client import AwsClient
+    from .errors import StoreConfigError
+    from .retry import RetryPolicy
 
     options = dict(storage_options or {})
-    client = options.pop("client", None)
-    if client is not None:
-        return client
-    endpoint = (
-        options.pop("endpoint_url", None)
-        or os.environ.get("AWS_ENDPOINT_URL_S3")
-        or os.environ.get("AWS_ENDPOINT_URL")
+    given = options.pop("aws_client", None)
+    if given is not None:
+        return given
+    unknown = sorted(set(options) - S3_OPTIONS)
+    if unknown:
+        raise StoreConfigError(
+            f"unknown S3 storage option(s) {', '.join(unknown)}; "
+            f"use aws_client or {', '.join(sorted(S3_OPTIONS))}"
+        )
+    timeout_s = options.get("timeout_s")
+    policy = RetryPolicy() if timeout_s is None else RetryPolicy(timeout_s=float(timeout_s))
+    return AwsClient(
+        region=options.get("region_name"), endpoint_url=options.get("endpoint_url"), policy=policy
     )
-    return boto3.client("s3", endpoint_url=endpoint, **options)
 
 
 class S3RangeFile(io.RawIOBase):
     """Seekable read-only view of an S3 object using ranged GETs and a read-ahead buffer."""
 
-    def __init__(self, client: Any, bucket: str, key: str, size: int) -> None:
-        self._client, self._bucket, self._key, self._size = client, bucket, key, size
+    def __init__(self, aws: Any, bucket: str, key: str, size: int) -> None:
+        self._aws, self._bucket, self._key, self._size = aws, bucket, key, size
         self._pos = 0
         self._buf_start = 0
         self._buf = b""
@@ -124,10 +138,7 @@ class S3RangeFile(io.RawIOBase):
         end = min(self._size, start + length) - 1
         if end < start:
             return b""
-        resp = self._client.get_object(
-            Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}"
-        )
-        return resp["Body"].read()
+        return self._aws.get_object_range(self._bucket, self._key, start, end)
 
     def readinto(self, buffer: Any) -> int:
         want = min(len(buffer), self._size - self._pos)
@@ -156,37 +167,30 @@ class S3RangeFile(io.RawIOBase):
 
 
 class S3Source(Source):
-    def __init__(self, uri: str, storage_options: dict[str, Any] | None = None) -> None:
-        from botocore.exceptions import ClientError
+    """An ``s3://bucket/key`` object; ``aws`` is the AwsClient that reads it, ``client`` its
+    boto3 S3 client. A missing object raises ``ObjectNotFoundError`` (a FileNotFoundError)."""
 
+    def __init__(self, uri: str, storage_options: dict[str, Any] | None = None) -> None:
         self.name = uri
         rest = uri[len("s3://") :]
         bucket, _, key = rest.partition("/")
         if not bucket or not key:
             raise ValueError(f"{uri}: expected s3://bucket/key")
         self.bucket, self.key = bucket, key
-        self.client = s3_client(storage_options)
-        try:
-            head = self.client.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
-                raise FileNotFoundError(f"{uri}: no such S3 object") from exc
-            raise
-        self.size = int(head["ContentLength"])
+        self.aws = s3_reader(storage_options)
+        self.client = self.aws.client("s3")
+        self.size = int(self.aws.head_object(bucket, key)["ContentLength"])
 
     def head(self, n: int) -> bytes:
         if self.size == 0:
             return b""
-        resp = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=f"bytes=0-{n - 1}")
-        return bytes(resp["Body"].read())
+        return bytes(self.aws.get_object_range(self.bucket, self.key, 0, n - 1))
 
     def open_stream(self) -> BinaryIO:
-        resp = self.client.get_object(Bucket=self.bucket, Key=self.key)
-        return resp["Body"]  # type: ignore[no-any-return]
+        return self.aws.open_object(self.bucket, self.key)  # type: ignore[no-any-return]
 
     def open_random_access(self) -> BinaryIO:
-        return io.BufferedReader(S3RangeFile(self.client, self.bucket, self.key, self.size or 0))  # type: ignore[return-value]
+        return io.BufferedReader(S3RangeFile(self.aws, self.bucket, self.key, self.size or 0))  # type: ignore[return-value]
 
 
 def open_source(source: str | Path, storage_options: dict[str, Any] | None = None) -> Source:

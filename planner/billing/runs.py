@@ -143,6 +143,13 @@ def _record_failure(run: IngestRun, exc: Exception, final_attempt: bool) -> None
         raise exc
 
 
+def object_read_options() -> dict[str, float]:
+    """``storage_options`` for reading a FOCUS file or dataset by URI: an s3:// object is read
+    through the AWS client module with ``settings.EXTERNAL_CALL_TIMEOUT_S`` (local paths and
+    other stores ignore them)."""
+    return {"timeout_s": settings.EXTERNAL_CALL_TIMEOUT_S}
+
+
 def focus_file_reader(allow_mixed_currency: bool = False) -> Reader:
     """Reads the run's FOCUS file (path or s3://), validating as it streams."""
 
@@ -158,6 +165,7 @@ def focus_file_reader(allow_mixed_currency: bool = False) -> Reader:
                 source,
                 allow_mixed_currency=allow_mixed_currency or run.allow_mixed_currency,
                 max_decompressed_bytes=settings.FOCUS_MAX_DECOMPRESSED_BYTES,
+                storage_options=object_read_options(),
             )
         except NotFocusError:
             # not cost and usage: maybe a Contract Commitment, Billing Period or Invoice Detail

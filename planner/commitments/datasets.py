@@ -30,6 +30,7 @@ from ingest.focus.datasets import (
 )
 from ingest.focus.errors import FocusValidationError
 from ingest.sources import open_source
+from planner.billing.runs import object_read_options
 
 #: Supplemental datasets are small (one row per commitment, period or invoice line).
 MAX_DATASET_BYTES = 200 * 1024 * 1024
@@ -78,7 +79,7 @@ def load_supplemental(source_uri: str, account) -> DatasetLoad | None:
     is not one (the caller reports its own error). Raises the dataset's
     :class:`~ingest.focus.errors.FocusValidationError` (row and column named) when it is one
     but invalid."""
-    src = open_source(source_uri)
+    src = open_source(source_uri, object_read_options())
     if src.size is not None and src.size > MAX_DATASET_BYTES:
         return None
     header = _header(src)
@@ -90,7 +91,7 @@ def load_supplemental(source_uri: str, account) -> DatasetLoad | None:
         return None
     if dataset == COST_AND_USAGE:
         return None
-    data = read_dataset(source_uri)
+    data = read_dataset(source_uri, storage_options=object_read_options())
     directory = dataset_dir(data.dataset, getattr(account, "pk", None))
     directory.mkdir(parents=True, exist_ok=True)
     name = Path(str(source_uri)).name.split(".")[0] or "dataset"
