@@ -27,6 +27,22 @@ def test_the_environment_is_read_only_in_settings_and_env():
     assert offenders == []
 
 
+#: costmodels' process-wide BLAS thread defaults (set before numpy loads; not a Headroom setting).
+BLAS_THREAD_DEFAULT = 'os.environ.setdefault(_var, "1")'
+
+
+def test_ingest_and_costmodels_read_no_setting_from_the_environment():
+    """They import no Django, so their settings arrive as parameters (timeouts, endpoints)."""
+    offenders = [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+        for package in ("ingest", "costmodels")
+        for path in sorted((REPO / package).rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if ENV_READ.search(line) and line.strip() != BLAS_THREAD_DEFAULT
+    ]
+    assert offenders == []
+
+
 def test_no_setting_is_read_with_a_repeated_default():
     offenders = [
         f"{path.relative_to(REPO)}:{n}"
@@ -78,3 +94,15 @@ def test_external_call_timeout_reaches_the_prometheus_client(monkeypatch):
     monkeypatch.setattr(settings, "EXTERNAL_CALL_TIMEOUT_S", 3.5)
     monkeypatch.setattr(settings, "PROMETHEUS_URL", "http://127.0.0.1:1")
     assert prometheus_client().policy.timeout_s == 3.5
+
+
+def test_external_call_timeout_reaches_s3_object_reads(monkeypatch):
+    """FOCUS files and datasets read by URI (s3://) use the same timeout as the connectors."""
+    from ingest.sources import s3_reader
+    from planner.billing.runs import object_read_options
+
+    monkeypatch.setattr(settings, "EXTERNAL_CALL_TIMEOUT_S", 6.5)
+    aws = s3_reader(object_read_options())
+    config = aws.client("s3").meta.config
+    assert aws.policy.timeout_s == 6.5
+    assert (config.connect_timeout, config.read_timeout) == (6.5, 6.5)
