@@ -10,7 +10,8 @@
   threshold (100 %) sends an email (and, its forecast being over too, the forecast one).
 
 Amounts are derived from `budget_status` of the scope — the figures the budgets page shows — on
-`today`, so they stay right when the demo fleet changes. `seed_demo_anomaly_emails` adds two
+`today`, so they stay right when the demo fleet changes; the service and tag are chosen on the
+cost the dashboard shows (planner/billing/reports.py: shared-node cost attributed). `seed_demo_anomaly_emails` adds two
 anomaly subscriptions so an anomaly alert and a digest are on the notifications page too. The alerts are then sent by the real
 evaluation (`budgets.evaluate_budget`): claims, emails, the notification log. Emails go to the
 in-memory mail backend (`notify.kept_mail`): recipients are example.com addresses.
@@ -24,15 +25,13 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from planner.alerts import notify
 from planner.alerts.budgets import budget_status, evaluate_budget
 from planner.alerts.errors import DemoBudgetError
 from planner.alerts.models import Budget, BudgetPeriod, BudgetScope, DigestMode, period_bounds
-from planner.alerts.series import spend_rows
-from planner.billing.models import CostRollup
+from planner.billing import reports
 from planner.core.models import Service
 
 DEMO_RECIPIENTS = "finops@example.com, ml-platform-leads@example.com"
@@ -61,48 +60,33 @@ def _nice(amount: float, lo: float, hi: float) -> Decimal:
 
 
 def _top_service(start: dt.date, end: dt.date) -> Service:
-    row = (
-        spend_rows(CostRollup.objects.filter(service__isnull=False, date__range=(start, end)))
-        .values("service")
-        .annotate(v=Sum("effective_cost"))
-        .order_by("-v", "service")
-        .first()
-    )
-    if row is None:  # no spend yet this period: the service with the most history
-        row = (
-            spend_rows(CostRollup.objects.filter(service__isnull=False))
-            .values("service")
-            .annotate(v=Sum("effective_cost"))
-            .order_by("-v", "service")
-            .first()
-        )
-    if row is None:
-        raise DemoBudgetError("no spend attributed to any service: load the demo fleet first")
-    return Service.objects.get(pk=row["service"])
+    """The service with the most spend from `start` to `end` as the dashboard shows it (tagged
+    cost plus its share of shared GPU nodes, planner/billing/reports.py); with no spend in that
+    range yet, the one with the most over all history."""
+    for costs in (reports.view(start, end).spend(), reports.view().spend()):
+        by_service = {pk: v for pk, v in costs.by_service().items() if pk is not None and v > 0}
+        if by_service:
+            top = min(by_service, key=lambda pk: (-by_service[pk], pk))
+            return Service.objects.get(pk=top)
+    raise DemoBudgetError("no spend attributed to any service: load the demo fleet first")
 
 
 def _over_scope(exclude_tag: str, today: dt.date) -> tuple[dict, str]:
     """(tag scope, period) for the already-over budget: of the periods containing `today`, the
     one whose days with data cover the largest share of it (so the budget is over because of
-    the spend, not because a month has barely begun), and in it the tag with the most spend."""
-    tagged = spend_rows(CostRollup.objects.filter(date__lte=today)).exclude(
-        service_tag__in=("", exclude_tag)
-    )
+    the spend, not because a month has barely begun), and in it the tag with the most spend
+    (a tag budget counts the rows carrying that tag, as the dashboard's tag filter does)."""
     best = None
     for period in PERIODS_SHORTEST_FIRST:
         start, end, _ = period_bounds(period, today)
-        in_period = tagged.filter(date__gte=start)
-        days = in_period.values("date").distinct().count()
-        row = (
-            in_period.values("service_tag")
-            .annotate(v=Sum("effective_cost"))
-            .filter(v__gt=0)
-            .order_by("-v", "service_tag")
-            .first()
-        )
+        costs = reports.view(start, today).spend()
+        tagged = reports.CostView(costs.rows.exclude(service_tag__in=("", exclude_tag)))
+        days = len(tagged.by("date"))
+        spend = [r for r in tagged.by("service_tag") if r["effective_cost"] > 0]
+        top = min(spend, key=lambda r: (-r["effective_cost"], r["service_tag"]), default=None)
         share = days / ((end - start).days + 1)
-        if row is not None and (best is None or share > best[0]):
-            best = (share, row["service_tag"], period)
+        if top is not None and (best is None or share > best[0]):
+            best = (share, top["service_tag"], period)
     if best is None:
         raise DemoBudgetError(f"no tagged spend in any budget period containing {today}")
     return {"scope": BudgetScope.TAG, "tag_value": best[1]}, best[2]

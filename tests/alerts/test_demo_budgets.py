@@ -15,6 +15,7 @@ from planner.alerts.budgets import budget_status
 from planner.alerts.demo import seed_demo_budgets
 from planner.alerts.models import AlertSent, Budget, Notification, period_bounds
 from planner.billing.models import CostRollup
+from planner.core import dashboard
 from tests.demo_costs import pool_cost
 
 
@@ -158,3 +159,27 @@ def test_demo_budget_reseed_on_another_day_replaces_only_demo_budgets(
     stories(dt.date(2026, 10, 1), mailoutbox)  # and yearly here
     names = set(Budget.objects.values_list("name", flat=True))
     assert len(names) == 4 and "Mine" in names and Budget.objects.get(pk=mine.pk).amount_usd == 5
+
+
+def test_demo_service_budget_is_sized_from_the_attributed_cost_the_dashboard_shows(
+    demo_fleet, mailoutbox
+):
+    """The forecast-to-exceed budget picks the service with the most spend in the dashboard's
+    service table (shared-node cost attributed) and is sized on that service's figure: its spend
+    so far is what the dashboard filtered to the service shows for the month (credits excluded,
+    as budgets count spend), its amount between that and the forecast."""
+    today, month_start = dt.date(2026, 9, 20), dt.date(2026, 9, 1)
+    with travel(today):
+        results = {r.story: r for r in seed_demo_budgets()}
+        budget = results["forecast to exceed"].budget
+        status = budget_status(budget)
+    month = dashboard.DateRange(month_start, today)
+    table = dashboard.by_dimension(dashboard.costs(month).spend(), "service__slug")
+    top_slug, top_cost = next((label, cost) for label, cost in table if label != "(none)")
+    assert budget.service.slug == top_slug
+    shown = dashboard.costs(month, {"service": top_slug}).spend().total()
+    assert shown == top_cost
+    assert Decimal(f"{status.spend_usd:.2f}") == shown.quantize(Decimal("0.01"))
+    # the dashboard's figure includes the service's share of its shared node pool
+    assert pool_cost(top_slug, month_start, today) > 0
+    assert status.spend_usd < float(budget.amount_usd) < status.forecast_usd
