@@ -183,3 +183,53 @@ def test_demo_service_budget_is_sized_from_the_attributed_cost_the_dashboard_sho
     # the dashboard's figure includes the service's share of its shared node pool
     assert pool_cost(top_slug, month_start, today) > 0
     assert status.spend_usd < float(budget.amount_usd) < status.forecast_usd
+
+
+def test_demo_service_budget_follows_the_dashboard_when_shared_nodes_change_the_ranking(
+    demo_fleet, mailoutbox
+):
+    """Untagged cost of the runner-up's node pool (a day it ran) makes it the top service on the
+    dashboard while the tagged rows alone still rank the other first: the demo budget goes to
+    the service the dashboard ranks first."""
+    from planner.billing.models import CostRollup
+    from planner.core.models import Deployment
+    from planner.usage.models import UsageSample
+
+    today, month_start = dt.date(2026, 9, 20), dt.date(2026, 9, 1)
+    month = dashboard.DateRange(month_start, today)
+
+    def ranking():
+        table = dashboard.by_dimension(dashboard.costs(month).spend(), "service__slug")
+        return [(label, cost) for label, cost in table if label != "(none)"]
+
+    def tagged_top() -> str:
+        rows = CostRollup.objects.filter(date__range=(month_start, today), service__isnull=False)
+        rows = rows.exclude(charge_category="Credit").values("service__slug")
+        return rows.annotate(v=Sum("effective_cost")).order_by("-v").first()["service__slug"]
+
+    (first, first_cost), (second, second_cost) = ranking()[:2]
+    assert tagged_top() == first
+    dep = Deployment.objects.get(service__slug=second)
+    ran = UsageSample.objects.filter(
+        deployment=dep, replicas__gt=0, ts__date__range=(month_start, today)
+    )
+    day = ran.order_by("ts").values_list("ts", flat=True).first().date()
+    extra = (first_cost - second_cost) + Decimal("1000")
+    CostRollup.objects.create(
+        date=day,
+        account=dep.account,
+        billing_period_start=day.replace(day=1),
+        provider="AWS",
+        region=dep.region,
+        sku=dep.instance_type,
+        instance_type=dep.instance_type,
+        charge_category="Usage",
+        billed_cost=extra,
+        effective_cost=extra,
+        list_cost=extra,
+    )
+    assert ranking()[0][0] == second and tagged_top() == first
+
+    with travel(today):
+        results = {r.story: r for r in seed_demo_budgets()}
+    assert results["forecast to exceed"].budget.service.slug == second
