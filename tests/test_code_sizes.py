@@ -66,4 +66,3 @@ def test_the_temporary_exemptions_are_still_needed():
     }
     for name in TEMPORARY_EXEMPT_FUNCTIONS:
         assert name in defined, f"{name} no longer exists: drop it from the exemptions"
-
