@@ -73,11 +73,11 @@ def simulate_service(service: Service, params: dict) -> dict:
         service, window_days=int(params.get("window_days") or engine.DEFAULT_WINDOW_DAYS)
     )
     base_v, scn_v = engine.baseline(inputs), engine.variant(inputs, params)
-    base_r, scn_r = engine.run(inputs, [base_v, scn_v], keep_series=True)
+    base_r, scn_r = engine.evaluate(inputs, [base_v, scn_v])
     return {
         "name": service.name, "slo_p95_ms": service.latency_slo_p95_ms,
         "start": inputs.start.isoformat(), "end": inputs.end.isoformat(), "step_s": 60,
-        "baseline": engine.summary(base_r, base_v, inputs.latency_bounds_ms), "scenario": engine.summary(scn_r, scn_v, inputs.latency_bounds_ms),
+        "baseline": engine.summary(base_r, base_v), "scenario": engine.summary(scn_r, scn_v),
         "demand_rpm": np.round(inputs.demand_per_min, 2).tolist(),
         "series": {"baseline": engine.series(base_r), "scenario": engine.series(scn_r)},
         "notes": inputs.notes, "deployment": inputs.deployment.name,
