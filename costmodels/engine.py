@@ -105,6 +105,7 @@ class SearchSpace:
     spot_shares: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)
     min_replicas: Sequence[int] = (1,)
     spot_tolerance: float = 0.5  # the service's own limit on its spot share
+    cooldown_s: float | None = None  # None: the current cooldown, at most the scale-down window
 
 
 def max_spot_share(offer: InstanceOffer, tolerance: float) -> float:
@@ -137,7 +138,8 @@ def grid(options: Sequence[Option], current: Config, space: SearchSpace) -> list
             policy = dataclasses.replace(
                 current.policy, metric="gpu_utilisation", target=float(t), min_replicas=lo,
                 max_replicas=top, scale_down_stabilisation_s=float(w),
-                cooldown_s=min(current.policy.cooldown_s, float(w)), polling_interval_s=float(poll),
+                cooldown_s=min(current.policy.cooldown_s, float(w)) if space.cooldown_s is None
+                else float(space.cooldown_s), polling_interval_s=float(poll),
                 warm_pool=int(warm),
             )  # fmt: skip
             out.append(Config(i, policy, PurchaseMix(0, float(share), current.mix.commitment_term)))

@@ -269,6 +269,18 @@ class Variant:
     capacity: CapacityModel
     policy: AutoscalingPolicy
     mix: PurchaseMix
+    mig_profile: str = ""
+
+    def config_json(self) -> dict:
+        """The configuration as a plan needs it (see planner.plans.from_simulation)."""
+        base = self.offer.instance_type.split(" (")[0]
+        gpus = 1 if self.mig_profile else max(1, int(round(self.offer.gpu_count)))
+        commit = self.offer.commit_usd_per_hour(self.mix.commitment_term) or 0.0
+        return {
+            "instance_type": base, "mig_profile": self.mig_profile, "gpus_per_replica": gpus,
+            "batch_size": int(self.capacity.batch_size), "commit_usd_per_hour": commit,
+            "policy": dataclasses.asdict(self.policy), "mix": dataclasses.asdict(self.mix),
+        }  # fmt: skip
 
 
 def baseline(inputs: ServiceInputs) -> Variant:
@@ -307,7 +319,7 @@ def variant(inputs: ServiceInputs, p: dict) -> Variant:
             f"{inputs.service.slug}: {offer.instance_type} has no {mix.commitment_term} commitment price; "
             "set committed replicas to 0"
         )
-    return Variant(offer, cap, policy, mix)
+    return Variant(offer, cap, policy, mix, p.get("mig_profile") or "")
 
 
 def as_engine(variants: list[Variant]) -> tuple[list, list]:
@@ -353,6 +365,7 @@ def summary(run_: planning.Run, v: Variant) -> dict:
         "requests": round(r.requests), "dropped_requests": round(r.dropped_requests),
         "cold_starts": int(r.cold_starts), "spot_interruptions": int(r.spot_interruptions),
         "replica_minutes": round(r.replica_minutes), "throughput_rps_per_replica": round(v.capacity.throughput_rps_, 3),
+        "config": v.config_json(),
     }  # fmt: skip
 
 

@@ -137,12 +137,14 @@ def _params(inputs: engine.ServiceInputs, options, cfg) -> dict:
 
 def _space(inputs: engine.ServiceInputs):
     from costmodels.engine import SearchSpace
+    from planner.plans.from_simulation import search_cooldown_s
 
     cur = inputs.policy
     tolerance = 1.0 if inputs.service.modality == "batch" else 0.5
     targets = tuple(sorted({50.0, 60.0, 70.0, 80.0, float(cur.target)}))
     return SearchSpace(targets_pct=targets, scale_down_windows_s=(120.0, 300.0), warm_pools=(0, 1),
-                       spot_shares=(0.0, 0.25, 0.5, 1.0), min_replicas=(cur.min_replicas,), spot_tolerance=tolerance)  # fmt: skip
+                       spot_shares=(0.0, 0.25, 0.5, 1.0), min_replicas=(cur.min_replicas,), spot_tolerance=tolerance,
+                       cooldown_s=search_cooldown_s(inputs.deployment))  # fmt: skip
 
 
 def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
@@ -150,14 +152,17 @@ def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
     optimum under the SLO ("plan"), and each lever's named slice that saves on its own."""
     from costmodels import engine as planning
     from costmodels.engine import Config
+    from planner.plans.from_simulation import admissible_for
 
     options = engine_options(inputs)
+    admissible = admissible_for(inputs.deployment)  # what the export target cannot do is out
     current = Config(0, inputs.policy, inputs.mix)
     slo = float(inputs.service.latency_slo_p95_ms)
     base_v = engine.baseline(inputs)
     base = engine.summary(engine.evaluate(inputs, [base_v])[0], base_v)
     res = planning.search(inputs.demand_per_min, options, current, slo, space=_space(inputs),
-                          min_attainment=SLO_MET_ATTAINMENT, random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms)  # fmt: skip
+                          min_attainment=SLO_MET_ATTAINMENT, random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms,
+                          admissible=admissible)  # fmt: skip
     if res.optimum is None:
         return base, {}
     opt = res.optimum.config
@@ -173,6 +178,8 @@ def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
     }
     for lever, e in slices:
         kind = LEVER_KIND[lever]
+        if admissible is not None and not admissible(options[e.config.option], e.config):
+            continue
         if (
             e.slo_attainment < base["slo_attainment"] - SLO_TOLERANCE
             and e.slo_attainment < SLO_MET_ATTAINMENT
