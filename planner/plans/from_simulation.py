@@ -97,8 +97,9 @@ def admissible_for(deployment: Deployment) -> Callable[[Any, Any], bool] | None:
 
 
 def decision_for_config(
-    deployment: Deployment, config: dict, *, expected_monthly_cost_usd: float, slo_attainment: float
-) -> PlanDecision:
+    deployment: Deployment, config: dict, *, expected_monthly_cost_usd: float,
+    slo_attainment: float, exporter: str | None = DECLARED,
+) -> PlanDecision:  # fmt: skip
     """The decision for a simulated configuration as recorded by
     :func:`planner.whatif.engine.summary` (``config``: instance type, MIG profile, GPUs per
     replica, commitment price, policy and mix), under the deployment's declared target."""
@@ -106,6 +107,7 @@ def decision_for_config(
         deployment,
         AutoscalingPolicy(**config["policy"]),
         PurchaseMix(**config["mix"]),
+        exporter=exporter,
         commit_usd_per_hour=float(config["commit_usd_per_hour"]),
         expected_monthly_cost_usd=float(expected_monthly_cost_usd),
         slo_attainment=float(slo_attainment),
