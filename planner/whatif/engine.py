@@ -1,5 +1,6 @@
 """Bridge from the database to the cost models: a service's recorded demand, its current
-configuration, and the what-if variants, simulated by :func:`costmodels.simulator.simulate_scenarios`.
+configuration, and the what-if variants, evaluated by the one planning entry point
+:func:`costmodels.engine.simulate_configs` (a what-if is one Config evaluated).
 
 Nothing here does cost or queueing maths itself; it gathers inputs and shapes outputs.
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from django.urls import reverse
 
 from costmodels.engine import Config, Option
 from costmodels.results import AutoscalingPolicy, PurchaseMix
@@ -14,6 +15,7 @@ from planner.core.models import Service
 from planner.plans.exports.autoscalers import render_scaled_object
 from planner.plans.exports.simulated import refusals
 from planner.plans.from_simulation import admissible_for, export_target_for
+from planner.plans.models import Plan
 from planner.whatif import engine, services
 from planner.whatif.models import RecommendationStatus, Scenario
 
@@ -23,11 +25,17 @@ def _deployment(slug):
 
 
 @pytest.mark.django_db
-def test_promoted_what_if_and_accepted_recommendation_give_the_same_decision(demo_fleet, analyst):
+def test_promoted_what_if_and_accepted_recommendation_give_the_same_decision(
+    client, demo_fleet, analyst
+):
     recs = services.generate_recommendations(Service.objects.get(slug="embeddings"), window_days=3)
     rec = next(r for r in recs if r.kind == "plan")
-    rec.decide(RecommendationStatus.ACCEPTED, analyst, "joint optimum")
-    from_rec = services.plan_from_recommendation(rec, analyst)
+    client.force_login(analyst)
+    client.post(reverse("recommendation-decide", args=[rec.pk]),
+                {"status": "accepted", "reason": "joint optimum"})  # fmt: skip
+    rec.refresh_from_db()
+    assert rec.status == RecommendationStatus.ACCEPTED
+    from_rec = Plan.objects.get(name=f"From recommendation: {rec.title}"[:200])  # drafted on accept
     s = Scenario.objects.create(name="same config", parameters=rec.proposal, created_by=analyst)
     from_what_if = services.promote_to_plan(services.run_scenario_steps(s.pk), analyst)
     (a,), (b,) = from_rec.as_decisions(), from_what_if.as_decisions()
