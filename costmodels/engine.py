@@ -11,11 +11,19 @@
 * **warm pool** size;
 * **spot share** -- bounded by the offer's interruption bucket (:data:`MAX_SPOT_SHARE_BY_BUCKET`)
   and the service's own tolerance;
+* only configurations the service's export target can express: ``admissible(option, config)``,
+  a predicate the caller passes (the exporters' refusals live in ``planner``; this package
+  imports no Django);
 
 in vectorised simulator calls, and prices each result at its **exact optimal commitment
 level** (whole replicas, from the running-replica histogram: a commitment changes the bill, not
 the autoscaler). A configuration is feasible when its SLO attainment (:mod:`costmodels.slo`)
-reaches ``min_attainment``; the optimum is the cheapest feasible one.
+reaches ``min_attainment``; the optimum is the cheapest feasible one, and when there is none
+:attr:`SearchResult.infeasible_reason` says why.
+
+:func:`simulate_configs` is the one way a configuration is simulated: a what-if is one
+:class:`Config` evaluated, a recommendation the search's optimum, a plan draft the Config of the
+accepted one.
 
 :func:`attribute` walks from the current configuration to the optimum one lever at a time and
 attributes the saving lever by lever; :func:`single_lever` gives each lever's named slice (the
@@ -30,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +83,20 @@ class Evaluated:
 
 
 @dataclass(frozen=True)
+class Run:
+    """One simulated configuration: the simulator's result and its SLO attainment (0-1, by the
+    one definition in :mod:`costmodels.slo`; 1.0 when no minute had demand)."""
+
+    config: Config
+    result: SimulationResult
+    slo_attainment: float
+
+
+#: ``admissible(option, config) -> bool``: can the service's export target express it?
+Admissible = Callable[[Option, Config], bool]
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     targets_pct: Sequence[float] = (50.0, 60.0, 70.0, 80.0, 90.0)
     scale_down_windows_s: Sequence[float] = (120.0, 300.0)
@@ -83,6 +105,7 @@ class SearchSpace:
     spot_shares: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)
     min_replicas: Sequence[int] = (1,)
     spot_tolerance: float = 0.5  # the service's own limit on its spot share
+    cooldown_s: float | None = None  # None: the current cooldown, at most the scale-down window
 
 
 def max_spot_share(offer: InstanceOffer, tolerance: float) -> float:
@@ -115,41 +138,56 @@ def grid(options: Sequence[Option], current: Config, space: SearchSpace) -> list
             policy = dataclasses.replace(
                 current.policy, metric="gpu_utilisation", target=float(t), min_replicas=lo,
                 max_replicas=top, scale_down_stabilisation_s=float(w),
-                cooldown_s=min(current.policy.cooldown_s, float(w)), polling_interval_s=float(poll),
+                cooldown_s=min(current.policy.cooldown_s, float(w)) if space.cooldown_s is None
+                else float(space.cooldown_s), polling_interval_s=float(poll),
                 warm_pool=int(warm),
             )  # fmt: skip
             out.append(Config(i, policy, PurchaseMix(0, float(share), current.mix.commitment_term)))
     return out
 
 
-def _simulate(demand, options, configs, slo, random_state, bounds_ms) -> list:
-    out: list[tuple[SimulationResult, float]] = []
+def simulate_configs(
+    demand_per_min: np.ndarray, options: Sequence[Option], configs: Sequence[Config],
+    slo_p95_ms: float, *, random_state: int | None = 0, bounds_ms=None,
+    progress: Callable[[float], None] | None = None,
+) -> list[Run]:  # fmt: skip
+    """Simulate ``configs`` over one demand trace (rows in order, so the same configurations in
+    the same order get the same spot-interruption draws), SLO attainment read through the
+    servers' histogram ``bounds_ms`` when given. ``progress(fraction)`` as chunks finish."""
+    demand = np.asarray(demand_per_min, float)
+    out: list[Run] = []
     for c0 in range(0, len(configs), CHUNK_ROWS):
         part = configs[c0 : c0 + CHUNK_ROWS]
         res = simulate_scenarios(
             [demand] * len(part), [c.policy for c in part], [c.mix for c in part],
             [options[c.option].offer for c in part], [options[c.option].capacity for c in part],
-            [slo] * len(part), random_state=random_state, keep_series=True,
-            request_timeout_s=request_timeout_s(slo),
+            [slo_p95_ms] * len(part), random_state=random_state, keep_series=True,
+            request_timeout_s=request_timeout_s(slo_p95_ms),
         )  # fmt: skip
-        for r in res:
-            att = simulated_attainment(r.p95_latency_ms, demand, slo, bounds_ms)
-            out.append((r, 1.0 if att is None else att))
+        for c, r in zip(part, res, strict=True):
+            att = simulated_attainment(r.p95_latency_ms, demand, slo_p95_ms, bounds_ms)
+            out.append(Run(c, r, 1.0 if att is None else att))
+        if progress is not None:
+            progress(min(1.0, (c0 + len(part)) / len(configs)))
     return out
 
 
 def priced_with_commitment(
-    r: SimulationResult, offer: InstanceOffer, term: str
-) -> tuple[int, float]:
+    r: SimulationResult, offer: InstanceOffer, term: str,
+    allowed: Callable[[int], bool] | None = None,
+) -> tuple[int, float]:  # fmt: skip
     """(optimal whole committed replicas, total cost USD) for a simulated run: committed
     replicas billed always at the commitment price, the rest split by the run's spot share
-    with the simulator's rounding, warm pool as simulated."""
+    with the simulator's rounding, warm pool as simulated. ``allowed(level)`` False skips a
+    level (e.g. the export target cannot hold a commitment beside spot); 0 is always kept."""
     h = np.asarray(r.running_replicas_histogram, float)
     k = np.arange(h.size)
     commit = offer.commit_usd_per_hour(term)
     levels = range(0, int(k.max()) + 1 if commit is not None and h.size else 1)
     best = (0, math.inf)
     for c in levels:
+        if c and allowed is not None and not allowed(c):
+            continue
         over = np.maximum(k - c, 0)
         spot = np.floor(r.mix.spot_share * over + 0.5)
         cost = (
@@ -163,21 +201,31 @@ def priced_with_commitment(
     return best
 
 
-def _evaluate(
-    demand, options, configs, slo, random_state, bounds_ms, reprice=True
-) -> list[Evaluated]:
+def evaluate(
+    demand_per_min, options: Sequence[Option], configs: Sequence[Config], slo_p95_ms: float,
+    *, random_state: int | None = 0, bounds_ms=None, reprice: bool = False,
+    admissible: Admissible | None = None, progress: Callable[[float], None] | None = None,
+) -> list[Evaluated]:  # fmt: skip
+    """Monthly cost (730-h month), SLO attainment and interruptions of each configuration;
+    ``reprice`` replaces its commitment by the exact optimal level that ``admissible`` allows."""
     out = []
-    scale = None
-    for c, (r, att) in zip(
-        configs, _simulate(demand, options, configs, slo, random_state, bounds_ms), strict=True
-    ):
+    runs = simulate_configs(demand_per_min, options, configs, slo_p95_ms, random_state=random_state,
+                            bounds_ms=bounds_ms, progress=progress)  # fmt: skip
+    for run in runs:
+        c, r = run.config, run.result
         scale = r.monthly_cost_usd / r.total_cost_usd if r.total_cost_usd else 60 * 730 / r.minutes
         if reprice:
-            level, cost = priced_with_commitment(r, options[c.option].offer, c.mix.commitment_term)
+            o = options[c.option]
+
+            def allowed(k: int, o: Option = o, c: Config = c) -> bool:
+                mix = dataclasses.replace(c.mix, committed_replicas=k)
+                return admissible is None or admissible(o, dataclasses.replace(c, mix=mix))
+
+            level, cost = priced_with_commitment(r, o.offer, c.mix.commitment_term, allowed)
             c = dataclasses.replace(c, mix=dataclasses.replace(c.mix, committed_replicas=level))
         else:
             cost = r.total_cost_usd
-        out.append(Evaluated(c, cost * scale, att, r.spot_interruptions))
+        out.append(Evaluated(c, cost * scale, run.slo_attainment, r.spot_interruptions))
     return out
 
 
@@ -187,26 +235,55 @@ class SearchResult:
     optimum: Evaluated | None  # None when no configuration meets the SLO
     evaluated: int
     min_attainment: float
+    refused: int = 0  # grid points the export target cannot express (never simulated)
+    infeasible_reason: str | None = None
 
 
 def search(
     demand_per_min: np.ndarray, options: Sequence[Option], current: Config, slo_p95_ms: float,
     *, space: SearchSpace = SearchSpace(), min_attainment: float = SLO_MET_ATTAINMENT,
-    random_state: int | None = 0, bounds_ms=None,
+    random_state: int | None = 0, bounds_ms=None, admissible: Admissible | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> SearchResult:  # fmt: skip
-    """The cheapest configuration meeting ``min_attainment`` (see the module docstring)."""
+    """The cheapest configuration meeting ``min_attainment`` among those ``admissible`` allows
+    (see the module docstring)."""
     demand = np.asarray(demand_per_min, float)
-    configs = grid(options, current, space)
-    evals = _evaluate(
-        demand, options, [current, *configs], slo_p95_ms, random_state, bounds_ms, reprice=False
-    )
-    cur = evals[0]
-    priced = _evaluate(demand, options, configs, slo_p95_ms, random_state, bounds_ms)
+    every = grid(options, current, space)
+    configs = [c for c in every if admissible is None or admissible(options[c.option], c)]
+    cur = evaluate(demand, options, [current], slo_p95_ms, random_state=random_state,
+                   bounds_ms=bounds_ms)[0]  # fmt: skip
+    priced = evaluate(demand, options, configs, slo_p95_ms, random_state=random_state,
+                      bounds_ms=bounds_ms, reprice=True, admissible=admissible, progress=progress)  # fmt: skip
     feasible = [e for e in priced if e.slo_attainment >= min_attainment - 1e-12]
     best = (
         min(feasible, key=lambda e: (e.monthly_cost_usd, -e.slo_attainment)) if feasible else None
     )
-    return SearchResult(cur, best, len(configs), min_attainment)
+    why = None if best else why_infeasible(options, priced, slo_p95_ms, min_attainment, configs)
+    return SearchResult(cur, best, len(configs), min_attainment, len(every) - len(configs), why)
+
+
+def why_infeasible(options, priced, slo_p95_ms, min_attainment, configs) -> str:
+    """What stops every configuration from meeting the SLO, and what to change."""
+    if not configs:
+        return "the export target can express none of the searched configurations"
+    idle = [
+        (float(o.capacity.service_latency_ms(np.array([1e-6]), np.array([1]))[0]), o)
+        for o in options
+    ]
+    fastest, o = min(idle, key=lambda x: x[0])
+    if fastest > slo_p95_ms:
+        cap = o.capacity
+        return (
+            f"p95 latency without any queueing is {fastest:.0f} ms (batch {cap.batch_size} on "
+            f"{cap.gpu_model}) > SLO {slo_p95_ms:.0f} ms at every mix: use a faster GPU, a "
+            f"smaller batch or quantisation, or relax the SLO"
+        )
+    best = max(priced, key=lambda e: e.slo_attainment)
+    return (
+        f"best configuration ({options[best.config.option].name}, {best.config.policy.label}) "
+        f"meets the {slo_p95_ms:.0f} ms SLO in only {best.slo_attainment:.1%} of minutes "
+        f"(target {min_attainment:.1%}): raise max replicas or add a warm pool"
+    )
 
 
 def brute_force(
@@ -223,7 +300,8 @@ def brute_force(
         for k in range(max_committed + 1)
         if k == 0 or options[c.option].offer.commit_usd_per_hour(c.mix.commitment_term) is not None
     ]
-    evals = _evaluate(demand, options, configs, slo_p95_ms, random_state, bounds_ms, reprice=False)
+    evals = evaluate(demand, options, configs, slo_p95_ms, random_state=random_state,
+                     bounds_ms=bounds_ms)  # fmt: skip
     feasible = [e for e in evals if e.slo_attainment >= min_attainment - 1e-12]
     return min(feasible, key=lambda e: e.monthly_cost_usd) if feasible else None
 
@@ -273,15 +351,8 @@ def attribute(
     if not steps:
         return []
     demand = np.asarray(demand_per_min, float)
-    evals = _evaluate(
-        demand,
-        options,
-        [current] + [c for _, c in steps],
-        slo_p95_ms,
-        random_state,
-        bounds_ms,
-        reprice=False,
-    )
+    evals = evaluate(demand, options, [current] + [c for _, c in steps], slo_p95_ms,
+                     random_state=random_state, bounds_ms=bounds_ms)  # fmt: skip
     out, prev = [], evals[0].monthly_cost_usd
     for (lever, _), e in zip(steps, evals[1:], strict=True):
         out.append((lever, e, prev - e.monthly_cost_usd))
@@ -298,13 +369,6 @@ def single_lever(
     slices = [(lv, c) for lv, c in slices if c != current]
     if not slices:
         return []
-    evals = _evaluate(
-        np.asarray(demand_per_min, float),
-        options,
-        [c for _, c in slices],
-        slo_p95_ms,
-        random_state,
-        bounds_ms,
-        reprice=False,
-    )
+    evals = evaluate(demand_per_min, options, [c for _, c in slices], slo_p95_ms,
+                     random_state=random_state, bounds_ms=bounds_ms)  # fmt: skip
     return [(lv, e) for (lv, _), e in zip(slices, evals, strict=True)]

@@ -174,33 +174,6 @@ class SimulationResult:
 
 
 @dataclass(frozen=True)
-class ServicePlan:
-    """The optimiser's plan for one service; monthly figures are per 730-hour month."""
-
-    service: str
-    feasible: bool
-    infeasible_reason: str | None
-    policy: AutoscalingPolicy | None
-    mix: PurchaseMix | None
-    monthly_cost_usd_by_category: dict[str, float]
-    monthly_cost_usd: float
-    current_monthly_cost_usd: float | None
-    monthly_savings_usd: float | None
-    slo_p95_ms: float
-    slo_attainment: float
-    current_slo_attainment: float | None
-    expected_spot_interruptions_per_month: float
-    risk: str
-    evidence_window: tuple[str, str]
-    evidence_minutes: int
-    commitment_rule: str
-
-    def to_dict(self) -> dict:
-        """JSON-ready plan (policy and mix as dicts)."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
 class RightsizingRecommendation:
     """Right-sizing advice for one deployment, from usage percentiles over the lookback."""
 

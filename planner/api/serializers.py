@@ -91,6 +91,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "throughput_rps_per_replica",
             "cluster",
             "namespace",
+            "autoscaler",
         ]
 
     def validate_throughput_rps_per_replica(self, value: float) -> float:

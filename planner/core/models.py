@@ -123,8 +123,19 @@ class Service(models.Model):
         super().save(*args, **kwargs)
 
 
+class Autoscaler(models.TextChoices):
+    """The export target a deployment's plans are rendered for (its autoscaler)."""
+
+    UNDECLARED = "", "Not declared (exports unchecked)"
+    KEDA = "keda", "KEDA ScaledObject"
+    HPA = "hpa", "HPA autoscaling/v2"
+    KARPENTER = "karpenter", "KEDA + Karpenter NodePools"
+    AWS = "aws", "AWS Application Auto Scaling (SageMaker)"
+
+
 class Deployment(models.Model):
-    """A service on one GPU type (or MIG profile) in one region, with replica bounds."""
+    """A service on one GPU type (or MIG profile) in one region, with replica bounds.
+    ``autoscaler``: the export target; what it cannot express is never recommended."""
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="deployments")
     account = models.ForeignKey(
@@ -144,6 +155,9 @@ class Deployment(models.Model):
     )
     cluster = models.CharField(max_length=100, blank=True)
     namespace = models.CharField(max_length=100, default="default")
+    autoscaler = models.CharField(
+        max_length=16, choices=Autoscaler.choices, blank=True, default=Autoscaler.UNDECLARED
+    )
 
     class Meta:
         ordering = ["service__name", "name"]

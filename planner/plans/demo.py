@@ -1,30 +1,26 @@
 """Build decisions from fleet deployments, and seed two demo plans (applied + draft).
 
-:func:`decision_from_deployment` is the convenient way for other apps (the
-what-if simulator, recommendations) to turn a ``core.Deployment`` plus the
-settings they chose into a :class:`PlanDecision` for
-:func:`planner.plans.services.create_plan_from_decisions`.
+:func:`decision_from_deployment` mirrors a ``core.Deployment`` as a :class:`PlanDecision`
+(tests and fixtures). :func:`monthly_cost_usd` is a quick ``average replicas x blended hourly
+price x 730 h`` estimate, not a simulation; the demo plans do not use it.
 
-Monthly cost here is ``average replicas x blended hourly price x 730 h``,
-where the blend is ``spot_share x spot + (1 - spot_share) x on-demand`` from
-the seed price catalog; it is an estimate for the demo, not a simulation.
+The demo plans are configurations evaluated by the one planning engine: v1 "As deployed" is
+each service's as-deployed Config replayed over the recommendations' evidence window, v2 a
+right-sized Config (one replica fewer at the bottom for stateless services, spot within the
+interruption bucket, a warm pool for chat). Their cost and SLO figures are that replay's, by the
+one SLO definition (:mod:`costmodels.slo`), so the plan page and the services page (whose
+calibration replays the same window as deployed) agree; decisions go through
+:func:`planner.plans.from_simulation.decision_for_config`, the path every plan takes.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
 from costmodels.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.core.models import Deployment
-from planner.plans.exports.decision import (
-    PlanDecision,
-    PrometheusMetric,
-    ScalingPolicy,
-    ScalingRules,
-    ScheduleWindow,
-)
+from planner.plans.exports.decision import PlanDecision, PrometheusMetric
 
 DEFAULT_PROMETHEUS = "http://prometheus.monitoring:9090"
 DEFAULT_QUERY = 'sum(rate(http_requests_total{{service="{slug}"}}[2m]))'
@@ -88,6 +84,51 @@ def monthly_cost_usd(
     return round(avg_replicas * hourly * HOURS_PER_MONTH, 2)
 
 
+#: the demo plans replay the same evidence window as the recommendations and calibration
+PLAN_EVIDENCE_DAYS = 14
+
+
+def _right_sized(inputs) -> dict:
+    """What-if parameters of the demo's right-sized Config for one service."""
+    from costmodels.engine import max_spot_share
+
+    llm = inputs.service.modality == "llm_chat"
+    share = 0.0 if llm else min(0.5, max_spot_share(inputs.offer, 0.5))
+    return {
+        "min_replicas": max(1, inputs.policy.min_replicas - (0 if llm else 1)),
+        "warm_pool": 1 if llm else 0,
+        "spot_share": share,
+        "committed_replicas": 0 if share else inputs.mix.committed_replicas,
+    }
+
+
+def demo_plan_decisions(window_days: int = PLAN_EVIDENCE_DAYS) -> tuple[list, list]:
+    """(as deployed, right-sized) decisions, one per service with usage, each from its replay."""
+    from planner.core.models import Service
+    from planner.plans.from_simulation import decision_for_config
+    from planner.whatif import engine
+    from planner.whatif.errors import ScenarioInputError
+
+    current, proposed = [], []
+    for service in Service.objects.filter(deployments__isnull=False).distinct().order_by("slug"):
+        try:
+            inputs = engine.load_inputs(service, window_days=window_days)
+        except ScenarioInputError:
+            continue  # no usage to replay: no figures to stand behind
+        variants = [engine.baseline(inputs), engine.variant(inputs, _right_sized(inputs))]
+        runs = engine.evaluate(inputs, variants)
+        for out, run, v in zip((current, proposed), runs, variants, strict=True):
+            figures = engine.summary(run, v)
+            out.append(
+                decision_for_config(
+                    inputs.deployment, figures["config"],
+                    expected_monthly_cost_usd=figures["monthly_cost_usd"],
+                    slo_attainment=figures["slo_attainment"],
+                )
+            )  # fmt: skip
+    return current, proposed
+
+
 def seed_demo_plans(user=None) -> list:
     """Create v1 'As deployed' (applied) and v2 'Right-sized' (draft) once; idempotent."""
     from planner.plans import services
@@ -95,54 +136,16 @@ def seed_demo_plans(user=None) -> list:
 
     if Plan.objects.exists():
         return list(Plan.objects.order_by("version"))
-    deployments = list(Deployment.objects.select_related("service").order_by("service__slug"))
-    if not deployments:
+    current, proposed = demo_plan_decisions()
+    if not current:
         return []
-    catalog = PriceCatalog.load_default()
-    current, proposed = [], []
-    for dep in deployments:
-        mid = (dep.min_replicas + dep.max_replicas) / 2
-        current.append(
-            decision_from_deployment(
-                dep,
-                expected_monthly_cost_usd=monthly_cost_usd(catalog, dep, mid, 0.0),
-                slo_attainment=0.995,
-            )
-        )
-        llm = dep.service.modality == "llm_chat"
-        share = 0.0 if llm else 0.5
-        lo = max(1, dep.min_replicas - (0 if llm else 1))
-        hi = dep.max_replicas
-        schedules: tuple[ScheduleWindow, ...] = ()
-        if llm:
-            peak = min(hi, max(lo + 2, math.ceil(hi * 0.6)))
-            schedules = (
-                ScheduleWindow("weekday-peak", "UTC", "0 8 * * 1-5", "0 19 * * 1-5", peak),
-            )
-        avg = (lo + hi) / 2 * 0.85
-        proposed.append(
-            decision_from_deployment(
-                dep,
-                min_replicas=lo,
-                warm_pool_replicas=1 if llm else 0,
-                spot_share=share,
-                capacity_types=("spot", "on-demand") if share else ("on-demand",),
-                fallback_replicas=min(hi, lo + 2),
-                schedules=schedules,
-                scale_down=ScalingRules(600, (ScalingPolicy("Pods", 1, 120),)),
-                consolidation_policy="WhenEmptyOrUnderutilized",
-                consolidate_after="5m",
-                expected_monthly_cost_usd=monthly_cost_usd(catalog, dep, avg, share),
-                slo_attainment=0.992 if share else 0.996,
-            )
-        )
     v1 = services.create_plan_from_decisions(current, name="As deployed", created_by=user)
     services.approve_plan(v1, user)
     v1 = services.mark_applied(v1, user, "baseline recorded from the fleet")
     v2 = services.create_plan_from_decisions(
         proposed,
-        name="Right-sized: spot for stateless, warm pool and weekday pre-scaling for chat",
+        name="Right-sized: spot for stateless, warm pool for chat",
         created_by=user,
-        notes="Demo plan: review the diff, approve, then export or apply.",
+        notes="Demo plan, simulated over the last 14 days: review the diff, approve, then export.",
     )
     return [v1, v2]

@@ -1,5 +1,6 @@
 """Bridge from the database to the cost models: a service's recorded demand, its current
-configuration, and the what-if variants, simulated by :func:`costmodels.simulator.simulate_scenarios`.
+configuration, and the what-if variants, evaluated by the one planning entry point
+:func:`costmodels.engine.simulate_configs` (a what-if is one Config evaluated).
 
 Nothing here does cost or queueing maths itself; it gathers inputs and shapes outputs.
 
@@ -30,12 +31,11 @@ import numpy as np
 import pandas as pd
 from django.db.models import Q, Sum
 
+from costmodels import engine as planning
 from costmodels.calibration import infer_spot_share, infer_target_pct
 from costmodels.capacity import QUANT_SPEEDUP, CapacityModel, gpu_speed_factor
 from costmodels.catalog import InstanceOffer
-from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
-from costmodels.simulator import simulate_scenarios
-from costmodels.slo import request_timeout_s, simulated_attainment
+from costmodels.results import AutoscalingPolicy, PurchaseMix
 from planner.billing.models import CostRollup
 from planner.billing.pricing import catalog
 from planner.core.models import Deployment, Service
@@ -218,12 +218,18 @@ def offer_for(
     if not mig_profile:
         return offer
     try:
-        part = offer.mig_slice(mig_profile)  # the one MIG slice pricing (costmodels.catalog)
+        return slice_of(offer, mig_profile)
     except ValueError:
         names = ", ".join(p.name for p in offer.mig_profiles) or "none (this GPU has no MIG)"
         raise ScenarioInputError(
             f"{inputs.service.slug}: MIG profile {mig_profile!r} not available on {offer.instance_type}; choose one of {names}"
         ) from None
+
+
+def slice_of(offer: InstanceOffer, mig_profile: str) -> InstanceOffer:
+    """One MIG slice of ``offer``, priced by :meth:`InstanceOffer.mig_slice` (the one MIG slice
+    pricing), named ``"<instance type> (<profile>)"`` for people."""
+    part = offer.mig_slice(mig_profile)
     return dataclasses.replace(part, instance_type=f"{offer.instance_type} ({mig_profile})")
 
 
@@ -233,11 +239,7 @@ def offers_with_slices(provider: str, region: str) -> list[tuple[InstanceOffer, 
     out: list[tuple[InstanceOffer, str]] = []
     for o in catalog().offers(provider=provider, region=region):
         out.append((o, ""))
-        for m in o.mig_profiles:
-            part = o.mig_slice(m.name)
-            out.append(
-                (dataclasses.replace(part, instance_type=f"{o.instance_type} ({m.name})"), m.name)
-            )
+        out.extend((slice_of(o, m.name), m.name) for m in o.mig_profiles)
     return out
 
 
@@ -268,6 +270,18 @@ class Variant:
     capacity: CapacityModel
     policy: AutoscalingPolicy
     mix: PurchaseMix
+    mig_profile: str = ""
+
+    def config_json(self) -> dict:
+        """The configuration as a plan needs it (see planner.plans.from_simulation)."""
+        base = self.offer.instance_type.split(" (")[0]
+        gpus = 1 if self.mig_profile else max(1, int(round(self.offer.gpu_count)))
+        commit = self.offer.commit_usd_per_hour(self.mix.commitment_term) or 0.0
+        return {
+            "instance_type": base, "mig_profile": self.mig_profile, "gpus_per_replica": gpus,
+            "batch_size": int(self.capacity.batch_size), "commit_usd_per_hour": commit,
+            "policy": dataclasses.asdict(self.policy), "mix": dataclasses.asdict(self.mix),
+        }  # fmt: skip
 
 
 def baseline(inputs: ServiceInputs) -> Variant:
@@ -306,28 +320,37 @@ def variant(inputs: ServiceInputs, p: dict) -> Variant:
             f"{inputs.service.slug}: {offer.instance_type} has no {mix.commitment_term} commitment price; "
             "set committed replicas to 0"
         )
-    return Variant(offer, cap, policy, mix)
+    return Variant(offer, cap, policy, mix, p.get("mig_profile") or "")
 
 
-def run(
-    inputs: ServiceInputs, variants: list[Variant], keep_series: bool = True
-) -> list[SimulationResult]:
-    """Simulate every variant over the service's demand in one vectorised call."""
+def as_engine(variants: list[Variant]) -> tuple[list, list]:
+    """(options, configs) of the one planning engine (:mod:`costmodels.engine`) for ``variants``."""
+    options = [planning.Option(v.offer.instance_type, v.offer, v.capacity) for v in variants]
+    return options, [planning.Config(i, v.policy, v.mix) for i, v in enumerate(variants)]
+
+
+def evaluate(inputs: ServiceInputs, variants: list[Variant]) -> list[planning.Run]:
+    """Evaluate every variant over the service's demand through the one planning entry point
+    (:func:`costmodels.engine.simulate_configs`), in one vectorised call."""
+    options, configs = as_engine(variants)
     try:
-        return simulate_scenarios(
-            [inputs.demand_per_min] * len(variants), [v.policy for v in variants], [v.mix for v in variants],
-            [v.offer for v in variants], [v.capacity for v in variants],
-            [float(inputs.service.latency_slo_p95_ms)] * len(variants),
-            random_state=RANDOM_STATE, keep_series=keep_series,
-            request_timeout_s=request_timeout_s(float(inputs.service.latency_slo_p95_ms)),
+        return planning.simulate_configs(
+            inputs.demand_per_min, options, configs, float(inputs.service.latency_slo_p95_ms),
+            random_state=RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms,
         )  # fmt: skip
     except ValueError as exc:
         raise ScenarioInputError(f"{inputs.service.slug}: {exc}") from None
 
 
-def summary(r: SimulationResult, v: Variant, bounds_ms=None) -> dict:
-    """JSON-ready figures of one simulation, monthly costs per 730-hour month; SLO attainment
-    by the one definition, read through the servers' histogram ``bounds_ms`` when given."""
+def run(inputs: ServiceInputs, variants: list[Variant], keep_series: bool = True) -> list:
+    """The simulator results of :func:`evaluate` (series always kept: SLO attainment needs them)."""
+    return [x.result for x in evaluate(inputs, variants)]
+
+
+def summary(run_: planning.Run, v: Variant) -> dict:
+    """JSON-ready figures of one evaluated variant, monthly costs per 730-hour month; SLO
+    attainment by the one definition (computed by the engine)."""
+    r = run_.result
     scale = r.monthly_cost_usd / r.total_cost_usd if r.total_cost_usd else 0.0
     p95 = r.request_weighted_p95_latency_ms if len(r.p95_latency_ms) else float("nan")
     return {
@@ -338,24 +361,18 @@ def summary(r: SimulationResult, v: Variant, bounds_ms=None) -> dict:
                 "commitment_term": v.mix.commitment_term},
         "monthly_cost_usd": round(r.monthly_cost_usd, 2),
         "monthly_cost_usd_by_category": {k: round(c * scale, 2) for k, c in r.cost_usd_by_category.items()},
-        "slo_attainment": _attainment(r, bounds_ms),
+        "slo_attainment": round(run_.slo_attainment, 5),
         "p95_latency_ms": None if not np.isfinite(p95) else round(p95, 1),
         "requests": round(r.requests), "dropped_requests": round(r.dropped_requests),
         "cold_starts": int(r.cold_starts), "spot_interruptions": int(r.spot_interruptions),
         "replica_minutes": round(r.replica_minutes), "throughput_rps_per_replica": round(v.capacity.throughput_rps_, 3),
+        "config": v.config_json(),
     }  # fmt: skip
 
 
-def _attainment(r: SimulationResult, bounds_ms=None) -> float | None:
-    """SLO attainment by the one definition (costmodels.slo); needs the per-minute series."""
-    if not len(r.p95_latency_ms):
-        raise ValueError("SLO attainment needs the simulation's series: run with keep_series=True")
-    att = simulated_attainment(r.p95_latency_ms, r.demand_per_min, r.slo_p95_ms, bounds_ms)
-    return 1.0 if att is None else round(att, 5)
-
-
-def series(r: SimulationResult) -> dict:
+def series(run_: planning.Run) -> dict:
     """Per-minute replicas and p95 latency (ms; null where no capacity) for the charts."""
+    r = run_.result
     lat = np.asarray(r.p95_latency_ms, float)
     return {
         "replicas": np.asarray(r.replicas).astype(int).tolist(),

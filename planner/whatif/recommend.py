@@ -137,12 +137,14 @@ def _params(inputs: engine.ServiceInputs, options, cfg) -> dict:
 
 def _space(inputs: engine.ServiceInputs):
     from costmodels.engine import SearchSpace
+    from planner.plans.from_simulation import search_cooldown_s
 
     cur = inputs.policy
     tolerance = 1.0 if inputs.service.modality == "batch" else 0.5
     targets = tuple(sorted({50.0, 60.0, 70.0, 80.0, float(cur.target)}))
     return SearchSpace(targets_pct=targets, scale_down_windows_s=(120.0, 300.0), warm_pools=(0, 1),
-                       spot_shares=(0.0, 0.25, 0.5, 1.0), min_replicas=(cur.min_replicas,), spot_tolerance=tolerance)  # fmt: skip
+                       spot_shares=(0.0, 0.25, 0.5, 1.0), min_replicas=(cur.min_replicas,), spot_tolerance=tolerance,
+                       cooldown_s=search_cooldown_s(inputs.deployment))  # fmt: skip
 
 
 def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
@@ -150,15 +152,17 @@ def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
     optimum under the SLO ("plan"), and each lever's named slice that saves on its own."""
     from costmodels import engine as planning
     from costmodels.engine import Config
+    from planner.plans.from_simulation import admissible_for
 
     options = engine_options(inputs)
+    admissible = admissible_for(inputs.deployment)  # what the export target cannot do is out
     current = Config(0, inputs.policy, inputs.mix)
     slo = float(inputs.service.latency_slo_p95_ms)
     base_v = engine.baseline(inputs)
-    base_r = engine.run(inputs, [base_v])[0]
-    base = engine.summary(base_r, base_v, inputs.latency_bounds_ms)
+    base = engine.summary(engine.evaluate(inputs, [base_v])[0], base_v)
     res = planning.search(inputs.demand_per_min, options, current, slo, space=_space(inputs),
-                          min_attainment=SLO_MET_ATTAINMENT, random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms)  # fmt: skip
+                          min_attainment=SLO_MET_ATTAINMENT, random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms,
+                          admissible=admissible)  # fmt: skip
     if res.optimum is None:
         return base, {}
     opt = res.optimum.config
@@ -174,6 +178,8 @@ def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
     }
     for lever, e in slices:
         kind = LEVER_KIND[lever]
+        if admissible is not None and not admissible(options[e.config.option], e.config):
+            continue
         if (
             e.slo_attainment < base["slo_attainment"] - SLO_TOLERANCE
             and e.slo_attainment < SLO_MET_ATTAINMENT
@@ -192,11 +198,11 @@ def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
         variants.append(engine.variant(inputs, _params(inputs, options, chosen[k][0])))
     # each proposal simulated beside the current configuration, exactly as its what-if runs
     # (same rows, so the same spot-interruption draws)
-    results = [engine.run(inputs, [base_v, v])[1] for v in variants]
+    results = [engine.evaluate(inputs, [base_v, v])[1] for v in variants]
     base_cost = base["monthly_cost_usd"]
     out = {}
     for k, v, r in zip(keys, variants, results, strict=True):
-        s = engine.summary(r, v, inputs.latency_bounds_ms)
+        s = engine.summary(r, v)
         params = _params(inputs, options, chosen[k][0])
         title = chosen[k][1] if k == "plan" else _slice_title(k, params, inputs)
         saving = base_cost - s["monthly_cost_usd"]
@@ -249,12 +255,12 @@ def backtest(inputs: engine.ServiceInputs) -> dict[str, dict]:
         (k, engine.variant(test, {p: x for p, x in c[2].items() if p != "_kind"}))
         for k, c in chosen.items()
     ]
-    results = engine.run(test, [base_v] + [v for _, v in picks], keep_series=True)
-    base_test = engine.summary(results[0], base_v, test.latency_bounds_ms)
+    results = engine.evaluate(test, [base_v] + [v for _, v in picks])
+    base_test = engine.summary(results[0], base_v)
     out = {}
     for (kind, v), r in zip(picks, results[1:], strict=True):
         s, title, _ = chosen[kind]
-        real = engine.summary(r, v, test.latency_bounds_ms)
+        real = engine.summary(r, v)
         out[kind] = {
             "chosen": title,
             "train": [train.start.isoformat(), train.end.isoformat()],

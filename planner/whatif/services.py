@@ -73,11 +73,11 @@ def simulate_service(service: Service, params: dict) -> dict:
         service, window_days=int(params.get("window_days") or engine.DEFAULT_WINDOW_DAYS)
     )
     base_v, scn_v = engine.baseline(inputs), engine.variant(inputs, params)
-    base_r, scn_r = engine.run(inputs, [base_v, scn_v], keep_series=True)
+    base_r, scn_r = engine.evaluate(inputs, [base_v, scn_v])
     return {
         "name": service.name, "slo_p95_ms": service.latency_slo_p95_ms,
         "start": inputs.start.isoformat(), "end": inputs.end.isoformat(), "step_s": 60,
-        "baseline": engine.summary(base_r, base_v, inputs.latency_bounds_ms), "scenario": engine.summary(scn_r, scn_v, inputs.latency_bounds_ms),
+        "baseline": engine.summary(base_r, base_v), "scenario": engine.summary(scn_r, scn_v),
         "demand_rpm": np.round(inputs.demand_per_min, 2).tolist(),
         "series": {"baseline": engine.series(base_r), "scenario": engine.series(scn_r)},
         "notes": inputs.notes, "deployment": inputs.deployment.name,
@@ -145,47 +145,56 @@ def scenario_name(params: dict) -> str:
 # --- promotion into a plan -----------------------------------------------------------------
 
 
+def plan_decision(slug: str, figures: dict):
+    """The plan decision for a simulated configuration (``figures``: a what-if side or a
+    recommendation's proposal, as :func:`engine.summary` records them), through the one path
+    :func:`planner.plans.from_simulation.decision_for_config`."""
+    from planner.plans.exports.errors import ExportRefused
+    from planner.plans.from_simulation import decision_for_config
+
+    dep = engine.primary_deployment(Service.objects.get(slug=slug))
+    if "config" not in figures:
+        raise PlanError(f"{slug}: simulated before configurations were recorded; run it again")
+    try:
+        return decision_for_config(
+            dep,
+            figures["config"],
+            expected_monthly_cost_usd=figures["monthly_cost_usd"],
+            slo_attainment=figures["slo_attainment"],
+        )
+    except ExportRefused as exc:
+        raise PlanError(str(exc)) from exc
+
+
 def promote_to_plan(scenario: Scenario, user) -> object:
     """Create a draft plan with one decision per service of a finished scenario."""
     if scenario.status != ScenarioStatus.SUCCEEDED:
         raise PlanError("only a finished scenario can be promoted; run it first")
-    from django.conf import settings
-
-    from planner.plans.exports.decision import PlanDecision, PrometheusMetric
     from planner.plans.services import create_plan_from_decisions
 
-    p = scenario.parameters
-    decisions = []
-    for slug, r in scenario.result["services"].items():
-        dep = engine.primary_deployment(Service.objects.get(slug=slug))
-        scn = r["scenario"]
-        metric = p.get("metric") or engine.BASELINE_METRIC
-        query = (f'avg(DCGM_FI_DEV_GPU_UTIL{{namespace="{dep.namespace}",pod=~"{dep.name}-.*"}})'
-                 if metric == "gpu_utilisation" else
-                 f'sum(rate(http_requests_total{{namespace="{dep.namespace}",service="{slug}"}}[2m]))')  # fmt: skip
-        mix = scn["mix"]
-        spot = float(mix["spot_share"])
-        caps = (
-            ["on-demand"]
-            + (["spot"] if spot > 0 else [])
-            + (["reserved"] if mix["committed_replicas"] else [])
-        )
-        decisions.append(PlanDecision(
-            service_slug=slug, namespace=dep.namespace or "default", cluster=dep.cluster or "default",
-            deployment_name=dep.name, provider=dep.provider,
-            instance_types=(scn["instance_type"].split(" (")[0],), mig_profile=p.get("mig_profile") or "",
-            min_replicas=int(p.get("min_replicas") or dep.min_replicas),
-            max_replicas=int(p.get("max_replicas") or dep.max_replicas),
-            warm_pool_replicas=int(p.get("warm_pool") or 0),
-            metric=PrometheusMetric(server_address=settings.PROMETHEUS_URL or "http://prometheus.monitoring:9090",
-                                    query=query, threshold=float(p.get("target") or engine.BASELINE_TARGET)),
-            gpus_per_replica=max(1, int(round(dep.gpu_count))), spot_share=spot, capacity_types=tuple(caps),
-            expected_monthly_cost_usd=float(scn["monthly_cost_usd"]), slo_attainment=float(scn["slo_attainment"]),
-        ))  # fmt: skip
+    decisions = [
+        plan_decision(slug, r["scenario"]) for slug, r in scenario.result["services"].items()
+    ]
     return create_plan_from_decisions(
         decisions,
         name=f"From what-if: {scenario.name}"[:200],
         created_by=user,
         source_scenario_id=scenario.pk,
         notes=f"Promoted from scenario #{scenario.pk} on {dt.date.today():%Y-%m-%d}",
+    )
+
+
+def plan_from_recommendation(rec, user) -> object:
+    """A draft plan of an accepted recommendation's configuration (the same decision a what-if
+    of its proposal promotes to)."""
+    from planner.plans.services import create_plan_from_decisions
+    from planner.whatif.models import RecommendationStatus
+
+    if rec.status != RecommendationStatus.ACCEPTED:
+        raise PlanError("accept the recommendation first; only accepted advice becomes a plan")
+    return create_plan_from_decisions(
+        [plan_decision(rec.service.slug, rec.evidence["proposed"])],
+        name=f"From recommendation: {rec.title}"[:200],
+        created_by=user,
+        notes=f"Accepted recommendation #{rec.pk} on {dt.date.today():%Y-%m-%d}",
     )

@@ -58,6 +58,8 @@ def recommendation_decide(request, pk):
             request,
             f"{rec.get_kind_display()} for {rec.service} {rec.get_status_display().lower()}.",
         )
+        if rec.status == RecommendationStatus.ACCEPTED:
+            _draft_plan(request, rec)
     else:
         messages.error(
             request, "Give a reason (at least 3 characters) to accept or dismiss a recommendation."
@@ -68,6 +70,18 @@ def recommendation_decide(request, pk):
     ):
         return redirect(target)
     return redirect("recommendations")
+
+
+def _draft_plan(request, rec) -> None:
+    """An accepted recommendation becomes a draft plan of its Config (the what-if's path)."""
+    from planner.whatif.services import plan_from_recommendation
+
+    try:
+        plan = plan_from_recommendation(rec, request.user)
+    except PlanError as exc:
+        messages.warning(request, f"Accepted, but no draft plan: {exc}")
+        return
+    messages.success(request, f"Draft plan v{plan.version} holds its configuration.")
 
 
 @require_POST

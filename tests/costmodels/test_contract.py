@@ -21,7 +21,7 @@ import pytest
 from sklearn.base import BaseEstimator, clone
 
 import costmodels
-from costmodels import results
+from costmodels import engine, results
 
 
 def _estimators() -> list[type]:
@@ -94,8 +94,8 @@ def test_sklearn_contract(cls):
 
 
 @pytest.mark.parametrize(
-    "cls", [results.SimulationResult, results.ServicePlan, results.RightsizingRecommendation,
-            results.AutoscalingPolicy, results.PurchaseMix],
+    "cls", [results.SimulationResult, engine.Evaluated, engine.SearchResult,
+            results.RightsizingRecommendation, results.AutoscalingPolicy, results.PurchaseMix],
 )  # fmt: skip
 def test_results_are_frozen_dataclasses_with_units(cls):
     assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen

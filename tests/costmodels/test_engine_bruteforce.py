@@ -71,9 +71,7 @@ def test_joint_search_is_within_1_percent_of_the_brute_force_optimum(seed, level
     if ref is None:
         return
     # the chosen plan, simulated in full (its commitment included), against the hindsight optimum
-    chosen = engine._evaluate(
-        demand, options, [res.optimum.config], slo, seed, None, reprice=False
-    )[0]
+    chosen = engine.evaluate(demand, options, [res.optimum.config], slo, random_state=seed)[0]
     assert chosen.slo_attainment >= 0.9 - 0.01
     assert chosen.monthly_cost_usd <= ref.monthly_cost_usd * 1.01
     assert res.optimum.monthly_cost_usd == pytest.approx(chosen.monthly_cost_usd, rel=0.01)

@@ -245,24 +245,35 @@ def _commitments(mix: PurchaseMix, target: ExportTarget, commit_usd_per_hour: fl
     )
 
 
-def decision_from_simulation(
-    policy: AutoscalingPolicy,
-    mix: PurchaseMix,
-    target: ExportTarget,
-    *,
-    exporter: str = "keda",
-    commit_usd_per_hour: float = 0.0,
-    expected_monthly_cost_usd: float = 0.0,
-    slo_attainment: float = 1.0,
-) -> PlanDecision:
-    """The plan decision that makes ``exporter`` (keda | hpa | karpenter | aws) do what the
-    simulator did with ``policy`` and ``mix``; raises :class:`ExportRefused` otherwise."""
-    reasons = {
+def refusals(
+    exporter: str | None, policy: AutoscalingPolicy, mix: PurchaseMix, target: ExportTarget
+) -> list[str]:
+    """What ``exporter`` (keda | hpa | karpenter | aws) cannot express of a simulated
+    ``policy``/``mix`` (empty: it can; no exporter declared: nothing is checked)."""
+    if not exporter:
+        return []
+    return {
         "keda": lambda: kubernetes_refusals(policy, target, "keda"),
         "hpa": lambda: kubernetes_refusals(policy, target, "hpa"),
         "karpenter": lambda: karpenter_refusals(mix),
         "aws": lambda: aws_refusals(policy, target),
     }[exporter]()
+
+
+def decision_from_simulation(
+    policy: AutoscalingPolicy,
+    mix: PurchaseMix,
+    target: ExportTarget,
+    *,
+    exporter: str | None = "keda",
+    commit_usd_per_hour: float = 0.0,
+    expected_monthly_cost_usd: float = 0.0,
+    slo_attainment: float = 1.0,
+) -> PlanDecision:
+    """The plan decision that makes ``exporter`` (keda | hpa | karpenter | aws) do what the
+    simulator did with ``policy`` and ``mix``; raises :class:`ExportRefused` otherwise
+    (``exporter`` None: the deployment declares no target and nothing is checked)."""
+    reasons = refusals(exporter, policy, mix, target)
     if reasons:
         raise ExportRefused(target.service_slug, exporter, reasons)
     query = metric_query(policy.metric, target) or REQUESTS_QUERY
