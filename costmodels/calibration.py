@@ -115,7 +115,7 @@ class CostCalibration:
     def calibrated(self, max_cost_error_pct: float, max_slo_gap: float) -> bool:
         err = self.cost_error_pct
         gap = self.slo_gap
-        return (
+        return bool(  # a plain bool: it is stored in JSON (numpy's bool_ is not serialisable)
             err is not None
             and abs(err) <= max_cost_error_pct
             and (gap is None or gap <= max_slo_gap)
