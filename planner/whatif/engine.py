@@ -140,11 +140,17 @@ def load_inputs(
     )  # fmt: skip
     own_reps = frame[frame.dep == dep.pk]
     reps = own_reps.replicas.fillna(0.0).to_numpy(float)
-    weights = own_reps.step.to_numpy(float)
+    from planner.whatif.calibration import anomaly_days  # days the autoscaler did not decide
+
+    excluded = anomaly_days(service, start.date(), end.date() + dt.timedelta(days=1))
+    weights = own_reps.step.to_numpy(float) * ~own_reps.ts.dt.date.isin(excluded).to_numpy()
+    weights = weights if weights.sum() > 0 else own_reps.step.to_numpy(float)
     recorded = float(np.average(reps, weights=weights)) if weights.sum() > 0 else 0.0
+    minute_days = pd.date_range(frame.ts.min(), periods=len(demand), freq="min").date
     target, simulated = infer_target_pct(
         demand, recorded, template, offer, capacity_for(inputs, offer),
         float(service.latency_slo_p95_ms), random_state=RANDOM_STATE,
+        minutes_compared=~np.isin(minute_days, list(excluded)),
     )  # fmt: skip
     inputs.policy = dataclasses.replace(template, target=target)
     notes.append(
