@@ -16,9 +16,14 @@ What it writes back is only what monitoring and the bill would show:
   committed hours used and unused, the pool's spot share of the rest, on-demand for the others.
 
 So the calibration (:mod:`planner.whatif.calibration`) has to recover the service time from GPU
-utilisation and the autoscaler from the replica series; neither is read from here. The one
-service whose SLO is missed is the video service, whose autoscaler target (90 % of throughput)
-leaves no queueing headroom for 5-second requests on A100s that take minutes to start.
+utilisation and the autoscaler from the replica series; neither is read from here. The
+services whose SLO is missed: the video service, whose autoscaler target (90 % of throughput)
+leaves no queueing headroom for 5-second requests on A100s that take minutes to start, and, at
+night, text-to-speech, whose one or two replicas at a 70 % target queue beyond its 800 ms.
+
+The servers' end-to-end latency histograms (:func:`hourly_histogram_counts`) count each
+minute's requests around that minute's p95 with the within-minute spread of
+:mod:`costmodels.slo`; GPU utilisation is averaged over the GPUs that exist in a step.
 The injected runaway scale-out shows in the metrics as well as the bill (pods pinned at the
 maximum, mostly idle), as it would on a real cluster.
 """
