@@ -18,8 +18,10 @@ What it writes back is only what monitoring and the bill would show:
 So the calibration (:mod:`planner.whatif.calibration`) has to recover the service time from GPU
 utilisation and the autoscaler from the replica series; neither is read from here. The
 services whose SLO is missed: the video service, whose autoscaler target (90 % of throughput)
-leaves no queueing headroom for 5-second requests on A100s that take minutes to start, and, at
-night, text-to-speech, whose one or two replicas at a 70 % target queue beyond its 800 ms.
+leaves no queueing headroom for 5-second requests on A100s that take minutes to start; and,
+just, text-to-speech: its p95 passes 800 ms only in a few hours at one or two replicas, but
+its servers' histogram has one bucket from 0.5 s to 1 s, so the interpolated hourly p95 (as
+Prometheus reads it) is over 800 ms in many more hours.
 
 The servers' end-to-end latency histograms (:func:`hourly_histogram_counts`) count each
 minute's requests around that minute's p95 with the within-minute spread of
