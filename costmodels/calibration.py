@@ -40,11 +40,15 @@ def infer_target_pct(
     slo_p95_ms: float,
     *,
     random_state: int | None = 0,
+    minutes_compared: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """(GPU-utilisation target %, simulated mean ready replicas) closest to the recorded mean.
 
     ``template`` supplies everything but the metric and target (replica bounds, windows).
-    Ties go to the higher target (the cheaper reading)."""
+    ``minutes_compared`` (bool per demand minute; default all): the minutes the recorded mean
+    is taken over -- minutes of an anomaly (a runaway scale-out pinned by hand) are not the
+    autoscaler's doing and would bias the target. Ties go to the higher target (the cheaper
+    reading)."""
     if not recorded_replicas_mean > 0:
         return template.target, 0.0
     policies = [
@@ -56,7 +60,12 @@ def infer_target_pct(
         [slo_p95_ms] * n, random_state=random_state, keep_series=True,
         request_timeout_s=request_timeout_s(slo_p95_ms),
     )  # fmt: skip
-    means = np.array([float(np.mean(r.replicas)) for r in results])
+    keep = (
+        np.ones(len(demand_per_min), bool)
+        if minutes_compared is None or not np.any(minutes_compared)
+        else np.asarray(minutes_compared, bool)
+    )
+    means = np.array([float(np.mean(np.asarray(r.replicas)[keep])) for r in results])
     err = np.abs(means - recorded_replicas_mean)
     best = int(np.flatnonzero(err <= err.min() + 1e-9)[-1])
     return TARGET_GRID_PCT[best], float(means[best])
@@ -115,7 +124,7 @@ class CostCalibration:
     def calibrated(self, max_cost_error_pct: float, max_slo_gap: float) -> bool:
         err = self.cost_error_pct
         gap = self.slo_gap
-        return (
+        return bool(  # a plain bool: it is stored in JSON (numpy's bool_ is not serialisable)
             err is not None
             and abs(err) <= max_cost_error_pct
             and (gap is None or gap <= max_slo_gap)

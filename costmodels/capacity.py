@@ -213,7 +213,12 @@ class CapacityModel(BaseEstimator):
 
     @staticmethod
     def _fit_seconds_per_request(samples: pd.DataFrame) -> float:
-        """Least squares through the origin of busy fraction on per-replica request rate."""
+        """Least squares through the origin of busy fraction on per-replica request rate,
+        over the steady steps: a step whose mean replica count is not whole had replicas
+        starting or stopping in it (GPUs that existed for part of it, a backlog built during
+        a cold start and drained after), so its rate per mean replica says nothing about the
+        time per request -- after a scale from zero it is many times the rate the GPUs served.
+        All steps are used when fewer than 10 are steady."""
         for col in ("request_rate_rps", "gpu_util_pct"):
             if col not in samples.columns:
                 raise ValueError(f"usage samples: missing column {col!r}")
@@ -226,6 +231,8 @@ class CapacityModel(BaseEstimator):
                 raise ValueError(f"usage samples row {bad[0]}, column {name!r}: not a number >= 0")
         x = rate / np.maximum(reps, 1e-9)
         keep = (util > 0.02) & (util < 0.95) & (x > 0)  # saturated or idle rows carry no slope
+        steady = keep & np.isclose(reps, np.round(reps), rtol=0.0, atol=1e-6)
+        keep = steady if steady.sum() >= 10 else keep
         if keep.sum() < 10:
             raise ValueError("usage samples: need >= 10 rows with 2-95 % GPU utilisation to fit")
         x, u = x[keep], util[keep]

@@ -71,15 +71,22 @@ def donut(pairs, title: str = "") -> str:
 
 
 def daily_lines(series_by_label: dict[str, dict], yaxis: str = "") -> str:
-    """One line per key over the union of dates (gaps left open), log y axis."""
+    """One line per key over the union of dates (gaps left open), log y axis in USD with one
+    tick per decade ($0.001, $0.01, ...) and the legend in rows below the plot, so long
+    service/unit names never cover the lines."""
     dates = sorted({d for s in series_by_label.values() for d in s})
     data = [
         {"type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "name": label, "x": dates,
          "y": series(values.get(d) for d in dates)}
         for label, values in sorted(series_by_label.items())
     ]  # fmt: skip
-    legend = {"orientation": "v", "x": 1.02, "y": 1, "font": {"size": 10}}
-    return figure_json(data, yaxis={"title": {"text": yaxis}, "type": "log"}, legend=legend)
+    legend = {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.18, "yanchor": "top",
+              "font": {"size": 11}}  # fmt: skip
+    yaxis_layout = {"title": {"text": yaxis}, "type": "log", "dtick": 1, "tickprefix": "$",
+                    "tickformat": "~g", "exponentformat": "none"}  # fmt: skip
+    return figure_json(
+        data, yaxis=yaxis_layout, legend=legend, margin={"l": 70, "r": 20, "t": 30, "b": 40}
+    )
 
 
 def hline(y: float, name: str) -> dict:

@@ -110,7 +110,9 @@ def seed_demo(
 
 
 def _write_usage(usage, deployments) -> None:
-    cols = [c for c in usage.columns if c not in ("service", "ts", "step_seconds")]
+    cols = [  # "_" columns are the generator's own (e.g. per-minute p95 for the histograms)
+        c for c in usage.columns if c not in ("service", "ts", "step_seconds") and c[0] != "_"
+    ]
     with transaction.atomic():
         UsageSample.objects.filter(deployment__in=list(deployments.values())).delete()
         for slug, frame in usage.groupby("service", sort=False):

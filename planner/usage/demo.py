@@ -147,7 +147,7 @@ def seed_serving_metrics(usage: pd.DataFrame, deployments: dict) -> int:
         for kind, metric, bounds_s, frame in _histograms(slug, f):
             bounds_ms = np.asarray(bounds_s) * 1000.0
             frame = frame[frame["replicas"] > 0]
-            for hour, counts in hourly_histogram_counts(frame, bounds_ms):  # steps summed per hour
+            for hour, counts in hourly_histogram_counts(frame, bounds_ms, per_minute=kind == "e2e"):
                 objs.append(LatencyHistogram(
                     deployment=dep, kind=kind, end=hour + pd.Timedelta(hours=1), seconds=3600,
                     source_metric=metric, bounds_ms=bounds_ms.tolist() + [None], counts=counts,

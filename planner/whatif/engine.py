@@ -140,11 +140,10 @@ def load_inputs(
     )  # fmt: skip
     own_reps = frame[frame.dep == dep.pk]
     reps = own_reps.replicas.fillna(0.0).to_numpy(float)
-    weights = own_reps.step.to_numpy(float)
-    recorded = float(np.average(reps, weights=weights)) if weights.sum() > 0 else 0.0
+    recorded, compared = _autoscaler_evidence(service, own_reps, frame.ts.min(), len(demand), end)
     target, simulated = infer_target_pct(
         demand, recorded, template, offer, capacity_for(inputs, offer),
-        float(service.latency_slo_p95_ms), random_state=RANDOM_STATE,
+        float(service.latency_slo_p95_ms), random_state=RANDOM_STATE, minutes_compared=compared,
     )  # fmt: skip
     inputs.policy = dataclasses.replace(template, target=target)
     notes.append(
@@ -154,6 +153,21 @@ def load_inputs(
     inputs.mix = current_mix(service, dep, offer, start, end, reps)
     inputs.latency_bounds_ms = histogram_bounds(service)
     return inputs
+
+
+def _autoscaler_evidence(service: Service, own: pd.DataFrame, t0, minutes: int, end):
+    """(recorded mean replicas, bool per demand minute from ``t0``) over the window's days
+    outside detected cost anomalies: a runaway scale-out pinned by hand is not the
+    autoscaler's doing and would bias its inferred target (all days when every one is out)."""
+    from planner.whatif.calibration import anomaly_days
+
+    excluded = anomaly_days(service, t0.date(), end.date() + dt.timedelta(days=1))
+    reps = own.replicas.fillna(0.0).to_numpy(float)
+    weights = own.step.to_numpy(float) * ~own.ts.dt.date.isin(excluded).to_numpy()
+    weights = weights if weights.sum() > 0 else own.step.to_numpy(float)
+    recorded = float(np.average(reps, weights=weights)) if weights.sum() > 0 else 0.0
+    minute_days = pd.date_range(t0, periods=minutes, freq="min").date
+    return recorded, ~np.isin(minute_days, list(excluded))
 
 
 def _demand_per_minute(frame: pd.DataFrame) -> np.ndarray:

@@ -14,7 +14,7 @@ from planner.core import demo
 from planner.whatif import calibration
 
 MAX_COST_ERROR_PCT = 2.0  # the issue's target, met
-MAX_SLO_GAP = 0.035  # the issue's target is 0.02: not yet met for two services
+MAX_SLO_GAP = 0.02  # the issue's target (2 points)
 
 
 def _lines():
@@ -41,8 +41,9 @@ def test_calibration_command_reproduces_bill_and_slo_on_the_demo_fleet(demo_flee
         assert abs(r["cost_error_pct"]) <= MAX_COST_ERROR_PCT, r
         for k in ("observed_slo_attainment", "simulated_slo_attainment"):
             assert 0.0 <= r[k] <= 1.0
-        # issue target: 2 points; measured on seed_demo --days 30: 3.0 (batch, cold start from
-        # zero each night) and 2.5 (video) points, the others <= 1.5 -- see the issue report
+        # issue target: 2 points (once 3.0 for batch and 2.5 for video: the service time was
+        # fitted from steps with a scale from zero, and the demo's histograms were re-drawn from
+        # 5-min p50/p95 summaries instead of counting each minute's requests)
         assert abs(r["observed_slo_attainment"] - r["simulated_slo_attainment"]) <= MAX_SLO_GAP, r
     assert summary["max_abs_cost_error_pct"] == pytest.approx(
         max(abs(r["cost_error_pct"]) for r in rows), abs=1e-3
@@ -52,9 +53,7 @@ def test_calibration_command_reproduces_bill_and_slo_on_the_demo_fleet(demo_flee
     # as deployed, most services meet their SLO; the video service misses it (visible reason:
     # its autoscaler target leaves no queueing headroom)
     met = [r["service"] for r in rows if r["observed_slo_attainment"] >= 0.95]
-    assert (
-        len(met) >= len(rows) - 3
-    )  # test fleet: TTS and batch sit just under 95 %; video misses clearly
+    assert len(met) >= len(rows) - 2  # one or two miss: video clearly, TTS at night
     assert "video-understanding" not in met
 
 
