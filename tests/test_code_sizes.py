@@ -16,11 +16,6 @@ MAX_FUNCTION_LINES = 80
 #: Exempt for good: the reference loop.
 EXEMPT_MODULES = {"costmodels/simulator_reference.py"}
 
-#: TEMPORARY: planner/core/demo.py is being split into a package by the other issue #14 helper
-#: (branch issue-14b). The integrator removes these two entries when that branch is merged.
-TEMPORARY_EXEMPT_MODULES = {"planner/core/demo.py"}
-TEMPORARY_EXEMPT_FUNCTIONS = {"planner/core/demo.py:_overhead_rows"}
-
 
 def _modules():
     for package in PACKAGES:
@@ -33,9 +28,7 @@ def _modules():
 
 def test_no_module_is_over_400_lines():
     offenders = {
-        rel: n
-        for rel, text in _modules()
-        if (n := len(text.splitlines())) > MAX_MODULE_LINES and rel not in TEMPORARY_EXEMPT_MODULES
+        rel: n for rel, text in _modules() if (n := len(text.splitlines())) > MAX_MODULE_LINES
     }
     assert offenders == {}
 
@@ -48,21 +41,6 @@ def test_no_function_is_over_80_lines():
                 continue
             name = f"{rel}:{node.name}"
             lines = node.end_lineno - node.lineno + 1
-            if lines > MAX_FUNCTION_LINES and name not in TEMPORARY_EXEMPT_FUNCTIONS:
+            if lines > MAX_FUNCTION_LINES:
                 offenders[f"{name} (line {node.lineno})"] = lines
     assert offenders == {}
-
-
-def test_the_temporary_exemptions_are_still_needed():
-    """Once the split lands, this fails so the exemption is not left behind."""
-    texts = dict(_modules())
-    for rel in TEMPORARY_EXEMPT_MODULES:
-        assert rel in texts, f"{rel} no longer exists: drop it from TEMPORARY_EXEMPT_MODULES"
-    defined = {
-        f"{rel}:{node.name}"
-        for rel, text in texts.items()
-        for node in ast.walk(ast.parse(text))
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
-    for name in TEMPORARY_EXEMPT_FUNCTIONS:
-        assert name in defined, f"{name} no longer exists: drop it from the exemptions"
