@@ -52,10 +52,16 @@ def infer_target_pct(
     ]
     n = len(policies)
     results = simulate_scenarios(
-        [demand_per_min] * n, policies, [PurchaseMix()] * n, [offer] * n, [capacity] * n,
-        [slo_p95_ms] * n, random_state=random_state, keep_series=True,
+        [demand_per_min] * n,
+        policies,
+        [PurchaseMix()] * n,
+        [offer] * n,
+        [capacity] * n,
+        [slo_p95_ms] * n,
+        random_state=random_state,
+        keep_series=True,
         request_timeout_s=request_timeout_s(slo_p95_ms),
-    )  # fmt: skip
+    )
     means = np.array([float(np.mean(r.replicas)) for r in results])
     err = np.abs(means - recorded_replicas_mean)
     best = int(np.flatnonzero(err <= err.min() + 1e-9)[-1])

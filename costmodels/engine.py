@@ -109,15 +109,24 @@ def grid(options: Sequence[Option], current: Config, space: SearchSpace) -> list
         shares = sorted({s for s in space.spot_shares if s <= cap + 1e-9} | {0.0})
         mins = sorted({min(m, top) for m in (*space.min_replicas, current.policy.min_replicas)})
         for t, w, poll, warm, share, lo in itertools.product(
-            space.targets_pct, space.scale_down_windows_s, space.polling_intervals_s,
-            space.warm_pools, shares, mins,
-        ):  # fmt: skip
+            space.targets_pct,
+            space.scale_down_windows_s,
+            space.polling_intervals_s,
+            space.warm_pools,
+            shares,
+            mins,
+        ):
             policy = dataclasses.replace(
-                current.policy, metric="gpu_utilisation", target=float(t), min_replicas=lo,
-                max_replicas=top, scale_down_stabilisation_s=float(w),
-                cooldown_s=min(current.policy.cooldown_s, float(w)), polling_interval_s=float(poll),
+                current.policy,
+                metric="gpu_utilisation",
+                target=float(t),
+                min_replicas=lo,
+                max_replicas=top,
+                scale_down_stabilisation_s=float(w),
+                cooldown_s=min(current.policy.cooldown_s, float(w)),
+                polling_interval_s=float(poll),
                 warm_pool=int(warm),
-            )  # fmt: skip
+            )
             out.append(Config(i, policy, PurchaseMix(0, float(share), current.mix.commitment_term)))
     return out
 
@@ -127,11 +136,16 @@ def _simulate(demand, options, configs, slo, random_state, bounds_ms) -> list:
     for c0 in range(0, len(configs), CHUNK_ROWS):
         part = configs[c0 : c0 + CHUNK_ROWS]
         res = simulate_scenarios(
-            [demand] * len(part), [c.policy for c in part], [c.mix for c in part],
-            [options[c.option].offer for c in part], [options[c.option].capacity for c in part],
-            [slo] * len(part), random_state=random_state, keep_series=True,
+            [demand] * len(part),
+            [c.policy for c in part],
+            [c.mix for c in part],
+            [options[c.option].offer for c in part],
+            [options[c.option].capacity for c in part],
+            [slo] * len(part),
+            random_state=random_state,
+            keep_series=True,
             request_timeout_s=request_timeout_s(slo),
-        )  # fmt: skip
+        )
         for r in res:
             att = simulated_attainment(r.p95_latency_ms, demand, slo, bounds_ms)
             out.append((r, 1.0 if att is None else att))
@@ -190,10 +204,16 @@ class SearchResult:
 
 
 def search(
-    demand_per_min: np.ndarray, options: Sequence[Option], current: Config, slo_p95_ms: float,
-    *, space: SearchSpace = SearchSpace(), min_attainment: float = SLO_MET_ATTAINMENT,
-    random_state: int | None = 0, bounds_ms=None,
-) -> SearchResult:  # fmt: skip
+    demand_per_min: np.ndarray,
+    options: Sequence[Option],
+    current: Config,
+    slo_p95_ms: float,
+    *,
+    space: SearchSpace = SearchSpace(),
+    min_attainment: float = SLO_MET_ATTAINMENT,
+    random_state: int | None = 0,
+    bounds_ms=None,
+) -> SearchResult:
     """The cheapest configuration meeting ``min_attainment`` (see the module docstring)."""
     demand = np.asarray(demand_per_min, float)
     configs = grid(options, current, space)
@@ -210,10 +230,17 @@ def search(
 
 
 def brute_force(
-    demand_per_min: np.ndarray, options: Sequence[Option], current: Config, slo_p95_ms: float,
-    *, space: SearchSpace = SearchSpace(), min_attainment: float = SLO_MET_ATTAINMENT,
-    random_state: int | None = 0, bounds_ms=None, max_committed: int = 4,
-) -> Evaluated | None:  # fmt: skip
+    demand_per_min: np.ndarray,
+    options: Sequence[Option],
+    current: Config,
+    slo_p95_ms: float,
+    *,
+    space: SearchSpace = SearchSpace(),
+    min_attainment: float = SLO_MET_ATTAINMENT,
+    random_state: int | None = 0,
+    bounds_ms=None,
+    max_committed: int = 4,
+) -> Evaluated | None:
     """Reference optimum: every grid point at every commitment level 0..``max_committed``,
     each simulated in full (no re-pricing)."""
     demand = np.asarray(demand_per_min, float)
@@ -240,9 +267,17 @@ def _with_lever(base: Config, target: Config, lever: str) -> Config:
             policy=dataclasses.replace(p, min_replicas=t.min_replicas, max_replicas=t.max_replicas),
         )
     if lever == "autoscaling":
-        return dataclasses.replace(base, policy=dataclasses.replace(
-            p, metric=t.metric, target=t.target, scale_down_stabilisation_s=t.scale_down_stabilisation_s,
-            cooldown_s=t.cooldown_s, polling_interval_s=t.polling_interval_s))  # fmt: skip
+        return dataclasses.replace(
+            base,
+            policy=dataclasses.replace(
+                p,
+                metric=t.metric,
+                target=t.target,
+                scale_down_stabilisation_s=t.scale_down_stabilisation_s,
+                cooldown_s=t.cooldown_s,
+                polling_interval_s=t.polling_interval_s,
+            ),
+        )
     if lever == "warm_pool":
         return dataclasses.replace(base, policy=dataclasses.replace(p, warm_pool=t.warm_pool))
     if lever == "spot_share":
@@ -258,9 +293,15 @@ def _with_lever(base: Config, target: Config, lever: str) -> Config:
 
 
 def attribute(
-    demand_per_min, options, current: Config, optimum: Config, slo_p95_ms: float,
-    *, random_state: int | None = 0, bounds_ms=None,
-) -> list[tuple[str, Evaluated, float]]:  # fmt: skip
+    demand_per_min,
+    options,
+    current: Config,
+    optimum: Config,
+    slo_p95_ms: float,
+    *,
+    random_state: int | None = 0,
+    bounds_ms=None,
+) -> list[tuple[str, Evaluated, float]]:
     """(lever, configuration after moving it, monthly saving it adds) from the current
     configuration to ``optimum``, one lever at a time in :data:`LEVERS` order (levers that do
     not change are left out). The savings sum to current - optimum cost."""
@@ -290,9 +331,15 @@ def attribute(
 
 
 def single_lever(
-    demand_per_min, options, current: Config, optimum: Config, slo_p95_ms: float,
-    *, random_state: int | None = 0, bounds_ms=None,
-) -> list[tuple[str, Evaluated]]:  # fmt: skip
+    demand_per_min,
+    options,
+    current: Config,
+    optimum: Config,
+    slo_p95_ms: float,
+    *,
+    random_state: int | None = 0,
+    bounds_ms=None,
+) -> list[tuple[str, Evaluated]]:
     """Each lever's named slice: the current configuration with only that lever moved."""
     slices = [(lv, _with_lever(current, optimum, lv)) for lv in LEVERS]
     slices = [(lv, c) for lv, c in slices if c != current]

@@ -32,9 +32,15 @@ from costmodels.results import MINUTES_PER_MONTH, AutoscalingPolicy, PurchaseMix
 from costmodels.simulator import simulate_scenarios
 
 __all__ = [
-    "ServiceSpec", "ServicePlan", "commitment_cost", "default_policy_grid",
-    "max_spot_share", "optimal_commitment_level", "optimise_fleet", "optimise_service",
-]  # fmt: skip
+    "ServiceSpec",
+    "ServicePlan",
+    "commitment_cost",
+    "default_policy_grid",
+    "max_spot_share",
+    "optimal_commitment_level",
+    "optimise_fleet",
+    "optimise_service",
+]
 
 MAX_DROPPED_SHARE = 0.001
 SPOT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -81,12 +87,20 @@ def default_policy_grid(
     max_r = max(2, math.ceil(peak_rps / (0.5 * mu)) + 2)
     return tuple(
         AutoscalingPolicy(
-            metric="requests_per_replica", target=round(mu * u, 6), min_replicas=lo,
-            max_replicas=max(max_r, lo), polling_interval_s=30, scale_up_stabilisation_s=0,
-            scale_down_stabilisation_s=300, cooldown_s=300, warm_pool=wp,
+            metric="requests_per_replica",
+            target=round(mu * u, 6),
+            min_replicas=lo,
+            max_replicas=max(max_r, lo),
+            polling_interval_s=30,
+            scale_up_stabilisation_s=0,
+            scale_down_stabilisation_s=300,
+            cooldown_s=300,
+            warm_pool=wp,
         )
-        for u in (0.5, 0.6, 0.7, 0.8, 0.9) for lo in (1, 2) for wp in (0, 1)
-    )  # fmt: skip
+        for u in (0.5, 0.6, 0.7, 0.8, 0.9)
+        for lo in (1, 2)
+        for wp in (0, 1)
+    )
 
 
 def _window(demand: np.ndarray | pd.Series) -> tuple[tuple[str, str], np.ndarray]:
@@ -183,18 +197,29 @@ def _commitment_mix(s: ServiceSpec, replicas: np.ndarray, share: float) -> Purch
     if commit is None:
         return PurchaseMix(0, share, s.commitment_term)
     overflow = (1 - share) * o.ondemand_usd_per_hour + share * (o.spot_usd_per_hour or 0.0)
-    level = optimal_commitment_level(replicas, commit, o.ondemand_usd_per_hour, method="exact",
-                                     overflow_price=np.full(replicas.shape, overflow), integer=True)  # fmt: skip
+    level = optimal_commitment_level(
+        replicas,
+        commit,
+        o.ondemand_usd_per_hour,
+        method="exact",
+        overflow_price=np.full(replicas.shape, overflow),
+        integer=True,
+    )
     return PurchaseMix(int(level), share, s.commitment_term)
 
 
 def _run(specs, prepared, rows, random_state, progress):
     return simulate_scenarios(
-        [prepared[i][1] for i, *_ in rows], [p for _, p, _, _ in rows], [m for *_, m, _ in rows],
-        [specs[i].offer for i, *_ in rows], [specs[i].capacity for i, *_ in rows],
-        [specs[i].slo_p95_ms for i, *_ in rows], random_state=random_state, keep_series=False,
+        [prepared[i][1] for i, *_ in rows],
+        [p for _, p, _, _ in rows],
+        [m for *_, m, _ in rows],
+        [specs[i].offer for i, *_ in rows],
+        [specs[i].capacity for i, *_ in rows],
+        [specs[i].slo_p95_ms for i, *_ in rows],
+        random_state=random_state,
+        keep_series=False,
         progress=progress,
-    )  # fmt: skip
+    )
 
 
 def _monthly(r) -> dict[str, float]:
@@ -209,26 +234,46 @@ def _plan(s: ServiceSpec, window, phase2, phase1, current) -> ServicePlan:
     feasible = [r for r in phase2 if _meets(r, s.slo_target)]
     if not feasible:
         return ServicePlan(
-            service=s.service, feasible=False, infeasible_reason=_why_infeasible(s, phase1),
-            policy=None, mix=None, monthly_cost_usd_by_category={}, monthly_cost_usd=0.0,
-            current_monthly_cost_usd=cur_cost, monthly_savings_usd=None, slo_p95_ms=s.slo_p95_ms,
+            service=s.service,
+            feasible=False,
+            infeasible_reason=_why_infeasible(s, phase1),
+            policy=None,
+            mix=None,
+            monthly_cost_usd_by_category={},
+            monthly_cost_usd=0.0,
+            current_monthly_cost_usd=cur_cost,
+            monthly_savings_usd=None,
+            slo_p95_ms=s.slo_p95_ms,
             slo_attainment=max((r.slo_attainment for r in phase1), default=0.0),
-            current_slo_attainment=cur_att, expected_spot_interruptions_per_month=0.0,
+            current_slo_attainment=cur_att,
+            expected_spot_interruptions_per_month=0.0,
             risk="no plan: the SLO cannot be met with this GPU type and capacity model",
-            evidence_window=window, evidence_minutes=minutes, commitment_rule="exact",
-        )  # fmt: skip
+            evidence_window=window,
+            evidence_minutes=minutes,
+            commitment_rule="exact",
+        )
     best = min(feasible, key=lambda r: (round(r.total_cost_usd, 6), -r.slo_attainment))
     monthly = best.monthly_cost_usd
     ints = best.spot_interruptions * MINUTES_PER_MONTH / best.minutes
     return ServicePlan(
-        service=s.service, feasible=True, infeasible_reason=None, policy=best.policy, mix=best.mix,
-        monthly_cost_usd_by_category=_monthly(best), monthly_cost_usd=round(monthly, 2),
+        service=s.service,
+        feasible=True,
+        infeasible_reason=None,
+        policy=best.policy,
+        mix=best.mix,
+        monthly_cost_usd_by_category=_monthly(best),
+        monthly_cost_usd=round(monthly, 2),
         current_monthly_cost_usd=None if cur_cost is None else round(cur_cost, 2),
         monthly_savings_usd=None if cur_cost is None else round(cur_cost - monthly, 2),
-        slo_p95_ms=s.slo_p95_ms, slo_attainment=best.slo_attainment, current_slo_attainment=cur_att,
-        expected_spot_interruptions_per_month=round(ints, 2), risk=_risk(s, best, ints),
-        evidence_window=window, evidence_minutes=best.minutes, commitment_rule="exact",
-    )  # fmt: skip
+        slo_p95_ms=s.slo_p95_ms,
+        slo_attainment=best.slo_attainment,
+        current_slo_attainment=cur_att,
+        expected_spot_interruptions_per_month=round(ints, 2),
+        risk=_risk(s, best, ints),
+        evidence_window=window,
+        evidence_minutes=best.minutes,
+        commitment_rule="exact",
+    )
 
 
 def _risk(s: ServiceSpec, r, ints: float) -> str:
@@ -288,9 +333,17 @@ def optimise_service(
     random_state: int | None = 0,
     progress: Callable[[float], None] | None = None,
 ) -> ServicePlan:
-    """Cheapest (policy, purchase mix) for one service that meets its SLO; see the module doc."""  # fmt: skip
+    """Cheapest (policy, purchase mix) for one service that meets its SLO; see the module doc."""
     spec = ServiceSpec(
-        service, demand_per_min, capacity, offer, slo_p95_ms, slo_target, current_policy,
-        current_mix, tuple(policy_grid) if policy_grid is not None else None, commitment_term,
-    )  # fmt: skip
+        service,
+        demand_per_min,
+        capacity,
+        offer,
+        slo_p95_ms,
+        slo_target,
+        current_policy,
+        current_mix,
+        tuple(policy_grid) if policy_grid is not None else None,
+        commitment_term,
+    )
     return optimise_fleet([spec], random_state=random_state, progress=progress)[0]

@@ -66,8 +66,14 @@ class AutoscalingPolicy:
             0 <= self.min_replicas <= self.max_replicas,
             f"policy needs 0 <= min_replicas <= max_replicas, got {self.min_replicas}, {self.max_replicas}",
         )
-        for name in ("polling_interval_s", "scale_up_stabilisation_s", "scale_down_stabilisation_s",
-                     "cooldown_s", "warm_pool_cost_fraction", "tolerance"):  # fmt: skip
+        for name in (
+            "polling_interval_s",
+            "scale_up_stabilisation_s",
+            "scale_down_stabilisation_s",
+            "cooldown_s",
+            "warm_pool_cost_fraction",
+            "tolerance",
+        ):
             _check(getattr(self, name) >= 0, f"policy {name} must be >= 0")
         _check(
             self.max_scale_up_replicas_per_min >= 1,

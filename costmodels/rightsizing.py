@@ -91,7 +91,7 @@ def recommend_rightsizing(
     per-request time is refitted from the samples when they allow). ``headroom``: spare
     share kept above p95 demand and memory. Below 30 hours of evidence the result is a
     refusal (``refused=True`` with the reason) or, with ``raise_on_refusal``, an exception.
-    """  # fmt: skip
+    """
     if not 0 <= headroom < 1:
         raise ValueError(f"headroom must be in [0, 1), got {headroom!r}")
     df = _evidence(samples, lookback_days)
@@ -103,8 +103,12 @@ def recommend_rightsizing(
         if len(df)
         else 0.0
     )
-    base: dict[str, Any] = dict(current_instance_type=current_offer.instance_type, evidence_window=window, evidence_hours=round(hours, 2),
-                current_monthly_cost_usd=round(current_monthly, 2))  # fmt: skip
+    base: dict[str, Any] = dict(
+        current_instance_type=current_offer.instance_type,
+        evidence_window=window,
+        evidence_hours=round(hours, 2),
+        current_monthly_cost_usd=round(current_monthly, 2),
+    )
     if hours < MIN_EVIDENCE_HOURS:
         reason = (
             f"only {hours:.2f} hours of usage samples in the {lookback_days:g}-day lookback; "
@@ -160,8 +164,10 @@ def recommend_rightsizing(
     if best is None:
         return _refusal(
             f"no {current_offer.provider} offer in {current_offer.region} fits {need_mem:.1f} GiB "
-            f"per GPU and meets the {slo_p95_ms:.0f} ms p95 SLO at the p95 request rate", base, pct
-        )  # fmt: skip
+            f"per GPU and meets the {slo_p95_ms:.0f} ms p95 SLO at the p95 request rate",
+            base,
+            pct,
+        )
     monthly, offer, mig, lo, hi = best
     savings = max(current_monthly - monthly, 0.0)
     conf = min(1.0, hours / (lookback_days * 24.0)) ** 0.5 * (
@@ -173,26 +179,43 @@ def recommend_rightsizing(
         notes.append("the current instance type is already the cheapest fit")
     observed = pct.get("p95_latency_ms_p95")
     if observed is not None and observed > slo_p95_ms:
-        notes.append(f"observed p95 latency ({observed:.0f} ms) already exceeds the SLO, so the "
-                     "usage data reflect an overloaded deployment")  # fmt: skip
+        notes.append(
+            f"observed p95 latency ({observed:.0f} ms) already exceeds the SLO, so the "
+            "usage data reflect an overloaded deployment"
+        )
         conf *= 0.8
     reason = (
         f"{what} serves the p95 rate {pct['request_rate_rps_p95']:.2f} rps with {headroom:.0%} "
         f"headroom in {lo}-{hi} replicas, fits {need_mem:.1f} GiB and meets the {slo_p95_ms:.0f} ms SLO"
     ) + "".join(f"; {n}" for n in notes)
     return RightsizingRecommendation(
-        refused=False, reason=reason,
-        recommended_instance_type=offer.instance_type, recommended_gpu_model=offer.gpu_model,
-        recommended_mig_profile=mig, min_replicas=lo, max_replicas=hi,
-        recommended_monthly_cost_usd=round(monthly, 2), monthly_savings_usd=round(savings, 2),
-        confidence=round(conf, 2), percentiles=pct, **base,
-    )  # fmt: skip
+        refused=False,
+        reason=reason,
+        recommended_instance_type=offer.instance_type,
+        recommended_gpu_model=offer.gpu_model,
+        recommended_mig_profile=mig,
+        min_replicas=lo,
+        max_replicas=hi,
+        recommended_monthly_cost_usd=round(monthly, 2),
+        monthly_savings_usd=round(savings, 2),
+        confidence=round(conf, 2),
+        percentiles=pct,
+        **base,
+    )
 
 
 def _refusal(reason: str, base: dict, pct: dict | None = None) -> RightsizingRecommendation:
     return RightsizingRecommendation(
-        refused=True, reason=reason, recommended_instance_type=None, recommended_gpu_model=None,
-        recommended_mig_profile=None, min_replicas=None, max_replicas=None,
-        recommended_monthly_cost_usd=None, monthly_savings_usd=0.0, confidence=0.0,
-        percentiles=pct or {}, **base,
-    )  # fmt: skip
+        refused=True,
+        reason=reason,
+        recommended_instance_type=None,
+        recommended_gpu_model=None,
+        recommended_mig_profile=None,
+        min_replicas=None,
+        max_replicas=None,
+        recommended_monthly_cost_usd=None,
+        monthly_savings_usd=0.0,
+        confidence=0.0,
+        percentiles=pct or {},
+        **base,
+    )

@@ -42,10 +42,25 @@ CATALOG = [
     ("Google", "Vertex AI", "AI and Machine Learning", "Generative AI", "vertex-a2-ultragpu-1g", 5.07, "A100", 1),
 ]  # fmt: skip
 PROVIDERS = {
-    "AWS": ("Amazon Web Services, Inc.", "111122223333", ["us-east-1", "us-west-2"], "arn:aws:ec2:{r}:111122223333:instance/i-{n:017x}"),
-    "Microsoft": ("Microsoft", "ea-0042", ["eastus", "westeurope"], "/subscriptions/5f1c/resourceGroups/gpu/providers/Microsoft.Compute/virtualMachines/gpu-{n:04d}"),
-    "Google": ("Google", "01A2B3-C4D5E6-F7A8B9", ["us-central1", "europe-west4"], "//compute.googleapis.com/projects/infer/zones/{r}-a/instances/gpu-{n:04d}"),
-}  # fmt: skip
+    "AWS": (
+        "Amazon Web Services, Inc.",
+        "111122223333",
+        ["us-east-1", "us-west-2"],
+        "arn:aws:ec2:{r}:111122223333:instance/i-{n:017x}",
+    ),
+    "Microsoft": (
+        "Microsoft",
+        "ea-0042",
+        ["eastus", "westeurope"],
+        "/subscriptions/5f1c/resourceGroups/gpu/providers/Microsoft.Compute/virtualMachines/gpu-{n:04d}",
+    ),
+    "Google": (
+        "Google",
+        "01A2B3-C4D5E6-F7A8B9",
+        ["us-central1", "europe-west4"],
+        "//compute.googleapis.com/projects/infer/zones/{r}-a/instances/gpu-{n:04d}",
+    ),
+}
 PROVIDER_NAMES = list(PROVIDERS)
 CATEGORIES = ["Usage", "Purchase", "Credit", "Adjustment", "Tax"]
 CATEGORY_P = [0.93, 0.002, 0.025, 0.018, 0.025]
@@ -163,7 +178,9 @@ def _batch(
         "BilledCost": money(billed),
         "BillingAccountId": _pick([PROVIDERS[p][1] for p in PROVIDER_NAMES], prov),
         "BillingAccountName": _pick([f"{p} GPU fleet" for p in PROVIDER_NAMES], prov),
-        "BillingAccountType": _pick(["Billing Account", "Billing Profile", "Billing Account"], prov),
+        "BillingAccountType": _pick(
+            ["Billing Account", "Billing Profile", "Billing Account"], prov
+        ),
         "BillingCurrency": pa.array(["USD"] * n),
         "BillingPeriodEnd": to_ts(p_end),
         "BillingPeriodStart": to_ts(p_start),
@@ -179,17 +196,26 @@ def _batch(
         "ChargePeriodStart": to_ts(cp_start),
         "CommitmentDiscountCategory": masked(["Usage"], np.zeros(n, int), committed),
         "CommitmentDiscountId": masked(cd_id, prov, committed | purchase),
-        "CommitmentDiscountName": masked([f"GPU commitment {p}" for p in PROVIDER_NAMES], prov, committed | purchase),
+        "CommitmentDiscountName": masked(
+            [f"GPU commitment {p}" for p in PROVIDER_NAMES], prov, committed | purchase
+        ),
         "CommitmentDiscountQuantity": money(np.ones(n), committed),
         "CommitmentDiscountStatus": masked(["Used", "Unused"], unused.astype(int), committed),
-        "CommitmentDiscountType": masked(["Reserved Instance", "Reservation", "Committed Use Discount"], prov, committed | purchase),
+        "CommitmentDiscountType": masked(
+            ["Reserved Instance", "Reservation", "Committed Use Discount"],
+            prov,
+            committed | purchase,
+        ),
         "CommitmentDiscountUnit": masked(["Hours"], np.zeros(n, int), committed),
         "ConsumedQuantity": money(qty, usage),
         "ConsumedUnit": masked(["Hours"], np.zeros(n, int), usage),
         "ContractedCost": money(list_cost),
         "ContractedUnitPrice": money(price, has_res),
         "EffectiveCost": money(eff),
-        "InvoiceId": _pick([f"INV-{p[:3].upper()}-{k:03d}" for p in PROVIDER_NAMES for k in range(periods)], prov * periods + period),
+        "InvoiceId": _pick(
+            [f"INV-{p[:3].upper()}-{k:03d}" for p in PROVIDER_NAMES for k in range(periods)],
+            prov * periods + period,
+        ),
         "InvoiceIssuerName": _pick([PROVIDERS[p][0] for p in PROVIDER_NAMES], prov),
         "ListCost": money(list_cost),
         "ListUnitPrice": money(price, has_res),
@@ -212,7 +238,9 @@ def _batch(
         "ServiceSubcategory": _pick([c[3] for c in CATALOG], sku),
         "SkuId": _pick([c[4] for c in CATALOG], sku),
         "SkuMeter": masked(["GPU Instance Hours"], np.zeros(n, int), has_res),
-        "SkuPriceDetails": masked([f'{{"GpuCount": {c[7]}, "GpuType": "{c[6]}"}}' for c in CATALOG], sku, has_res),
+        "SkuPriceDetails": masked(
+            [f'{{"GpuCount": {c[7]}, "GpuType": "{c[6]}"}}' for c in CATALOG], sku, has_res
+        ),
         "SkuPriceId": masked([f"{c[4]}.{c[0].lower()}.ondemand" for c in CATALOG], sku, has_res),
         "SubAccountId": _pick([f"{p.lower()}-inference" for p in PROVIDER_NAMES], prov),
         "SubAccountName": _pick(["inference", "inference", "inference"], prov),
@@ -220,7 +248,7 @@ def _batch(
         "Tags": _pick(TAGS, rng.integers(0, len(TAGS), n)),
         "x_GpuType": masked([c[6] for c in CATALOG], sku, has_res),
         "x_GpuCount": masked([str(c[7]) for c in CATALOG], sku, has_res),
-    }  # fmt: skip
+    }
     # FOCUS 1.3+ provider columns (1.4 dropped ProviderName/PublisherName); no split-cost
     # allocation, contract or invoice-detail data in these synthetic bills.
     cols["ServiceProviderName"] = cols["HostProviderName"] = cols["ProviderName"]

@@ -65,8 +65,16 @@ def stacked_daily(
 
 
 def donut(pairs, title: str = "") -> str:
-    data = [{"type": "pie", "labels": [p[0] for p in pairs], "values": [float(p[1]) for p in pairs], "hole": 0.55,
-             "sort": False, "textinfo": "label+percent"}]  # fmt: skip
+    data = [
+        {
+            "type": "pie",
+            "labels": [p[0] for p in pairs],
+            "values": [float(p[1]) for p in pairs],
+            "hole": 0.55,
+            "sort": False,
+            "textinfo": "label+percent",
+        }
+    ]
     return figure_json(data, title={"text": title}, showlegend=False)
 
 
@@ -74,10 +82,16 @@ def daily_lines(series_by_label: dict[str, dict], yaxis: str = "") -> str:
     """One line per key over the union of dates (gaps left open), log y axis."""
     dates = sorted({d for s in series_by_label.values() for d in s})
     data = [
-        {"type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "name": label, "x": dates,
-         "y": series(values.get(d) for d in dates)}
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "marker": {"size": 4},
+            "name": label,
+            "x": dates,
+            "y": series(values.get(d) for d in dates),
+        }
         for label, values in sorted(series_by_label.items())
-    ]  # fmt: skip
+    ]
     legend = {"orientation": "v", "x": 1.02, "y": 1, "font": {"size": 10}}
     return figure_json(data, yaxis={"title": {"text": yaxis}, "type": "log"}, legend=legend)
 
@@ -85,8 +99,28 @@ def daily_lines(series_by_label: dict[str, dict], yaxis: str = "") -> str:
 def hline(y: float, name: str) -> dict:
     """Layout pieces for a dashed horizontal reference line across the plot (e.g. an SLO)."""
     return {
-        "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
-                    "line": {"dash": "dash", "color": "#c0392b"}}],
-        "annotations": [{"xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": y, "yanchor": "bottom",
-                         "text": name, "showarrow": False}],
-    }  # fmt: skip
+        "shapes": [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": y,
+                "y1": y,
+                "line": {"dash": "dash", "color": "#c0392b"},
+            }
+        ],
+        "annotations": [
+            {
+                "xref": "paper",
+                "x": 1,
+                "xanchor": "right",
+                "yref": "y",
+                "y": y,
+                "yanchor": "bottom",
+                "text": name,
+                "showarrow": False,
+            }
+        ],
+    }

@@ -38,22 +38,46 @@ STACKS = {
     "chat-assistant": ("vllm", {}),
     "embeddings": ("triton", {}),
     "batch-summariser": ("tgi", {}),
-    "image-gen": ("generic", {"images": "imagegen_images_generated_total",
-                              "requests_succeeded": "imagegen_requests_total",
-                              "e2e_histogram": "imagegen_request_duration_seconds_bucket"}),
-    "speech-to-text": ("generic", {"audio_seconds": "asr_audio_seconds_total",
-                                   "requests_succeeded": "asr_requests_total",
-                                   "e2e_histogram": "asr_request_duration_seconds_bucket"}),
-    "text-to-speech": ("generic", {"audio_seconds": "tts_audio_seconds_generated_total",
-                                   "requests_succeeded": "tts_requests_total",
-                                   "e2e_histogram": "tts_request_duration_seconds_bucket"}),
-    "video-understanding": ("generic", {"video_seconds": "video_seconds_processed_total",
-                                        "requests_succeeded": "video_requests_total",
-                                        "e2e_histogram": "video_request_duration_seconds_bucket"}),
-}  # fmt: skip
+    "image-gen": (
+        "generic",
+        {
+            "images": "imagegen_images_generated_total",
+            "requests_succeeded": "imagegen_requests_total",
+            "e2e_histogram": "imagegen_request_duration_seconds_bucket",
+        },
+    ),
+    "speech-to-text": (
+        "generic",
+        {
+            "audio_seconds": "asr_audio_seconds_total",
+            "requests_succeeded": "asr_requests_total",
+            "e2e_histogram": "asr_request_duration_seconds_bucket",
+        },
+    ),
+    "text-to-speech": (
+        "generic",
+        {
+            "audio_seconds": "tts_audio_seconds_generated_total",
+            "requests_succeeded": "tts_requests_total",
+            "e2e_histogram": "tts_request_duration_seconds_bucket",
+        },
+    ),
+    "video-understanding": (
+        "generic",
+        {
+            "video_seconds": "video_seconds_processed_total",
+            "requests_succeeded": "video_requests_total",
+            "e2e_histogram": "video_request_duration_seconds_bucket",
+        },
+    ),
+}
 TOKENS = {"chat-assistant": (1100.0, 400.0), "batch-summariser": (3000.0, 250.0)}
-MEDIA = {"image-gen": ("images", 1.0), "speech-to-text": ("audio_seconds", 30.0),
-         "text-to-speech": ("audio_seconds", 15.0), "video-understanding": ("video_seconds", 60.0)}  # fmt: skip
+MEDIA = {
+    "image-gen": ("images", 1.0),
+    "speech-to-text": ("audio_seconds", 30.0),
+    "text-to-speech": ("audio_seconds", 15.0),
+    "video-understanding": ("video_seconds", 60.0),
+}
 TRITON_T1_MS, TRITON_FACTOR = 8.0, 0.25
 CHAT_TARGETS = {"ttft_slo_p95_ms": 1500, "itl_slo_p95_ms": 100}
 
@@ -114,12 +138,27 @@ def _lognormal_counts(bounds_ms: np.ndarray, median_ms: float, p95_ms: float, n:
 def _histograms(slug: str, f: pd.DataFrame) -> list[tuple[str, str, list, pd.DataFrame]]:
     stack, mapping = STACKS[slug]
     if stack == "vllm":
-        return [("e2e", "vllm:e2e_request_latency_seconds_bucket", VLLM_E2E_S, f),
-                ("ttft", "vllm:time_to_first_token_seconds_bucket", VLLM_TTFT_S, f.assign(
-                    p50_latency_ms=0.15 * f["p50_latency_ms"], p95_latency_ms=0.15 * f["p95_latency_ms"])),
-                ("itl", "vllm:inter_token_latency_seconds_bucket", VLLM_ITL_S, f.assign(
+        return [
+            ("e2e", "vllm:e2e_request_latency_seconds_bucket", VLLM_E2E_S, f),
+            (
+                "ttft",
+                "vllm:time_to_first_token_seconds_bucket",
+                VLLM_TTFT_S,
+                f.assign(
+                    p50_latency_ms=0.15 * f["p50_latency_ms"],
+                    p95_latency_ms=0.15 * f["p95_latency_ms"],
+                ),
+            ),
+            (
+                "itl",
+                "vllm:inter_token_latency_seconds_bucket",
+                VLLM_ITL_S,
+                f.assign(
                     p50_latency_ms=0.85 * f["p50_latency_ms"] / TOKENS[slug][1],
-                    p95_latency_ms=f["itl_p95_ms"]))]  # fmt: skip
+                    p95_latency_ms=f["itl_p95_ms"],
+                ),
+            ),
+        ]
     if stack == "tgi":
         return [("e2e", "tgi_request_duration_bucket", TGI_S, f)]
     if stack == "generic":
@@ -148,9 +187,16 @@ def seed_serving_metrics(usage: pd.DataFrame, deployments: dict) -> int:
             bounds_ms = np.asarray(bounds_s) * 1000.0
             frame = frame[frame["replicas"] > 0]
             for hour, counts in hourly_histogram_counts(frame, bounds_ms):  # steps summed per hour
-                objs.append(LatencyHistogram(
-                    deployment=dep, kind=kind, end=hour + pd.Timedelta(hours=1), seconds=3600,
-                    source_metric=metric, bounds_ms=bounds_ms.tolist() + [None], counts=counts,
-                ))  # fmt: skip
+                objs.append(
+                    LatencyHistogram(
+                        deployment=dep,
+                        kind=kind,
+                        end=hour + pd.Timedelta(hours=1),
+                        seconds=3600,
+                        source_metric=metric,
+                        bounds_ms=bounds_ms.tolist() + [None],
+                        counts=counts,
+                    )
+                )
     LatencyHistogram.objects.bulk_create(objs, batch_size=2000)
     return len(objs)

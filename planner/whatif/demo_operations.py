@@ -135,10 +135,16 @@ def _simulate(usage: pd.DataFrame, services, catalog: dict, seed: int) -> dict:
         slos.append(float(svc.slo_p95_ms))
         index[svc.slug] = pd.date_range(f["ts"].iloc[0], periods=len(demands[-1]), freq="min")
     results = simulate_scenarios(
-        demands, policies, mixes, offers, caps, slos,
-        random_state=OPERATIONS_SEED + seed, keep_series=True,
+        demands,
+        policies,
+        mixes,
+        offers,
+        caps,
+        slos,
+        random_state=OPERATIONS_SEED + seed,
+        keep_series=True,
         request_timeout_s=[request_timeout_s(x) for x in slos],
-    )  # fmt: skip
+    )
     return {
         svc.slug: (
             index[svc.slug],
@@ -214,20 +220,33 @@ def _compute_billing(svc, offer: dict, minutes, ready, demo, normal=None) -> pd.
         row.update(
             ChargeCategory="Usage",
             ChargeDescription=f"{svc.instance_type} {category.lower()} instance-hours",
-            PricingCategory=category, PricingQuantity=q, PricingUnit="Hours",
-            ConsumedQuantity=q if status != "Unused" else np.zeros_like(q), ConsumedUnit="Hours",
-            ListUnitPrice=od_price, ListCost=q * od_price, ContractedUnitPrice=price,
-            ContractedCost=q * price, BilledCost=q * price, EffectiveCost=q * price,
+            PricingCategory=category,
+            PricingQuantity=q,
+            PricingUnit="Hours",
+            ConsumedQuantity=q if status != "Unused" else np.zeros_like(q),
+            ConsumedUnit="Hours",
+            ListUnitPrice=od_price,
+            ListCost=q * od_price,
+            ContractedUnitPrice=price,
+            ContractedCost=q * price,
+            BilledCost=q * price,
+            EffectiveCost=q * price,
             CommitmentDiscountId=f"commit-{svc.slug}" if status else None,
             CommitmentDiscountCategory="Usage" if status else None,
             CommitmentDiscountType=commit_type if status else None,
             CommitmentDiscountStatus=status,
             ResourceId=f"{svc.provider}:{svc.region}:{svc.slug}-{category.lower()}",
-            ResourceName=f"{svc.slug}-{category.lower()}-pool", ResourceType="Virtual Machine",
-            ServiceCategory="Compute", ServiceName=demo.COMPUTE_SERVICE[svc.provider],
-            SkuId=svc.instance_type, SkuPriceId=f"{svc.instance_type}:{category}", Tags=tags,
-            x_Extensions=json.dumps({"x_InstanceType": svc.instance_type, "x_GpuModel": offer["gpu_model"]}),
-        )  # fmt: skip
+            ResourceName=f"{svc.slug}-{category.lower()}-pool",
+            ResourceType="Virtual Machine",
+            ServiceCategory="Compute",
+            ServiceName=demo.COMPUTE_SERVICE[svc.provider],
+            SkuId=svc.instance_type,
+            SkuPriceId=f"{svc.instance_type}:{category}",
+            Tags=tags,
+            x_Extensions=json.dumps(
+                {"x_InstanceType": svc.instance_type, "x_GpuModel": offer["gpu_model"]}
+            ),
+        )
         frames.append(pd.DataFrame(row))
     return pd.concat(frames, ignore_index=True)
 

@@ -254,10 +254,15 @@ def capacity_for(
     if quantisation not in QUANT_SPEEDUP:
         raise ScenarioInputError(f"quantisation must be one of {', '.join(QUANT_SPEEDUP)}")
     return CapacityModel(
-        inputs.service.modality, gpu_model=offer.gpu_model, gpu_count=offer.gpu_count, batch_size=int(batch_size),
-        quantisation=quantisation, cache_hit_rate=float(cache_hit_rate), service_time_ms=inputs.t1_a100_ms,
+        inputs.service.modality,
+        gpu_model=offer.gpu_model,
+        gpu_count=offer.gpu_count,
+        batch_size=int(batch_size),
+        quantisation=quantisation,
+        cache_hit_rate=float(cache_hit_rate),
+        service_time_ms=inputs.t1_a100_ms,
         max_batch_wait_ms=None if max_batch_wait_ms in (None, "") else float(max_batch_wait_ms),
-    ).fit()  # fmt: skip
+    ).fit()
 
 
 @dataclass(frozen=True)
@@ -277,19 +282,32 @@ def baseline(inputs: ServiceInputs) -> Variant:
 def variant(inputs: ServiceInputs, p: dict) -> Variant:
     """The variant described by what-if parameters ``p`` (blank / missing = keep current)."""
     offer = offer_for(inputs, p.get("instance_type") or "", p.get("mig_profile") or "")
-    cap = capacity_for(inputs, offer, p.get("batch_size") or 1, p.get("quantisation") or "fp16",
-                       p.get("cache_hit_rate") or 0.0, p.get("max_batch_wait_ms"))  # fmt: skip
+    cap = capacity_for(
+        inputs,
+        offer,
+        p.get("batch_size") or 1,
+        p.get("quantisation") or "fp16",
+        p.get("cache_hit_rate") or 0.0,
+        p.get("max_batch_wait_ms"),
+    )
     cur = inputs.policy
     pick = lambda key, default: default if p.get(key) in (None, "") else p[key]  # noqa: E731
     try:
         policy = AutoscalingPolicy(
-            metric=pick("metric", cur.metric), target=float(pick("target", cur.target)),
-            min_replicas=int(pick("min_replicas", cur.min_replicas)), max_replicas=int(pick("max_replicas", cur.max_replicas)),
-            scale_down_stabilisation_s=float(pick("scale_down_stabilisation_s", cur.scale_down_stabilisation_s)),
-            cooldown_s=float(pick("cooldown_s", cur.cooldown_s)), warm_pool=int(pick("warm_pool", 0)),
+            metric=pick("metric", cur.metric),
+            target=float(pick("target", cur.target)),
+            min_replicas=int(pick("min_replicas", cur.min_replicas)),
+            max_replicas=int(pick("max_replicas", cur.max_replicas)),
+            scale_down_stabilisation_s=float(
+                pick("scale_down_stabilisation_s", cur.scale_down_stabilisation_s)
+            ),
+            cooldown_s=float(pick("cooldown_s", cur.cooldown_s)),
+            warm_pool=int(pick("warm_pool", 0)),
             polling_interval_s=float(pick("polling_interval_s", cur.polling_interval_s)),
-            scale_up_stabilisation_s=float(pick("scale_up_stabilisation_s", cur.scale_up_stabilisation_s)),
-        )  # fmt: skip
+            scale_up_stabilisation_s=float(
+                pick("scale_up_stabilisation_s", cur.scale_up_stabilisation_s)
+            ),
+        )
         mix = PurchaseMix(
             committed_replicas=int(pick("committed_replicas", inputs.mix.committed_replicas)),
             spot_share=float(pick("spot_share", inputs.mix.spot_share)),
@@ -315,12 +333,16 @@ def run(
     """Simulate every variant over the service's demand in one vectorised call."""
     try:
         return simulate_scenarios(
-            [inputs.demand_per_min] * len(variants), [v.policy for v in variants], [v.mix for v in variants],
-            [v.offer for v in variants], [v.capacity for v in variants],
+            [inputs.demand_per_min] * len(variants),
+            [v.policy for v in variants],
+            [v.mix for v in variants],
+            [v.offer for v in variants],
+            [v.capacity for v in variants],
             [float(inputs.service.latency_slo_p95_ms)] * len(variants),
-            random_state=RANDOM_STATE, keep_series=keep_series,
+            random_state=RANDOM_STATE,
+            keep_series=keep_series,
             request_timeout_s=request_timeout_s(float(inputs.service.latency_slo_p95_ms)),
-        )  # fmt: skip
+        )
     except ValueError as exc:
         raise ScenarioInputError(f"{inputs.service.slug}: {exc}") from None
 
@@ -334,16 +356,24 @@ def summary(r: SimulationResult, v: Variant, bounds_ms=None) -> dict:
         "instance_type": v.offer.instance_type,
         "gpu_model": v.offer.gpu_model,
         "policy": v.policy.label,
-        "mix": {"committed_replicas": v.mix.committed_replicas, "spot_share": v.mix.spot_share,
-                "commitment_term": v.mix.commitment_term},
+        "mix": {
+            "committed_replicas": v.mix.committed_replicas,
+            "spot_share": v.mix.spot_share,
+            "commitment_term": v.mix.commitment_term,
+        },
         "monthly_cost_usd": round(r.monthly_cost_usd, 2),
-        "monthly_cost_usd_by_category": {k: round(c * scale, 2) for k, c in r.cost_usd_by_category.items()},
+        "monthly_cost_usd_by_category": {
+            k: round(c * scale, 2) for k, c in r.cost_usd_by_category.items()
+        },
         "slo_attainment": _attainment(r, bounds_ms),
         "p95_latency_ms": None if not np.isfinite(p95) else round(p95, 1),
-        "requests": round(r.requests), "dropped_requests": round(r.dropped_requests),
-        "cold_starts": int(r.cold_starts), "spot_interruptions": int(r.spot_interruptions),
-        "replica_minutes": round(r.replica_minutes), "throughput_rps_per_replica": round(v.capacity.throughput_rps_, 3),
-    }  # fmt: skip
+        "requests": round(r.requests),
+        "dropped_requests": round(r.dropped_requests),
+        "cold_starts": int(r.cold_starts),
+        "spot_interruptions": int(r.spot_interruptions),
+        "replica_minutes": round(r.replica_minutes),
+        "throughput_rps_per_replica": round(v.capacity.throughput_rps_, 3),
+    }
 
 
 def _attainment(r: SimulationResult, bounds_ms=None) -> float | None:

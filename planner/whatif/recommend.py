@@ -89,13 +89,21 @@ def _risk(base: dict, cand: dict) -> str:
 
 
 LEVER_KIND = {
-    "instance": "right-size", "replica_bounds": "threshold", "autoscaling": "threshold",
-    "warm_pool": "threshold", "spot_share": "spot-share", "commitment": "commitment",
-}  # fmt: skip
+    "instance": "right-size",
+    "replica_bounds": "threshold",
+    "autoscaling": "threshold",
+    "warm_pool": "threshold",
+    "spot_share": "spot-share",
+    "commitment": "commitment",
+}
 LEVER_LABEL = {
-    "instance": "instance type", "replica_bounds": "replica bounds", "autoscaling": "autoscaling",
-    "warm_pool": "warm pool", "spot_share": "spot share", "commitment": "commitment",
-}  # fmt: skip
+    "instance": "instance type",
+    "replica_bounds": "replica bounds",
+    "autoscaling": "autoscaling",
+    "warm_pool": "warm pool",
+    "spot_share": "spot share",
+    "commitment": "commitment",
+}
 
 
 def engine_options(inputs: engine.ServiceInputs) -> list:
@@ -126,13 +134,21 @@ def _params(inputs: engine.ServiceInputs, options, cfg) -> dict:
     mig = name.split(" (", 1)[1].rstrip(")") if " (" in name and "batch" not in name else ""
     p, m = cfg.policy, cfg.mix
     return {
-        "instance_type": o.offer.instance_type.split(" (")[0], "mig_profile": mig,
-        "batch_size": int(o.capacity.batch_size), "metric": p.metric, "target": p.target,
-        "min_replicas": p.min_replicas, "max_replicas": p.max_replicas,
-        "scale_down_stabilisation_s": p.scale_down_stabilisation_s, "cooldown_s": p.cooldown_s,
-        "polling_interval_s": p.polling_interval_s, "warm_pool": p.warm_pool,
-        "spot_share": m.spot_share, "committed_replicas": m.committed_replicas, "commitment_term": m.commitment_term,
-    }  # fmt: skip
+        "instance_type": o.offer.instance_type.split(" (")[0],
+        "mig_profile": mig,
+        "batch_size": int(o.capacity.batch_size),
+        "metric": p.metric,
+        "target": p.target,
+        "min_replicas": p.min_replicas,
+        "max_replicas": p.max_replicas,
+        "scale_down_stabilisation_s": p.scale_down_stabilisation_s,
+        "cooldown_s": p.cooldown_s,
+        "polling_interval_s": p.polling_interval_s,
+        "warm_pool": p.warm_pool,
+        "spot_share": m.spot_share,
+        "committed_replicas": m.committed_replicas,
+        "commitment_term": m.commitment_term,
+    }
 
 
 def _space(inputs: engine.ServiceInputs):
@@ -224,8 +240,10 @@ def _slice_title(kind: str, p: dict, inputs: engine.ServiceInputs) -> str:
         return f"Commit to {p['committed_replicas']} replicas of {p['instance_type']} for {p['commitment_term']}"
     if kind == "spot-share":
         return f"Run {p['spot_share']:.0%} of burst replicas on spot"
-    return (f"Scale on GPU utilisation {p['target']:.0f} %, replicas {p['min_replicas']}-{p['max_replicas']}, "
-            f"scale down after {p['scale_down_stabilisation_s']:.0f} s, warm pool {p['warm_pool']}")  # fmt: skip
+    return (
+        f"Scale on GPU utilisation {p['target']:.0f} %, replicas {p['min_replicas']}-{p['max_replicas']}, "
+        f"scale down after {p['scale_down_stabilisation_s']:.0f} s, warm pool {p['warm_pool']}"
+    )
 
 
 def _split(inputs: engine.ServiceInputs) -> tuple[engine.ServiceInputs, engine.ServiceInputs]:
@@ -259,13 +277,17 @@ def backtest(inputs: engine.ServiceInputs) -> dict[str, dict]:
             "chosen": title,
             "train": [train.start.isoformat(), train.end.isoformat()],
             "held_out": [test.start.isoformat(), test.end.isoformat()],
-            "predicted_savings_usd": round(base_train["monthly_cost_usd"] - s["monthly_cost_usd"], 2),
-            "realised_savings_usd": round(base_test["monthly_cost_usd"] - real["monthly_cost_usd"], 2),
+            "predicted_savings_usd": round(
+                base_train["monthly_cost_usd"] - s["monthly_cost_usd"], 2
+            ),
+            "realised_savings_usd": round(
+                base_test["monthly_cost_usd"] - real["monthly_cost_usd"], 2
+            ),
             "predicted_slo_attainment": s["slo_attainment"],
             "realised_slo_attainment": real["slo_attainment"],
             "current_slo_attainment_held_out": base_test["slo_attainment"],
             "risk": _risk(base_test, real),
-        }  # fmt: skip
+        }
     return out
 
 
@@ -317,26 +339,46 @@ def generate_recommendations(
     ]
     recs = []
     with transaction.atomic():
-        ServiceCalibration.objects.update_or_create(service=service, defaults={
-            "evidence_start": inputs.start, "evidence_end": inputs.end, "figures": cal_json,
-            "backtest": bts, "calibrated": calibrated,
-        })  # fmt: skip
+        ServiceCalibration.objects.update_or_create(
+            service=service,
+            defaults={
+                "evidence_start": inputs.start,
+                "evidence_end": inputs.end,
+                "figures": cal_json,
+                "backtest": bts,
+                "calibrated": calibrated,
+            },
+        )
         Recommendation.objects.filter(service=service, status=RecommendationStatus.OPEN).delete()
         for key, (s, title, params) in best.items():
             kind = params.pop("_kind", key)
             bt = bts.get(key)
-            recs.append(Recommendation.objects.create(
-                kind=kind, service=service, title=title,
-                monthly_savings_usd=Decimal(str(round(base["monthly_cost_usd"] - s["monthly_cost_usd"], 2))),
-                current_monthly_cost_usd=Decimal(str(base["monthly_cost_usd"])),
-                confidence=confidence_from(bt, coverage, calibrated),
-                slo_risk=bt["risk"] if bt else _risk(base, s),
-                evidence_start=inputs.start, evidence_end=inputs.end, assumptions=assumptions,
-                evidence={"current": base, "proposed": s, "sample_hours": round(inputs.sample_hours, 1),
-                          "calibration": cal_json, "calibrated": calibrated, "backtest": bt,
-                          "sources": _sources(inputs)},
-                proposal={"services": [service.slug], "window_days": window_days, **params},
-            ))  # fmt: skip
+            recs.append(
+                Recommendation.objects.create(
+                    kind=kind,
+                    service=service,
+                    title=title,
+                    monthly_savings_usd=Decimal(
+                        str(round(base["monthly_cost_usd"] - s["monthly_cost_usd"], 2))
+                    ),
+                    current_monthly_cost_usd=Decimal(str(base["monthly_cost_usd"])),
+                    confidence=confidence_from(bt, coverage, calibrated),
+                    slo_risk=bt["risk"] if bt else _risk(base, s),
+                    evidence_start=inputs.start,
+                    evidence_end=inputs.end,
+                    assumptions=assumptions,
+                    evidence={
+                        "current": base,
+                        "proposed": s,
+                        "sample_hours": round(inputs.sample_hours, 1),
+                        "calibration": cal_json,
+                        "calibrated": calibrated,
+                        "backtest": bt,
+                        "sources": _sources(inputs),
+                    },
+                    proposal={"services": [service.slug], "window_days": window_days, **params},
+                )
+            )
     return recs
 
 
@@ -349,7 +391,7 @@ def _sources(inputs: engine.ServiceInputs) -> dict[str, str]:
         "billed_compute": "bill (billing.reports): the service's own instance-hours on its instance types; shared-node share shown apart",
         "confidence": f"backtest: chosen on the first {TRAIN_SHARE:.0%} of the window, replayed on the rest",
         "prices": f"catalog: {', '.join(f'{k} {v}' for k, v in inputs.offer.price_source.items() if v)}",
-    }  # fmt: skip
+    }
 
 
 def refresh_all_recommendations() -> int:

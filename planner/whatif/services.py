@@ -75,13 +75,18 @@ def simulate_service(service: Service, params: dict) -> dict:
     base_v, scn_v = engine.baseline(inputs), engine.variant(inputs, params)
     base_r, scn_r = engine.run(inputs, [base_v, scn_v], keep_series=True)
     return {
-        "name": service.name, "slo_p95_ms": service.latency_slo_p95_ms,
-        "start": inputs.start.isoformat(), "end": inputs.end.isoformat(), "step_s": 60,
-        "baseline": engine.summary(base_r, base_v, inputs.latency_bounds_ms), "scenario": engine.summary(scn_r, scn_v, inputs.latency_bounds_ms),
+        "name": service.name,
+        "slo_p95_ms": service.latency_slo_p95_ms,
+        "start": inputs.start.isoformat(),
+        "end": inputs.end.isoformat(),
+        "step_s": 60,
+        "baseline": engine.summary(base_r, base_v, inputs.latency_bounds_ms),
+        "scenario": engine.summary(scn_r, scn_v, inputs.latency_bounds_ms),
         "demand_rpm": np.round(inputs.demand_per_min, 2).tolist(),
         "series": {"baseline": engine.series(base_r), "scenario": engine.series(scn_r)},
-        "notes": inputs.notes, "deployment": inputs.deployment.name,
-    }  # fmt: skip
+        "notes": inputs.notes,
+        "deployment": inputs.deployment.name,
+    }
 
 
 def _finish(s: Scenario) -> None:
@@ -160,9 +165,11 @@ def promote_to_plan(scenario: Scenario, user) -> object:
         dep = engine.primary_deployment(Service.objects.get(slug=slug))
         scn = r["scenario"]
         metric = p.get("metric") or engine.BASELINE_METRIC
-        query = (f'avg(DCGM_FI_DEV_GPU_UTIL{{namespace="{dep.namespace}",pod=~"{dep.name}-.*"}})'
-                 if metric == "gpu_utilisation" else
-                 f'sum(rate(http_requests_total{{namespace="{dep.namespace}",service="{slug}"}}[2m]))')  # fmt: skip
+        query = (
+            f'avg(DCGM_FI_DEV_GPU_UTIL{{namespace="{dep.namespace}",pod=~"{dep.name}-.*"}})'
+            if metric == "gpu_utilisation"
+            else f'sum(rate(http_requests_total{{namespace="{dep.namespace}",service="{slug}"}}[2m]))'
+        )
         mix = scn["mix"]
         spot = float(mix["spot_share"])
         caps = (
@@ -170,18 +177,30 @@ def promote_to_plan(scenario: Scenario, user) -> object:
             + (["spot"] if spot > 0 else [])
             + (["reserved"] if mix["committed_replicas"] else [])
         )
-        decisions.append(PlanDecision(
-            service_slug=slug, namespace=dep.namespace or "default", cluster=dep.cluster or "default",
-            deployment_name=dep.name, provider=dep.provider,
-            instance_types=(scn["instance_type"].split(" (")[0],), mig_profile=p.get("mig_profile") or "",
-            min_replicas=int(p.get("min_replicas") or dep.min_replicas),
-            max_replicas=int(p.get("max_replicas") or dep.max_replicas),
-            warm_pool_replicas=int(p.get("warm_pool") or 0),
-            metric=PrometheusMetric(server_address=settings.PROMETHEUS_URL or "http://prometheus.monitoring:9090",
-                                    query=query, threshold=float(p.get("target") or engine.BASELINE_TARGET)),
-            gpus_per_replica=max(1, int(round(dep.gpu_count))), spot_share=spot, capacity_types=tuple(caps),
-            expected_monthly_cost_usd=float(scn["monthly_cost_usd"]), slo_attainment=float(scn["slo_attainment"]),
-        ))  # fmt: skip
+        decisions.append(
+            PlanDecision(
+                service_slug=slug,
+                namespace=dep.namespace or "default",
+                cluster=dep.cluster or "default",
+                deployment_name=dep.name,
+                provider=dep.provider,
+                instance_types=(scn["instance_type"].split(" (")[0],),
+                mig_profile=p.get("mig_profile") or "",
+                min_replicas=int(p.get("min_replicas") or dep.min_replicas),
+                max_replicas=int(p.get("max_replicas") or dep.max_replicas),
+                warm_pool_replicas=int(p.get("warm_pool") or 0),
+                metric=PrometheusMetric(
+                    server_address=settings.PROMETHEUS_URL or "http://prometheus.monitoring:9090",
+                    query=query,
+                    threshold=float(p.get("target") or engine.BASELINE_TARGET),
+                ),
+                gpus_per_replica=max(1, int(round(dep.gpu_count))),
+                spot_share=spot,
+                capacity_types=tuple(caps),
+                expected_monthly_cost_usd=float(scn["monthly_cost_usd"]),
+                slo_attainment=float(scn["slo_attainment"]),
+            )
+        )
     return create_plan_from_decisions(
         decisions,
         name=f"From what-if: {scenario.name}"[:200],

@@ -107,8 +107,13 @@ def _row(dimension, member, delta):
 
 def test_primary_cause_is_the_most_specific_member_explaining_most_of_the_deviation():
     dims = list(rootcause.DIMENSIONS)
-    rows = [_row("account", "prod", 1000.0), _row("region", "us-east-1", 1000.0),
-            _row("service", "chat", 900.0), _row("sku", "p4d.24xlarge", 810.0), _row("sku", "g5", 190.0)]  # fmt: skip
+    rows = [
+        _row("account", "prod", 1000.0),
+        _row("region", "us-east-1", 1000.0),
+        _row("service", "chat", 900.0),
+        _row("sku", "p4d.24xlarge", 810.0),
+        _row("sku", "g5", 190.0),
+    ]
     assert (
         rootcause.primary(rows, dims)["member"] == "p4d.24xlarge"
     )  # 81 % of the top: specific wins

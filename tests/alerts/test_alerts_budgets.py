@@ -31,9 +31,13 @@ def make_budget(service=None, amount="10000", actual=(50, 80, 100), forecast=(),
     return Budget.objects.create(
         name=kw.pop("name", "Chat monthly"),
         scope=BudgetScope.SERVICE if service else BudgetScope.TOTAL,
-        service=service, amount_usd=Decimal(amount), actual_thresholds=list(actual),
-        forecast_thresholds=list(forecast), recipients="finops@example.com, lead@example.com", **kw,
-    )  # fmt: skip
+        service=service,
+        amount_usd=Decimal(amount),
+        actual_thresholds=list(actual),
+        forecast_thresholds=list(forecast),
+        recipients="finops@example.com, lead@example.com",
+        **kw,
+    )
 
 
 def test_period_bounds():

@@ -34,8 +34,16 @@ def seed_spiky_service(fleet, days: int = 45) -> float:
 
 @pytest.mark.django_db
 def test_constraint_refuses_a_second_row_for_the_same_episode():
-    fields = dict(series_key="cost:total", series_label="Total", start=SPIKE, end=SPIKE,
-                  actual_usd=1, expected_usd=0, impact_usd=1, score=0.9)  # fmt: skip
+    fields = dict(
+        series_key="cost:total",
+        series_label="Total",
+        start=SPIKE,
+        end=SPIKE,
+        actual_usd=1,
+        expected_usd=0,
+        impact_usd=1,
+        score=0.9,
+    )
     Anomaly.objects.create(**fields)
     with pytest.raises(IntegrityError), transaction.atomic():
         Anomaly.objects.create(**{**fields, "status": "resolved"})
@@ -64,8 +72,10 @@ def test_detection_finds_the_spike_and_a_shifted_restatement_updates_it(fleet):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_detections_store_each_episode_once(fleet):
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite's shared in-memory test database locks whole tables across threads; "
-                    "this race runs on PostgreSQL (set DATABASE_URL, as CI does)")  # fmt: skip
+        pytest.skip(
+            "SQLite's shared in-memory test database locks whole tables across threads; "
+            "this race runs on PostgreSQL (set DATABASE_URL, as CI does)"
+        )
     seed_spiky_service(fleet)
     barrier = threading.Barrier(2)
     results, errors = [], []

@@ -60,9 +60,14 @@ def test_budget_alert_through_a_real_smtp_server(fleet, settings, smtp_server):
         fleet["account"], D(2026, 10, 1), D(2026, 10, 17), 500.0, service=fleet["chat"]
     )  # 8,500
     budget = Budget.objects.create(
-        name="Chat <prod>", scope=BudgetScope.SERVICE, service=fleet["chat"], amount_usd=10000,
-        actual_thresholds=[80], forecast_thresholds=[], recipients="finops@example.com",
-    )  # fmt: skip
+        name="Chat <prod>",
+        scope=BudgetScope.SERVICE,
+        service=fleet["chat"],
+        amount_usd=10000,
+        actual_thresholds=[80],
+        forecast_thresholds=[],
+        recipients="finops@example.com",
+    )
     with time_machine.travel(dt.datetime(2026, 10, 17, 9, tzinfo=dt.UTC), tick=False):
         evaluate_budget(budget.pk)
     assert len(handler.messages) == 1
@@ -119,8 +124,9 @@ def webhook_server(settings):
     server.server_close()
 
 
-def test_webhook_retries_and_never_logs_the_token(fleet, webhook_server, caplog, monkeypatch,
-                                                  django_capture_on_commit_callbacks, mailoutbox):  # fmt: skip
+def test_webhook_retries_and_never_logs_the_token(
+    fleet, webhook_server, caplog, monkeypatch, django_capture_on_commit_callbacks, mailoutbox
+):
     """Eager Celery runs the retry at once (no countdown) and reports it as a Retry state, so
     propagation is off here; a worker would wait 5 s (backoff) before the second POST."""
     from planner.celery import app
@@ -129,12 +135,20 @@ def test_webhook_retries_and_never_logs_the_token(fleet, webhook_server, caplog,
     url = f"{webhook_server}/services/T000/B000/s3cr3t-t0ken"
     add_daily(fleet["account"], D(2026, 10, 1), D(2026, 10, 10), 1000.0, service=fleet["chat"])
     budget = Budget.objects.create(
-        name="Chat", scope=BudgetScope.SERVICE, service=fleet["chat"], amount_usd=10000,
-        actual_thresholds=[100], forecast_thresholds=[], recipients="a@example.com", webhook_url=url,
-    )  # fmt: skip
+        name="Chat",
+        scope=BudgetScope.SERVICE,
+        service=fleet["chat"],
+        amount_usd=10000,
+        actual_thresholds=[100],
+        forecast_thresholds=[],
+        recipients="a@example.com",
+        webhook_url=url,
+    )
     caplog.set_level(logging.DEBUG)
-    with time_machine.travel(dt.datetime(2026, 10, 10, 9, tzinfo=dt.UTC), tick=False), \
-            django_capture_on_commit_callbacks(execute=True):  # fmt: skip
+    with (
+        time_machine.travel(dt.datetime(2026, 10, 10, 9, tzinfo=dt.UTC), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         evaluate_budget(budget.pk)
     assert len(mailoutbox) == 1
     assert len(FlakyWebhook.received) == 2  # 503, retried, 200

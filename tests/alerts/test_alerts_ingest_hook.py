@@ -27,12 +27,19 @@ def test_successful_ingest_evaluates_budgets(
     tmp_path, mailoutbox, django_capture_on_commit_callbacks
 ):
     account = CloudAccount.objects.create(provider="aws", account_id="123456789012", name="Gen")
-    Budget.objects.create(name="Everything", scope=BudgetScope.TOTAL, amount_usd=1,
-                          actual_thresholds=[100], forecast_thresholds=[],
-                          recipients="finops@example.com")  # fmt: skip
+    Budget.objects.create(
+        name="Everything",
+        scope=BudgetScope.TOTAL,
+        amount_usd=1,
+        actual_thresholds=[100],
+        forecast_thresholds=[],
+        recipients="finops@example.com",
+    )
     gen = write_focus_file(tmp_path / "oct.parquet", rows=1500, seed=3, start="2026-10-01")
-    with time_machine.travel(dt.datetime(2026, 10, 31, 23, tzinfo=dt.UTC), tick=False), \
-            django_capture_on_commit_callbacks(execute=True):  # fmt: skip
+    with (
+        time_machine.travel(dt.datetime(2026, 10, 31, 23, tzinfo=dt.UTC), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         failed = services.execute_focus_run(
             services.create_run(account, "focus_file", str(tmp_path / "missing.csv")).pk
         )

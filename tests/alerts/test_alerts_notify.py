@@ -17,8 +17,9 @@ AFTER_DEMO = dt.datetime(2026, 10, 1, 7, tzinfo=dt.UTC)  # the morning after the
 
 def test_immediate_alerts_are_sent_once(demo_fleet, mailoutbox, settings):
     settings.SITE_URL = "https://headroom.example.com"
-    sub = AnomalySubscription.objects.create(name="FinOps", recipients="finops@example.com",
-                                             min_impact_usd=100)  # fmt: skip
+    sub = AnomalySubscription.objects.create(
+        name="FinOps", recipients="finops@example.com", min_impact_usd=100
+    )
     with time_machine.travel(AFTER_DEMO, tick=False):
         ids = detect_cost_anomalies()
         sent = notify.notify_new_anomalies(ids)
@@ -40,8 +41,9 @@ def test_immediate_alerts_are_sent_once(demo_fleet, mailoutbox, settings):
 
 
 def test_daily_digest_lists_new_anomalies_once(demo_fleet, mailoutbox):
-    AnomalySubscription.objects.create(name="Digest", recipients="team@example.com",
-                                       mode=DigestMode.DAILY, min_impact_usd=100)  # fmt: skip
+    AnomalySubscription.objects.create(
+        name="Digest", recipients="team@example.com", mode=DigestMode.DAILY, min_impact_usd=100
+    )
     with time_machine.travel(AFTER_DEMO, tick=False):
         ids = detect_cost_anomalies()
         assert notify.notify_new_anomalies(ids) == 0  # digest subscribers get no immediate mail

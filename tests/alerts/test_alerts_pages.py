@@ -74,10 +74,17 @@ def test_budget_pages(analyst_client, fleet):
         fleet["account"], dt.date(2026, 10, 1), dt.date(2026, 10, 5), 200.0, service=fleet["chat"]
     )
     form = {
-        "name": "Chat October", "scope": "service", "service": fleet["chat"].pk, "period": "monthly",
-        "amount_usd": "5000", "actual_thresholds": "50, 80,100%", "forecast_thresholds": "100",
-        "recipients": "a@example.com, b@example.com", "webhook_url": "", "active": "on",
-    }  # fmt: skip
+        "name": "Chat October",
+        "scope": "service",
+        "service": fleet["chat"].pk,
+        "period": "monthly",
+        "amount_usd": "5000",
+        "actual_thresholds": "50, 80,100%",
+        "forecast_thresholds": "100",
+        "recipients": "a@example.com, b@example.com",
+        "webhook_url": "",
+        "active": "on",
+    }
     response = analyst_client.post(reverse("budget-create"), form)
     assert response.status_code == 302, response.content
     budget = Budget.objects.get()
@@ -105,8 +112,14 @@ def test_viewers_cannot_create_budgets(viewer_client):
 
 def test_anomaly_alert_settings_page(viewer_client, client, analyst):
     url = reverse("anomaly-subscriptions")
-    data = {"name": "FinOps", "recipients": "a@example.com; b@example.com", "mode": "daily",
-            "min_impact_usd": "250", "webhook_url": "", "active": "on"}  # fmt: skip
+    data = {
+        "name": "FinOps",
+        "recipients": "a@example.com; b@example.com",
+        "mode": "daily",
+        "min_impact_usd": "250",
+        "webhook_url": "",
+        "active": "on",
+    }
     assert viewer_client.get(url).status_code == 200
     assert viewer_client.post(url, data).status_code == 403
     client.force_login(analyst)

@@ -30,19 +30,31 @@ def scale_out(fleet):
         usd = 100 + rng.normal(0, 4) + (60 if d == SPIKE_DAY else 0)
         add_cost(fleet["account"], FIRST + dt.timedelta(days=d), usd, service=image)
     dep = Deployment.objects.create(
-        service=image, account=fleet["account"], name="t-image-g5", provider="aws",
-        region="us-east-1", instance_type="g5.2xlarge", gpu_model="A10G", gpu_count=1,
+        service=image,
+        account=fleet["account"],
+        name="t-image-g5",
+        provider="aws",
+        region="us-east-1",
+        instance_type="g5.2xlarge",
+        gpu_model="A10G",
+        gpu_count=1,
         throughput_rps_per_replica=4.0,
-    )  # fmt: skip
+    )
     start = dt.datetime.combine(FIRST, dt.time(), tzinfo=dt.UTC)
     samples = []
     for h in range(DAYS * 24):
         replicas = 2.0 + rng.normal(0, 0.05)
         if h // 24 == SPIKE_DAY and 4 <= h % 24 < 20:
             replicas = 8.0
-        samples.append(UsageSample(deployment=dep, ts=start + dt.timedelta(hours=h),
-                                   step_seconds=3600, replicas=replicas,
-                                   request_rate_rps=5.0 + rng.normal(0, 0.2)))  # fmt: skip
+        samples.append(
+            UsageSample(
+                deployment=dep,
+                ts=start + dt.timedelta(hours=h),
+                step_seconds=3600,
+                replicas=replicas,
+                request_rate_rps=5.0 + rng.normal(0, 0.2),
+            )
+        )
     UsageSample.objects.bulk_create(samples)
     return fleet
 

@@ -31,9 +31,15 @@ def freeze(day: dt.date):
 
 def chat_budget(fleet, **kw) -> Budget:
     return Budget.objects.create(
-        name="Chat <prod>", scope=BudgetScope.SERVICE, service=fleet["chat"], amount_usd=10000,
-        actual_thresholds=[80], forecast_thresholds=[], recipients="finops@example.com, lead@example.com", **kw,
-    )  # fmt: skip
+        name="Chat <prod>",
+        scope=BudgetScope.SERVICE,
+        service=fleet["chat"],
+        amount_usd=10000,
+        actual_thresholds=[80],
+        forecast_thresholds=[],
+        recipients="finops@example.com, lead@example.com",
+        **kw,
+    )
 
 
 def test_notification_log_keeps_the_email_as_sent(fleet, mailoutbox, settings):

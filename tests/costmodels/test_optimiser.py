@@ -122,8 +122,14 @@ def test_plan_is_cheaper_than_current_meets_slo_and_is_reproducible_by_simulatio
     blend = (
         1 - plan.mix.spot_share
     ) * offer.ondemand_usd_per_hour + plan.mix.spot_share * offer.spot_usd_per_hour
-    want = optimal_commitment_level(first.running_replicas_usage(), offer.commit_1y_usd_per_hour, offer.ondemand_usd_per_hour,
-                                    method="exact", overflow_price=np.full(demand.size, blend), integer=True)  # fmt: skip
+    want = optimal_commitment_level(
+        first.running_replicas_usage(),
+        offer.commit_1y_usd_per_hour,
+        offer.ondemand_usd_per_hour,
+        method="exact",
+        overflow_price=np.full(demand.size, blend),
+        integer=True,
+    )
     assert plan.mix.committed_replicas == want
 
 
@@ -154,9 +160,21 @@ def test_fleet_batch_equals_one_by_one_and_keeps_dates(catalog):
     b = catalog.offer("azure", "Standard_NC4as_T4_v3", "eastus")
     idx = pd.date_range("2026-10-01", periods=2 * 1440, freq="min", tz="UTC")
     specs = [
-        ServiceSpec("embed", pd.Series(_diurnal(2, 3000), index=idx), CapacityModel("embeddings", gpu_model=a.gpu_model, batch_size=16).fit(), a, 150),
-        ServiceSpec("tts", _diurnal(2, 400, seed=2), CapacityModel("text_to_speech", gpu_model=b.gpu_model, batch_size=4).fit(), b, 2500),
-    ]  # fmt: skip
+        ServiceSpec(
+            "embed",
+            pd.Series(_diurnal(2, 3000), index=idx),
+            CapacityModel("embeddings", gpu_model=a.gpu_model, batch_size=16).fit(),
+            a,
+            150,
+        ),
+        ServiceSpec(
+            "tts",
+            _diurnal(2, 400, seed=2),
+            CapacityModel("text_to_speech", gpu_model=b.gpu_model, batch_size=4).fit(),
+            b,
+            2500,
+        ),
+    ]
     together = optimise_fleet(specs)
     alone = [optimise_fleet([s])[0] for s in specs]
     assert together == alone

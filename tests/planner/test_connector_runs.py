@@ -33,8 +33,15 @@ def _service_account_file(path, token_uri: str) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    info = {"type": "service_account", "project_id": "infer-prod", "private_key_id": "k1", "private_key": pem,
-            "client_email": "headroom@infer-prod.iam.gserviceaccount.com", "client_id": "1", "token_uri": token_uri}  # fmt: skip
+    info = {
+        "type": "service_account",
+        "project_id": "infer-prod",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "headroom@infer-prod.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
     path.write_text(json.dumps(info))
 
 
@@ -51,9 +58,13 @@ def test_gcp_account_runs_end_to_end_with_credentials_named_by_an_environment_va
         monkeypatch.setenv("HEADROOM_CRED_TEST_GCP_SA", str(tmp_path / "sa.json"))
         monkeypatch.setattr(settings, "GCP_BIGQUERY_ENDPOINT", url)
         account = CloudAccount.objects.create(
-            provider="gcp", account_id="infer-prod", name="GenAI", source="gcp_bigquery",
-            source_uri="infer-prod.billing.gcp_billing_export_resource_v1_01A2B3", credential_ref="HEADROOM_CRED_TEST_GCP_SA",
-        )  # fmt: skip
+            provider="gcp",
+            account_id="infer-prod",
+            name="GenAI",
+            source="gcp_bigquery",
+            source_uri="infer-prod.billing.gcp_billing_export_resource_v1_01A2B3",
+            credential_ref="HEADROOM_CRED_TEST_GCP_SA",
+        )
         FakeGoogle.query_calls = []
         with django_capture_on_commit_callbacks(execute=True):
             run_ids = scheduling.queue_account(

@@ -36,30 +36,56 @@ def pool():
     services, deps = {}, {}
     for slug, name in (("cc-chat", "CC Chat"), ("cc-emb", "CC Emb")):
         services[slug] = Service.objects.create(
-            slug=slug, name=name, modality="llm_chat", unit_of_work="1k tokens",
-            latency_slo_p95_ms=2000, tag_value=slug,
-        )  # fmt: skip
+            slug=slug,
+            name=name,
+            modality="llm_chat",
+            unit_of_work="1k tokens",
+            latency_slo_p95_ms=2000,
+            tag_value=slug,
+        )
         deps[slug] = Deployment.objects.create(
-            service=services[slug], account=acct, name=f"{slug}-dep", provider="aws",
-            region="us-east-1", instance_type="g5.12xlarge", gpu_model="A10G", gpu_count=4,
+            service=services[slug],
+            account=acct,
+            name=f"{slug}-dep",
+            provider="aws",
+            region="us-east-1",
+            instance_type="g5.12xlarge",
+            gpu_model="A10G",
+            gpu_count=4,
             throughput_rps_per_replica=1.0,
-        )  # fmt: skip
-    for day, replicas in ((DAY1, {"cc-chat": 3.0, "cc-emb": 1.0}), (DAY2, {"cc-chat": 1.0, "cc-emb": 1.0})):  # fmt: skip
+        )
+    for day, replicas in (
+        (DAY1, {"cc-chat": 3.0, "cc-emb": 1.0}),
+        (DAY2, {"cc-chat": 1.0, "cc-emb": 1.0}),
+    ):
         start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
         for slug, n in replicas.items():
             UsageSample.objects.bulk_create(
-                UsageSample(deployment=deps[slug], ts=start + dt.timedelta(hours=h),
-                            step_seconds=3600, replicas=n)
+                UsageSample(
+                    deployment=deps[slug],
+                    ts=start + dt.timedelta(hours=h),
+                    step_seconds=3600,
+                    replicas=n,
+                )
                 for h in range(24)
-            )  # fmt: skip
+            )
 
     def rollup(day, instance_type, cost, service=None, category="Standard"):
         CostRollup.objects.create(
-            date=day, account=acct, billing_period_start=day.replace(day=1), provider="AWS",
-            region="us-east-1", sku=f"PRODUCT-{instance_type}", instance_type=instance_type,
-            service=service, pricing_category=category,
-            charge_category="Usage", billed_cost=cost, effective_cost=cost, list_cost=cost,
-        )  # fmt: skip
+            date=day,
+            account=acct,
+            billing_period_start=day.replace(day=1),
+            provider="AWS",
+            region="us-east-1",
+            sku=f"PRODUCT-{instance_type}",
+            instance_type=instance_type,
+            service=service,
+            pricing_category=category,
+            charge_category="Usage",
+            billed_cost=cost,
+            effective_cost=cost,
+            list_cost=cost,
+        )
 
     rollup(DAY1, "g5.12xlarge", Decimal("100"))
     rollup(DAY2, "g5.12xlarge", Decimal("60"), category="Dynamic")
@@ -100,9 +126,12 @@ def test_every_reader_shows_the_same_cost_per_service(pool, viewer_client, viewe
             continue
         assert services_page[slug] == expected, ("services page", slug)
         budget = Budget.objects.create(
-            name=f"b-{slug}", scope=BudgetScope.SERVICE, service=services[slug],
-            period=BudgetPeriod.MONTHLY, amount_usd=Decimal("1000"),
-        )  # fmt: skip
+            name=f"b-{slug}",
+            scope=BudgetScope.SERVICE,
+            service=services[slug],
+            period=BudgetPeriod.MONTHLY,
+            amount_usd=Decimal("1000"),
+        )
         spend = budget_status(budget, today=DAY2).spend_usd
         assert spend == pytest.approx(float(expected), abs=1e-6), ("budget actuals", slug)
     assert sum(summary.values()) == sum(EXPECTED.values())  # attribution moves, never invents

@@ -45,24 +45,38 @@ def cur_batches(slug: str, instance_type: str, region: str) -> list[pa.RecordBat
     usage = {"ondemand": "BoxUsage", "spot": "SpotUsage", "committed": "BoxUsage"}
     rows = [
         {
-            "bill_billing_period_start_date": dt.datetime.combine(PERIOD, dt.time.min, tzinfo=dt.UTC),
+            "bill_billing_period_start_date": dt.datetime.combine(
+                PERIOD, dt.time.min, tzinfo=dt.UTC
+            ),
             "bill_billing_period_end_date": dt.datetime(2031, 8, 1, tzinfo=dt.UTC),
-            "bill_payer_account_id": "111122223333", "line_item_usage_account_id": "111122223333",
+            "bill_payer_account_id": "111122223333",
+            "line_item_usage_account_id": "111122223333",
             "line_item_line_item_type": lit[kind],
-            "line_item_usage_start_date": START, "line_item_usage_end_date": START + dt.timedelta(days=1),
-            "line_item_product_code": "AmazonEC2", "line_item_usage_type": f"USE1-{usage[kind]}:{instance_type}",
-            "line_item_usage_amount": qty, "line_item_unblended_cost": qty * PRICE[kind],
-            "line_item_currency_code": "USD", "pricing_public_on_demand_cost": qty * OD,
-            "pricing_term": "Reserved" if kind == "committed" else ("" if kind == "spot" else "OnDemand"),
-            "pricing_purchase_option": "Spot" if kind == "spot" else "", "pricing_unit": "Hrs",
-            "reservation_reservation_a_r_n": "arn:aws:ec2:us-east-1:111122223333:reserved-instances/ri-1" if kind == "committed" else None,
+            "line_item_usage_start_date": START,
+            "line_item_usage_end_date": START + dt.timedelta(days=1),
+            "line_item_product_code": "AmazonEC2",
+            "line_item_usage_type": f"USE1-{usage[kind]}:{instance_type}",
+            "line_item_usage_amount": qty,
+            "line_item_unblended_cost": qty * PRICE[kind],
+            "line_item_currency_code": "USD",
+            "pricing_public_on_demand_cost": qty * OD,
+            "pricing_term": "Reserved"
+            if kind == "committed"
+            else ("" if kind == "spot" else "OnDemand"),
+            "pricing_purchase_option": "Spot" if kind == "spot" else "",
+            "pricing_unit": "Hrs",
+            "reservation_reservation_a_r_n": "arn:aws:ec2:us-east-1:111122223333:reserved-instances/ri-1"
+            if kind == "committed"
+            else None,
             "reservation_effective_cost": qty * COMMIT if kind == "committed" else 0.0,
-            "product_product_name": "Amazon Elastic Compute Cloud", "product_region_code": region,
-            "product_instance_type": instance_type, "product_sku": "8KTTG4X5XKQ3T9TQ",
+            "product_product_name": "Amazon Elastic Compute Cloud",
+            "product_region_code": region,
+            "product_instance_type": instance_type,
+            "product_sku": "8KTTG4X5XKQ3T9TQ",
             "resource_tags_user_service": slug if tagged else None,
         }
         for qty, kind, tagged in ROWS
-    ]  # fmt: skip
+    ]
     return [CanonicalBatcher("test CUR").batch(cur_to_focus(pa.Table.from_pylist(rows)))]
 
 
@@ -72,19 +86,33 @@ def azure_batches(slug: str, instance_type: str, region: str) -> list[pa.RecordB
     cols: dict[str, list] = {}
     for qty, kind, tagged in ROWS:
         row = {
-            "ProviderName": "Microsoft", "PublisherName": "Microsoft", "InvoiceIssuerName": "Microsoft",
-            "BillingAccountId": "ea-1", "SubAccountId": "sub-1", "BillingCurrency": "USD",
-            "BillingPeriodStart": PERIOD.isoformat(), "BillingPeriodEnd": "2031-08-01",
-            "ChargePeriodStart": START.isoformat(), "ChargePeriodEnd": (START + dt.timedelta(days=1)).isoformat(),
-            "ChargeCategory": "Usage", "BilledCost": qty * PRICE[kind], "EffectiveCost": qty * PRICE[kind],
-            "ListCost": qty * OD, "PricingCategory": category[kind], "PricingQuantity": qty,
-            "PricingUnit": "1 Hour", "ConsumedQuantity": qty, "RegionId": region,
+            "ProviderName": "Microsoft",
+            "PublisherName": "Microsoft",
+            "InvoiceIssuerName": "Microsoft",
+            "BillingAccountId": "ea-1",
+            "SubAccountId": "sub-1",
+            "BillingCurrency": "USD",
+            "BillingPeriodStart": PERIOD.isoformat(),
+            "BillingPeriodEnd": "2031-08-01",
+            "ChargePeriodStart": START.isoformat(),
+            "ChargePeriodEnd": (START + dt.timedelta(days=1)).isoformat(),
+            "ChargeCategory": "Usage",
+            "BilledCost": qty * PRICE[kind],
+            "EffectiveCost": qty * PRICE[kind],
+            "ListCost": qty * OD,
+            "PricingCategory": category[kind],
+            "PricingQuantity": qty,
+            "PricingUnit": "1 Hour",
+            "ConsumedQuantity": qty,
+            "RegionId": region,
             "ResourceId": f"/subscriptions/sub-1/resourceGroups/ml/providers/Microsoft.Compute/virtualMachineScaleSets/{kind}",
-            "ServiceName": "Virtual Machines", "SkuId": "a3e0bf3c-6a77-4b3e-b5f2-1c0d2e7f9a10",
-            "ChargeDescription": "NC24ads A100 v4", "Tags": json.dumps({"service": slug}) if tagged else None,
+            "ServiceName": "Virtual Machines",
+            "SkuId": "a3e0bf3c-6a77-4b3e-b5f2-1c0d2e7f9a10",
+            "ChargeDescription": "NC24ads A100 v4",
+            "Tags": json.dumps({"service": slug}) if tagged else None,
             "x_SkuMeterName": "NC24ads A100 v4",
             "x_SkuDetails": json.dumps({"ServiceType": instance_type, "VCPUs": 24}),
-        }  # fmt: skip
+        }
         for k, v in row.items():
             cols.setdefault(k, []).append(v)
     return [CanonicalBatcher("test Azure export").batch(cols)]
@@ -92,24 +120,36 @@ def azure_batches(slug: str, instance_type: str, region: str) -> list[pa.RecordB
 
 def google_batches(slug: str, instance_type: str, region: str) -> list[pa.RecordBatch]:
     """Google billing export-shaped rows: SkuId is a SKU id, the machine type a system label."""
-    desc = {"ondemand": "L4 GPU running in Americas", "spot": "L4 GPU attached to Spot Preemptible VMs",
-            "committed": "L4 GPU running in Americas"}  # fmt: skip
+    desc = {
+        "ondemand": "L4 GPU running in Americas",
+        "spot": "L4 GPU attached to Spot Preemptible VMs",
+        "committed": "L4 GPU running in Americas",
+    }
     rows = [
         {
-            "billing_account_id": "01A2B3", "service_description": "Compute Engine",
-            "sku_id": "CF4E-A0C7-E3BF", "sku_description": desc[kind],
-            "usage_start_time": START.isoformat(), "usage_end_time": (START + dt.timedelta(days=1)).isoformat(),
-            "project_id": "infer-prod", "region": region, "zone": f"{region}-a",
+            "billing_account_id": "01A2B3",
+            "service_description": "Compute Engine",
+            "sku_id": "CF4E-A0C7-E3BF",
+            "sku_description": desc[kind],
+            "usage_start_time": START.isoformat(),
+            "usage_end_time": (START + dt.timedelta(days=1)).isoformat(),
+            "project_id": "infer-prod",
+            "region": region,
+            "zone": f"{region}-a",
             "resource_name": f"//compute.googleapis.com/projects/infer-prod/zones/{region}-a/instances/{kind}",
-            "cost": qty * (OD if kind == "committed" else PRICE[kind]), "cost_at_list": qty * OD,
-            "currency": "USD", "pricing_quantity": qty, "pricing_unit": "hour", "cost_type": "regular",
+            "cost": qty * (OD if kind == "committed" else PRICE[kind]),
+            "cost_at_list": qty * OD,
+            "currency": "USD",
+            "pricing_quantity": qty,
+            "pricing_unit": "hour",
+            "cost_type": "regular",
             "credits_total": -qty * (OD - COMMIT) if kind == "committed" else 0.0,
             "cud_credits": -qty * (OD - COMMIT) if kind == "committed" else 0.0,
             "labels_json": json.dumps([{"key": "service", "value": slug}]) if tagged else None,
             "machine_type": instance_type,
         }
         for qty, kind, tagged in ROWS
-    ]  # fmt: skip
+    ]
     return [CanonicalBatcher("test BigQuery export").batch(standard_rows_to_focus(rows, PERIOD))]
 
 
@@ -129,19 +169,33 @@ def test_attribution_and_current_mix_find_the_instances(provider):
     deps = {}
     for name, replicas in (("a", 3.0), ("b", 1.0)):
         svc = Service.objects.create(
-            slug=f"{provider}-{name}", name=f"{provider} {name}", modality="llm_chat",
-            unit_of_work="1k tokens", latency_slo_p95_ms=2000, tag_value=f"{provider}-{name}",
-        )  # fmt: skip
+            slug=f"{provider}-{name}",
+            name=f"{provider} {name}",
+            modality="llm_chat",
+            unit_of_work="1k tokens",
+            latency_slo_p95_ms=2000,
+            tag_value=f"{provider}-{name}",
+        )
         deps[name] = Deployment.objects.create(
-            service=svc, account=acct, name=f"it-{provider}-{name}", provider=provider,
-            region=region, instance_type=instance_type, gpu_model="X", gpu_count=1,
+            service=svc,
+            account=acct,
+            name=f"it-{provider}-{name}",
+            provider=provider,
+            region=region,
+            instance_type=instance_type,
+            gpu_model="X",
+            gpu_count=1,
             throughput_rps_per_replica=1.0,
-        )  # fmt: skip
+        )
         UsageSample.objects.bulk_create(
-            UsageSample(deployment=deps[name], ts=START + dt.timedelta(hours=h), step_seconds=3600,
-                        replicas=replicas)
+            UsageSample(
+                deployment=deps[name],
+                ts=START + dt.timedelta(hours=h),
+                step_seconds=3600,
+                replicas=replicas,
+            )
             for h in range(24)
-        )  # fmt: skip
+        )
 
     load_batches(shape(f"{provider}-a", instance_type, region), acct)
 
@@ -153,9 +207,17 @@ def test_attribution_and_current_mix_find_the_instances(provider):
     assert shared == {a: Decimal("75.000000"), b: Decimal("25.000000")}
 
     offer = InstanceOffer(
-        provider=provider, instance_type=instance_type, region=region, gpu_model="X",
-        gpu_count=1, gpu_memory_gib=24, ondemand_usd_per_hour=OD, spot_usd_per_hour=SPOT,
-        commit_1y_usd_per_hour=COMMIT, commit_3y_usd_per_hour=None, spot_interruption_bucket=1,
-    )  # fmt: skip
+        provider=provider,
+        instance_type=instance_type,
+        region=region,
+        gpu_model="X",
+        gpu_count=1,
+        gpu_memory_gib=24,
+        ondemand_usd_per_hour=OD,
+        spot_usd_per_hour=SPOT,
+        commit_1y_usd_per_hour=COMMIT,
+        commit_3y_usd_per_hour=None,
+        spot_interruption_bucket=1,
+    )
     mix = current_mix(deps["a"].service, deps["a"], offer, START, START + dt.timedelta(days=1))
     assert (mix.committed_replicas, mix.spot_share) == (2, 0.25)

@@ -39,10 +39,13 @@ FROM read_parquet('{path}') GROUP BY ALL
 def _keyed(rows: list[dict]) -> dict[tuple, tuple]:
     keys = rollup_mod.KEYS
     return {
-        tuple(r[k] for k in keys): (round(r["billed_cost"], 6), round(r["effective_cost"], 6),
-                                    r["line_items"])
+        tuple(r[k] for k in keys): (
+            round(r["billed_cost"], 6),
+            round(r["effective_cost"], 6),
+            r["line_items"],
+        )
         for r in rows
-    }  # fmt: skip
+    }
 
 
 def test_coded_rollup_equals_duckdb_sql_over_the_file(tmp_path, monkeypatch):

@@ -231,8 +231,14 @@ class _CostExplorer(BaseHTTPRequestHandler):
 
 
 def _ce_result() -> dict:
-    group = {"Keys": ["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:g5.xlarge"],
-             "Metrics": {"UnblendedCost": {"Amount": "24.144", "Unit": "USD"}, "AmortizedCost": {"Amount": "24.144", "Unit": "USD"}, "UsageQuantity": {"Amount": "24", "Unit": "Hrs"}}}  # fmt: skip
+    group = {
+        "Keys": ["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:g5.xlarge"],
+        "Metrics": {
+            "UnblendedCost": {"Amount": "24.144", "Unit": "USD"},
+            "AmortizedCost": {"Amount": "24.144", "Unit": "USD"},
+            "UsageQuantity": {"Amount": "24", "Unit": "Hrs"},
+        },
+    }
     return {
         "ResultsByTime": [
             {

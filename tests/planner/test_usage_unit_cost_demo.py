@@ -27,8 +27,20 @@ def _frame(slug: str) -> pd.DataFrame:
     lo = dt.datetime.combine(START, dt.time.min, tzinfo=dt.UTC)
     hi = dt.datetime.combine(END, dt.time.min, tzinfo=dt.UTC) + dt.timedelta(days=1)
     rows = UsageSample.objects.filter(deployment__service__slug=slug, ts__gte=lo, ts__lt=hi)
-    f = pd.DataFrame(list(rows.values("ts", "input_tokens", "output_tokens", "prefill_seconds",
-                                      "decode_seconds", "images", "audio_seconds", "video_seconds")))  # fmt: skip
+    f = pd.DataFrame(
+        list(
+            rows.values(
+                "ts",
+                "input_tokens",
+                "output_tokens",
+                "prefill_seconds",
+                "decode_seconds",
+                "images",
+                "audio_seconds",
+                "video_seconds",
+            )
+        )
+    )
     f["day"] = f["ts"].dt.date
     return f.groupby("day").sum(numeric_only=True)
 
@@ -154,9 +166,13 @@ def test_build_vs_buy_prices_the_measured_tokens_at_the_entered_api_price(demo_f
     assert before.managed_usd is None  # no bundled vendor price
     ServiceServingTargets.objects.update_or_create(
         service=service,
-        defaults={"managed_api_name": "Some API", "managed_usd_per_1m_input": Decimal("0.5"),
-                  "managed_usd_per_1m_output": Decimal("1.5"), "managed_price_source": "test"},
-    )  # fmt: skip
+        defaults={
+            "managed_api_name": "Some API",
+            "managed_usd_per_1m_input": Decimal("0.5"),
+            "managed_usd_per_1m_output": Decimal("1.5"),
+            "managed_price_source": "test",
+        },
+    )
     after = build_vs_buy(service, START, END)
     expected = after.input_tokens / 1e6 * 0.5 + after.output_tokens / 1e6 * 1.5
     assert after.managed_usd == pytest.approx(expected)

@@ -66,10 +66,15 @@ def demand(cap):
 
 
 TARGET = ExportTarget(
-    service_slug="chat-llm", namespace="inference", deployment_name="chat-llm-vllm",
-    cluster="prod-use1", provider="aws", instance_types=("g5.xlarge",),
-    serving_image="vllm/vllm-openai:v0.6.3", aws_resource_id="endpoint/chat-llm/variant/AllTraffic",
-)  # fmt: skip
+    service_slug="chat-llm",
+    namespace="inference",
+    deployment_name="chat-llm-vllm",
+    cluster="prod-use1",
+    provider="aws",
+    instance_types=("g5.xlarge",),
+    serving_image="vllm/vllm-openai:v0.6.3",
+    aws_resource_id="endpoint/chat-llm/variant/AllTraffic",
+)
 
 
 def k8s_policy(cap, metric: str, **over) -> AutoscalingPolicy:
@@ -80,10 +85,16 @@ def k8s_policy(cap, metric: str, **over) -> AutoscalingPolicy:
         "queue_length": float(cap.batch_size),
     }[metric]
     base = dict(
-        metric=metric, target=round(target, 3), min_replicas=1, max_replicas=10,
-        polling_interval_s=30, scale_up_stabilisation_s=0 if metric == "queue_length" else 60,
-        scale_down_stabilisation_s=300, cooldown_s=0, max_scale_up_replicas_per_min=3,
-    )  # fmt: skip
+        metric=metric,
+        target=round(target, 3),
+        min_replicas=1,
+        max_replicas=10,
+        polling_interval_s=30,
+        scale_up_stabilisation_s=0 if metric == "queue_length" else 60,
+        scale_down_stabilisation_s=300,
+        cooldown_s=0,
+        max_scale_up_replicas_per_min=3,
+    )
     return AutoscalingPolicy(**{**base, **over})
 
 
@@ -111,8 +122,9 @@ def k8s_objects(decision, render):
     return through_yaml(objs)
 
 
-@pytest.mark.parametrize("metric", ["requests_per_replica", "gpu_utilisation", "concurrency",
-                                    "queue_length"])  # fmt: skip
+@pytest.mark.parametrize(
+    "metric", ["requests_per_replica", "gpu_utilisation", "concurrency", "queue_length"]
+)
 @pytest.mark.parametrize(("lo", "warm"), [(1, 0), (0, 0), (1, 2)])
 def test_keda_roundtrip(demand, offer, cap, metric, lo, warm):
     policy = k8s_policy(cap, metric, min_replicas=lo, warm_pool=warm, warm_pool_cost_fraction=1.0)
@@ -131,8 +143,9 @@ def test_keda_roundtrip(demand, offer, cap, metric, lo, warm):
         )
 
 
-@pytest.mark.parametrize("metric", ["requests_per_replica", "gpu_utilisation", "concurrency",
-                                    "queue_length"])  # fmt: skip
+@pytest.mark.parametrize(
+    "metric", ["requests_per_replica", "gpu_utilisation", "concurrency", "queue_length"]
+)
 def test_hpa_roundtrip(demand, offer, cap, metric):
     policy = k8s_policy(cap, metric, warm_pool=1, warm_pool_cost_fraction=1.0)
     decision = decision_from_simulation(policy, PurchaseMix(), TARGET, exporter="hpa")
@@ -144,9 +157,14 @@ def test_hpa_roundtrip(demand, offer, cap, metric):
 
 @pytest.mark.parametrize(
     "mix",
-    [PurchaseMix(spot_share=0.25), PurchaseMix(spot_share=0.5), PurchaseMix(spot_share=1.0),
-     PurchaseMix(committed_replicas=2), PurchaseMix(committed_replicas=1, commitment_term="3y")],
-)  # fmt: skip
+    [
+        PurchaseMix(spot_share=0.25),
+        PurchaseMix(spot_share=0.5),
+        PurchaseMix(spot_share=1.0),
+        PurchaseMix(committed_replicas=2),
+        PurchaseMix(committed_replicas=1, commitment_term="3y"),
+    ],
+)
 def test_karpenter_roundtrip(demand, offer, cap, mix):
     quiet = dataclasses.replace(offer, spot_interruption_bucket=0)
     policy = k8s_policy(cap, "requests_per_replica")
@@ -164,11 +182,18 @@ def test_karpenter_roundtrip(demand, offer, cap, mix):
 
 def test_aws_roundtrip(demand, offer, cap, aws_env):
     policy = AutoscalingPolicy(
-        metric="requests_per_replica", target=round(0.7 * cap.throughput_rps_, 3),
-        min_replicas=1, max_replicas=10, polling_interval_s=60, scale_up_stabilisation_s=120,
-        scale_down_stabilisation_s=840, cooldown_s=600, max_scale_up_replicas_per_min=10,
-        tolerance=0.1, scale_out_tolerance=0.0,
-    )  # fmt: skip
+        metric="requests_per_replica",
+        target=round(0.7 * cap.throughput_rps_, 3),
+        min_replicas=1,
+        max_replicas=10,
+        polling_interval_s=60,
+        scale_up_stabilisation_s=120,
+        scale_down_stabilisation_s=840,
+        cooldown_s=600,
+        max_scale_up_replicas_per_min=10,
+        tolerance=0.1,
+        scale_out_tolerance=0.0,
+    )
     decision = decision_from_simulation(policy, PurchaseMix(), TARGET, exporter="aws")
     client = ApplicationAutoScalingClient("us-east-1")
     apply_plan(client, [decision])
@@ -207,9 +232,15 @@ def test_queue_metric_with_up_window_and_warm_pool_on_aws_are_refused(cap):
     queue = k8s_policy(cap, "queue_length", scale_up_stabilisation_s=60)
     with pytest.raises(ExportRefused, match="outside the window"):
         decision_from_simulation(queue, PurchaseMix(), TARGET, exporter="keda")
-    aws = AutoscalingPolicy(metric="requests_per_replica", target=1.0, warm_pool=1,
-                            scale_up_stabilisation_s=120, scale_down_stabilisation_s=840,
-                            max_scale_up_replicas_per_min=10, scale_out_tolerance=0.0)  # fmt: skip
+    aws = AutoscalingPolicy(
+        metric="requests_per_replica",
+        target=1.0,
+        warm_pool=1,
+        scale_up_stabilisation_s=120,
+        scale_down_stabilisation_s=840,
+        max_scale_up_replicas_per_min=10,
+        scale_out_tolerance=0.0,
+    )
     with pytest.raises(ExportRefused, match="SageMaker endpoint variants have none"):
         decision_from_simulation(aws, PurchaseMix(), TARGET, exporter="aws")
 
@@ -259,17 +290,30 @@ def test_hpa_formula_on_the_exported_metric_gives_the_simulated_replicas(cap, of
 )
 @given(
     metric=st.sampled_from(["requests_per_replica", "gpu_utilisation", "concurrency"]),
-    lo=st.integers(0, 3), span=st.integers(1, 8), poll=st.integers(1, 60),
-    up=st.integers(0, 600), down=st.integers(0, 1800), max_up=st.integers(1, 6),
-    warm=st.integers(0, 2), share=st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]),
-)  # fmt: skip
-def test_any_keda_expressible_policy_roundtrips(demand, offer, cap, metric, lo, span, poll, up,
-                                                down, max_up, warm, share):  # fmt: skip
+    lo=st.integers(0, 3),
+    span=st.integers(1, 8),
+    poll=st.integers(1, 60),
+    up=st.integers(0, 600),
+    down=st.integers(0, 1800),
+    max_up=st.integers(1, 6),
+    warm=st.integers(0, 2),
+    share=st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]),
+)
+def test_any_keda_expressible_policy_roundtrips(
+    demand, offer, cap, metric, lo, span, poll, up, down, max_up, warm, share
+):
     policy = k8s_policy(
-        cap, metric, min_replicas=lo, max_replicas=lo + span, polling_interval_s=poll,
-        scale_up_stabilisation_s=up, scale_down_stabilisation_s=down,
-        max_scale_up_replicas_per_min=max_up, warm_pool=warm, warm_pool_cost_fraction=1.0,
-    )  # fmt: skip
+        cap,
+        metric,
+        min_replicas=lo,
+        max_replicas=lo + span,
+        polling_interval_s=poll,
+        scale_up_stabilisation_s=up,
+        scale_down_stabilisation_s=down,
+        max_scale_up_replicas_per_min=max_up,
+        warm_pool=warm,
+        warm_pool_cost_fraction=1.0,
+    )
     mix = PurchaseMix(spot_share=share)
     keda = decision_from_simulation(policy, mix, TARGET, exporter="keda")
     back = read_scaled_object(k8s_objects(keda, render_scaled_object))
@@ -299,8 +343,13 @@ def test_stored_plan_roundtrip(demand, offer, cap):
     (stored,) = plan.as_decisions()
     assert stored.metric.query == decision.metric.query and "sum(DCGM" in stored.metric.query
     files = bundle_for(plan).files
-    docs = [d for path, text in files.items() if path.endswith(".yaml")
-            for d in yaml.safe_load_all(text) if d]  # fmt: skip
+    docs = [
+        d
+        for path, text in files.items()
+        if path.endswith(".yaml")
+        for d in yaml.safe_load_all(text)
+        if d
+    ]
     back = read_scaled_object(docs)
     assert back.warm_pool == 1
     assert_same_run(replay(demand, offer, cap, policy, mix), replay(demand, offer, cap, back, mix))
@@ -322,18 +371,29 @@ def test_ec2_warm_pool_roundtrip(demand, offer, cap, aws_env, metric, warm):
     )
     asg = boto3.client("autoscaling", region_name="us-east-1")
     asg.create_auto_scaling_group(
-        AutoScalingGroupName="chat-llm", MinSize=1, MaxSize=2,
-        LaunchTemplate={"LaunchTemplateName": "gpu"}, AvailabilityZones=["us-east-1a"],
-    )  # fmt: skip
+        AutoScalingGroupName="chat-llm",
+        MinSize=1,
+        MaxSize=2,
+        LaunchTemplate={"LaunchTemplateName": "gpu"},
+        AvailabilityZones=["us-east-1a"],
+    )
     frac = stopped_warm_fraction(offer.ondemand_usd_per_hour, 200)
     assert frac == pytest.approx(200 * 0.08 / 730 / offer.ondemand_usd_per_hour)  # ~2.2 %
     target = dict(metric=metric, target=70.0 if metric == "gpu_utilisation" else 0.5)
     policy = AutoscalingPolicy(
-        **target, min_replicas=1, max_replicas=10, polling_interval_s=60,
-        scale_up_stabilisation_s=120, scale_down_stabilisation_s=840, cooldown_s=0,
-        max_scale_up_replicas_per_min=10, warm_pool=warm, warm_pool_cost_fraction=frac,
-        tolerance=0.1, scale_out_tolerance=0.0,
-    )  # fmt: skip
+        **target,
+        min_replicas=1,
+        max_replicas=10,
+        polling_interval_s=60,
+        scale_up_stabilisation_s=120,
+        scale_down_stabilisation_s=840,
+        cooldown_s=0,
+        max_scale_up_replicas_per_min=10,
+        warm_pool=warm,
+        warm_pool_cost_fraction=frac,
+        tolerance=0.1,
+        scale_out_tolerance=0.0,
+    )
     where = dataclasses.replace(
         TARGET, aws_resource_id="asg/chat-llm", alb_resource_label="app/lb/1/targetgroup/tg/2"
     )

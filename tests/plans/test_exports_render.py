@@ -130,9 +130,13 @@ def test_scale_to_zero_carries_keda_cooldown(known_plan):
 
 @pytest.mark.parametrize(
     ("share", "max_replicas", "gpus", "spot_values", "n"),
-    [(0.5, 12, 1, ["1"], 2), (0.3, 10, 2, ["1", "2", "3"], 10), (0.25, 7, 1, ["1"], 4),
-     (0.75, 8, 1, ["1", "2", "3"], 4)],
-)  # fmt: skip
+    [
+        (0.5, 12, 1, ["1"], 2),
+        (0.3, 10, 2, ["1", "2", "3"], 10),
+        (0.25, 7, 1, ["1"], 4),
+        (0.75, 8, 1, ["1", "2", "3"], 4),
+    ],
+)
 def test_spot_share_holds_at_every_load(known_plan, share, max_replicas, gpus, spot_values, n):
     d = known_plan[0].__class__(
         **{

@@ -18,10 +18,16 @@ CONVERTER = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
 GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?P<body>[^)]*)\)")
 # Page URL prefix -> model whose id/slug the page takes (API viewsets say it themselves).
 PAGE_MODELS = {
-    "/ingest/runs/": "billing.IngestRun", "/services/": "core.Service", "/recommendations/": "whatif.Recommendation",
-    "/whatif/": "whatif.Scenario", "/plans/tokens/": "plans.ClusterToken", "/plans/": "plans.Plan",
-    "/anomalies/": "alerts.Anomaly", "/budgets/": "alerts.Budget", "/api/keda/targets/": "core.Service",
-}  # fmt: skip
+    "/ingest/runs/": "billing.IngestRun",
+    "/services/": "core.Service",
+    "/recommendations/": "whatif.Recommendation",
+    "/whatif/": "whatif.Scenario",
+    "/plans/tokens/": "plans.ClusterToken",
+    "/plans/": "plans.Plan",
+    "/anomalies/": "alerts.Anomaly",
+    "/budgets/": "alerts.Budget",
+    "/api/keda/targets/": "core.Service",
+}
 HEADROOM_APPS = ("core", "billing", "whatif", "plans", "alerts", "auth", "authtoken")
 BIG_TABLES = {"billing.costrollup", "billing.usagesample"}  # counted, not hashed row by row
 

@@ -86,9 +86,13 @@ def test_credential_value_never_leaves_the_process(
     monkeypatch.setattr(settings, "GCP_BIGQUERY_ENDPOINT", "http://127.0.0.1:1")
     caplog.set_level(logging.DEBUG)
     account = CloudAccount.objects.create(
-        provider=provider, account_id=f"leak-{source}", name=f"leak {source}", source=source,
-        source_uri=uri, credential_ref="HEADROOM_CRED_MARKER",
-    )  # fmt: skip
+        provider=provider,
+        account_id=f"leak-{source}",
+        name=f"leak {source}",
+        source=source,
+        source_uri=uri,
+        credential_ref="HEADROOM_CRED_MARKER",
+    )
     client = token_client(analyst)
     client.force_login(analyst)
     with serve(RefusingTokenServer) as (url, _):

@@ -53,17 +53,37 @@ def _extra_focus_cases():
     return [
         ("missing-file", lambda k: str(k.tmp / "nope.csv"), "no such file"),
         ("a-directory", lambda k: str(k.tmp), "tmp"),
-        ("png-named-csv", raw(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "img.csv"), "not a FOCUS billing file"),
+        (
+            "png-named-csv",
+            raw(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "img.csv"),
+            "not a FOCUS billing file",
+        ),
         ("nul-bytes", raw(b"\x00" * 128, "nul.csv"), "not a FOCUS billing file"),
         ("only-bom", raw(b"\xef\xbb\xbf", "bom.csv"), "no header row"),
-        ("html-error-page", raw(b"<html><body>403 Forbidden</body></html>\n", "page.csv"), "not a FOCUS billing file"),
+        (
+            "html-error-page",
+            raw(b"<html><body>403 Forbidden</body></html>\n", "page.csv"),
+            "not a FOCUS billing file",
+        ),
         ("json-not-csv", raw(b'{"BilledCost": 1}\n', "j.csv"), "mandatory FOCUS"),
         ("gzip-garbage", raw(b"\x1f\x8b\x08\x00garbage-garbage", "g.csv.gz"), "gzip"),
         ("parquet-garbage", raw(b"PAR1" + b"\x00" * 40 + b"PAR1", "p.parquet"), "Parquet"),
-        ("formula-in-cost", lambda k: k.corrupt({(3, "BilledCost"): "=1+1"}), "row 3, column BilledCost"),
-        ("huge-exponent", lambda k: k.corrupt({(4, "BilledCost"): "1e400"}), "row 4, column BilledCost"),
-        ("cost-with-currency-sign", lambda k: k.corrupt({(6, "EffectiveCost"): "$12.00"}), "row 6, column EffectiveCost"),
-    ]  # fmt: skip
+        (
+            "formula-in-cost",
+            lambda k: k.corrupt({(3, "BilledCost"): "=1+1"}),
+            "row 3, column BilledCost",
+        ),
+        (
+            "huge-exponent",
+            lambda k: k.corrupt({(4, "BilledCost"): "1e400"}),
+            "row 4, column BilledCost",
+        ),
+        (
+            "cost-with-currency-sign",
+            lambda k: k.corrupt({(6, "EffectiveCost"): "$12.00"}),
+            "row 6, column EffectiveCost",
+        ),
+    ]
 
 
 FOCUS_IDS = [c[0] for c in FOCUS_CASES] + [c[0] for c in _extra_focus_cases()]
@@ -138,14 +158,22 @@ PROVIDER_CASES = [
     ("no-time-period", _day(TimePeriod=None), "TimePeriod"),
     ("missing-time-period-start", _day(TimePeriod={"End": "2026-09-04"}), "Start"),
     ("word-date", _day(TimePeriod={"Start": "yesterday", "End": "2026-09-04"}), "yesterday"),
-    ("impossible-date", _day(TimePeriod={"Start": "2026-02-30", "End": "2026-03-01"}), "2026-02-30"),
-    ("end-before-start", _day(TimePeriod={"Start": "2026-09-05", "End": "2026-09-04"}), "ChargePeriodEnd"),
+    (
+        "impossible-date",
+        _day(TimePeriod={"Start": "2026-02-30", "End": "2026-03-01"}),
+        "2026-02-30",
+    ),
+    (
+        "end-before-start",
+        _day(TimePeriod={"Start": "2026-09-05", "End": "2026-09-04"}),
+        "ChargePeriodEnd",
+    ),
     ("groups-not-a-list", _day(Groups="oops"), "Groups"),
     ("keys-not-a-list", _ce_page(Keys=17), "Keys"),
     ("metrics-not-an-object", _ce_page(Metrics="12.5"), "Metrics"),
     ("results-not-a-list", {"ResultsByTime": "soon"}, "ResultsByTime"),
     ("result-not-an-object", {"ResultsByTime": ["2026-09-03"]}, "ResultsByTime"),
-]  # fmt: skip
+]
 
 
 # Cost Explorer responses of the wrong *shape* reach results_to_focus unchecked and fail with a
@@ -236,17 +264,26 @@ AZURE_CASES = [
     ("az-currency-name", _az_page(Currency="Euro"), "Euro"),
     ("az-quantity-text", _az_page(UsageQuantity="many"), "many"),
     ("az-iso-date-garbage", _az_page(UsageDate="2026-13-45"), "2026-13-45"),
-]  # fmt: skip
+]
 
 
 # An out-of-range UsageDate fails with Python's bare "month must be in 1..12" / "day is out of
 # range for month", naming neither the value nor the row. Owner: ingest/azure/query.py (_day).
 AZ_DATE_NOT_NAMED: set[str] = set()  # the error now names the value
 AZURE_PARAMS = [
-    pytest.param(*case, id=case[0], marks=[pytest.mark.xfail(strict=True, reason="date error names no value (ingest/azure/query.py)")]
-                 if case[0] in AZ_DATE_NOT_NAMED else [])
+    pytest.param(
+        *case,
+        id=case[0],
+        marks=[
+            pytest.mark.xfail(
+                strict=True, reason="date error names no value (ingest/azure/query.py)"
+            )
+        ]
+        if case[0] in AZ_DATE_NOT_NAMED
+        else [],
+    )
     for case in AZURE_CASES
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("case_id,page,text", AZURE_PARAMS)

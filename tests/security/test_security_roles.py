@@ -182,14 +182,25 @@ def _objects(tag: str, tmp_path, analyst) -> dict:
     acct = CloudAccount.objects.create(provider="aws", account_id=f"m-{tag}", name="A")
     src = write_focus_file(tmp_path / f"{tag}.csv", rows=20, seed=1).path
     o = {
-        "service": svc, "account": acct,
-        "spare_account": CloudAccount.objects.create(provider="azure", account_id=f"spare-{tag}", name="B"),
-        "source_account": CloudAccount.objects.create(provider="other", account_id=f"src-{tag}", name="C",
-                                                      source_uri=str(src)),
-        "deployment": Deployment.objects.create(service=svc, account=acct, name=f"m-{tag}", provider="aws",
-                                                region="us-east-1", instance_type="g5.xlarge", gpu_model="A10G",
-                                                throughput_rps_per_replica=3.0),
-    }  # fmt: skip
+        "service": svc,
+        "account": acct,
+        "spare_account": CloudAccount.objects.create(
+            provider="azure", account_id=f"spare-{tag}", name="B"
+        ),
+        "source_account": CloudAccount.objects.create(
+            provider="other", account_id=f"src-{tag}", name="C", source_uri=str(src)
+        ),
+        "deployment": Deployment.objects.create(
+            service=svc,
+            account=acct,
+            name=f"m-{tag}",
+            provider="aws",
+            region="us-east-1",
+            instance_type="g5.xlarge",
+            gpu_model="A10G",
+            throughput_rps_per_replica=3.0,
+        ),
+    }
     if apps.is_installed("planner.alerts"):
         from planner.alerts.models import Anomaly, Budget
 

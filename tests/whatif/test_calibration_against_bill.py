@@ -28,8 +28,14 @@ def test_calibration_command_reproduces_bill_and_slo_on_the_demo_fleet(demo_flee
     lines = _lines()
     *rows, summary = lines
     assert summary["services"] == len(rows) == len(demo.SERVICES)
-    keys = {"service", "billed_compute_monthly", "simulated_compute_monthly", "cost_error_pct",
-            "observed_slo_attainment", "simulated_slo_attainment"}  # fmt: skip
+    keys = {
+        "service",
+        "billed_compute_monthly",
+        "simulated_compute_monthly",
+        "cost_error_pct",
+        "observed_slo_attainment",
+        "simulated_slo_attainment",
+    }
     for r in rows:
         assert keys <= set(r), r
         err = (

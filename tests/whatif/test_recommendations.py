@@ -131,8 +131,12 @@ def test_management_command_refreshes_the_named_services(demo_fleet):
 def test_confidence_is_realised_over_predicted_savings_halved_when_the_slo_slips():
     from planner.whatif.recommend import confidence_from
 
-    bt = {"predicted_savings_usd": 200.0, "realised_savings_usd": 150.0,
-          "realised_slo_attainment": 0.99, "current_slo_attainment_held_out": 0.99}  # fmt: skip
+    bt = {
+        "predicted_savings_usd": 200.0,
+        "realised_savings_usd": 150.0,
+        "realised_slo_attainment": 0.99,
+        "current_slo_attainment_held_out": 0.99,
+    }
     assert confidence_from(bt, 1.0, True) == 0.75
     assert confidence_from(bt, 0.5, True) == 0.38  # 0.375 at half the evidence, rounded
     assert confidence_from({**bt, "realised_slo_attainment": 0.95}, 1.0, True) == 0.38
