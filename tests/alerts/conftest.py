@@ -8,19 +8,11 @@ import pytest
 @pytest.fixture
 def fleet(db):
     """One AWS account and two services, no cost yet."""
-    from planner.core.models import CloudAccount, Service
+    from tests.factories import make_account, make_service
 
-    account = CloudAccount.objects.create(
-        provider="aws", account_id="999900001111", name="Test AWS"
-    )
-    chat = Service.objects.create(
-        slug="t-chat",
-        name="T chat",
-        modality="llm_chat",
-        unit_of_work="1k tokens",
-        latency_slo_p95_ms=2000,
-    )
-    image = Service.objects.create(
+    account = make_account(account_id="999900001111", name="Test AWS")
+    chat = make_service(slug="t-chat", name="T chat")
+    image = make_service(
         slug="t-image",
         name="T image",
         modality="image_generation",

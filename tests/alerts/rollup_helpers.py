@@ -4,7 +4,6 @@ every expected number in the alert tests can be computed by hand."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 
 def add_cost(
@@ -16,24 +15,18 @@ def add_cost(
     category: str = "Usage",
     pricing: str = "Standard",
 ):
-    from planner.billing.models import CostRollup
+    from tests.factories import make_rollup
 
-    value = Decimal(f"{usd:.6f}")
-    return CostRollup.objects.create(
-        date=day,
-        account=account,
-        billing_period_start=day.replace(day=1),
-        provider="AWS",
+    return make_rollup(
+        account,
+        day,
+        usd,
         service_name="Amazon Elastic Compute Cloud",
-        region="us-east-1",
         sku=sku,
         pricing_category=pricing,
         charge_category=category,
         service_tag=service.tag_value if service else "",
         service=service,
-        billed_cost=value,
-        effective_cost=value,
-        list_cost=value,
     )
 
 

@@ -13,7 +13,7 @@ from ingest.focus.generate import write_focus_file
 from planner.alerts.models import AlertSent, Budget, BudgetScope
 from planner.billing import services
 from planner.billing.models import RunStatus
-from planner.core.models import CloudAccount
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def own_store(settings, tmp_path):
 def test_successful_ingest_evaluates_budgets(
     tmp_path, mailoutbox, django_capture_on_commit_callbacks
 ):
-    account = CloudAccount.objects.create(provider="aws", account_id="123456789012", name="Gen")
+    account = make_account(account_id="123456789012", name="Gen")
     Budget.objects.create(
         name="Everything",
         scope=BudgetScope.TOTAL,

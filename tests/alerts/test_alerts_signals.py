@@ -12,6 +12,7 @@ import pytest
 from planner.alerts.detection import detect_cost_anomalies, usage_series
 from planner.alerts.models import Anomaly, AnomalySignal
 from tests.alerts.rollup_helpers import add_cost
+from tests.factories import make_deployment
 
 pytestmark = pytest.mark.django_db
 FIRST = dt.date(2026, 8, 1)
@@ -21,7 +22,6 @@ SPIKE_DAY = 32  # 16 hours at 8 replicas instead of 2: +96 GPU-hours and about +
 
 @pytest.fixture
 def scale_out(fleet):
-    from planner.core.models import Deployment
     from planner.usage.models import UsageSample
 
     rng = np.random.default_rng(2026)
@@ -29,15 +29,11 @@ def scale_out(fleet):
     for d in range(DAYS):
         usd = 100 + rng.normal(0, 4) + (60 if d == SPIKE_DAY else 0)
         add_cost(fleet["account"], FIRST + dt.timedelta(days=d), usd, service=image)
-    dep = Deployment.objects.create(
-        service=image,
-        account=fleet["account"],
+    dep = make_deployment(
+        image,
+        fleet["account"],
         name="t-image-g5",
-        provider="aws",
-        region="us-east-1",
         instance_type="g5.2xlarge",
-        gpu_model="A10G",
-        gpu_count=1,
         throughput_rps_per_replica=4.0,
     )
     start = dt.datetime.combine(FIRST, dt.time(), tzinfo=dt.UTC)

@@ -9,8 +9,7 @@ from decimal import Decimal
 import pytest
 
 from planner.api.csv import FORMULA_PREFIXES, csv_text, escape_cell
-from planner.billing.models import CostRollup
-from planner.core.models import CloudAccount
+from tests.factories import make_account, make_rollup
 
 
 @pytest.mark.parametrize(
@@ -57,17 +56,15 @@ def test_csv_round_trip_never_starts_a_text_cell_with_a_trigger():
 
 @pytest.mark.django_db
 def test_cost_export_escapes_cells_from_billing_data(viewer_api):
-    acct = CloudAccount.objects.create(provider="aws", account_id="api-test-csv", name="x")
-    CostRollup.objects.create(
-        date="2026-01-02",
-        account=acct,
+    acct = make_account(account_id="api-test-csv", name="x")
+    make_rollup(
+        acct,
+        "2026-01-02",
+        Decimal("-5.5"),
         billing_period_start="2026-01-01",
-        provider="AWS",
         service_name='=HYPERLINK("http://evil")',
         sku="@sku",
         region="-us",
-        billed_cost=Decimal("-5.5"),
-        effective_cost=Decimal("-5.5"),
         list_cost=Decimal("1"),
     )
     resp = viewer_api.get("/api/v1/costs/export/", {"account": acct.pk})

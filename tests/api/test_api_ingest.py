@@ -11,16 +11,14 @@ from django.db.models import Sum
 from ingest.focus.generate import write_focus_file
 from planner.api.serializers import IngestRunSerializer
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
-from planner.core.models import CloudAccount
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def account():
-    return CloudAccount.objects.create(
-        provider="aws", account_id="api-test-upload-target", name="Upload target"
-    )
+    return make_account(provider="aws", account_id="api-test-upload-target", name="Upload target")
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from planner.chargeback.models import (
     Team,
 )
 from planner.chargeback.report import TEAM_HEADER, Period, build_report
-from planner.core.models import CloudAccount
+from tests.factories import make_account, make_user
 
 MARCH = Period.month(dt.date(2033, 3, 1))
 T0 = dt.datetime(2033, 3, 10, 12, tzinfo=dt.UTC)
@@ -64,7 +64,7 @@ RECORDS = [
 
 @pytest.fixture
 def setup(db):
-    acct = CloudAccount.objects.create(provider="aws", account_id="cb-test", name="Chargeback")
+    acct = make_account(account_id="cb-test", name="Chargeback")
     load_rows(acct, RECORDS)
     search = Team.objects.create(name="Search", cost_centre="S-100")
     speech = Team.objects.create(name="Speech", cost_centre="V-200")
@@ -134,7 +134,7 @@ def test_chargeback_allocation_matches_hand_calculation(setup):
 
 
 def test_chargeback_unallocated_row_shown_without_any_team(db):
-    acct = CloudAccount.objects.create(provider="aws", account_id="cb-none", name="No teams")
+    acct = make_account(account_id="cb-none", name="No teams")
     load_rows(acct, [_rec(12.5, {"team": "x"}), _rec(7.5, None)])
     from planner.chargeback.allocation import period_records
 
@@ -152,7 +152,7 @@ def test_chargeback_currency_converted_at_the_ecb_rate_of_the_charge_day(db, set
     usd = [h.strip() for h in rows[0]].index("USD")
     usd_per_eur = {r[0]: float(r[usd]) for r in rows[1:] if r and r[usd].strip() not in ("", "N/A")}
     day = dt.datetime(2024, 3, 7, 9, tzinfo=dt.UTC)  # a Thursday: the ECB published that day
-    acct = CloudAccount.objects.create(provider="azure", account_id="cb-eur", name="EUR")
+    acct = make_account(provider="azure", account_id="cb-eur", name="EUR")
     load_rows(acct, [_rec(1000.0, {"team": "eu"}, ChargePeriodStart=day, BillingCurrency="EUR")])
     Team.objects.create(name="EU")
     TagRule.objects.create(team=Team.objects.get(name="EU"), tag_key="team", tag_value="eu")
@@ -205,13 +205,12 @@ def test_chargeback_scheduled_reports_sent_once_per_period(setup):
     assert ReportDelivery.objects.filter(subscription=everyone, period_key="2033-03").count() == 1
 
 
-def test_chargeback_page_exports_and_roles(setup, client, django_user_model):
-    from planner.core.roles import ANALYST, VIEWER, assign_role
+def test_chargeback_page_exports_and_roles(setup, client):
+    from planner.core.roles import ANALYST, VIEWER
 
     url = reverse("chargeback") + "?month=2033-03"
     assert client.get(url).status_code == 302
-    viewer = django_user_model.objects.create_user("cb-viewer", password="pw-cb-viewer-1")
-    assign_role(viewer, VIEWER)
+    viewer = make_user(VIEWER, "cb-viewer")
     client.force_login(viewer)
     page = client.get(url)
     assert page.status_code == 200 and b"(unallocated)" in page.content
@@ -234,8 +233,7 @@ def test_chargeback_page_exports_and_roles(setup, client, django_user_model):
     )
     got = pq.read_table(io.BytesIO(resp.content)).to_pylist()
     assert got == [{"Budget": "A", "Spent": 1234.5}, {"Budget": "B", "Spent": 0.12}]
-    analyst = django_user_model.objects.create_user("cb-analyst", password="pw-cb-analyst-1")
-    assign_role(analyst, ANALYST)
+    analyst = make_user(ANALYST, "cb-analyst")
     client.force_login(analyst)
     resp = client.post(
         reverse("chargeback-pool"),

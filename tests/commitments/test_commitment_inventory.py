@@ -19,7 +19,7 @@ from planner.commitments.contracts import import_contract_commitments
 from planner.commitments.expiry import alert_expiring
 from planner.commitments.inventory import inventory, sync_from_line_items, usage_by_commitment
 from planner.commitments.models import Commitment, ExpiryAlertRule, ExpiryNotice
-from planner.core.models import CloudAccount
+from tests.factories import make_account, make_user
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
 
@@ -51,7 +51,7 @@ def _hour(h, sku, category, qty, status=None, cid=None):
 
 @pytest.fixture
 def account():
-    acct = CloudAccount.objects.create(provider="aws", account_id="cm-inv", name="Commitments")
+    acct = make_account(account_id="cm-inv", name="Commitments")
     rows = []
     # ri-1: 1 instance committed on g5.xlarge; demand per hour 2, 1, 0, 3
     for h, demand in enumerate([2, 1, 0, 3]):
@@ -192,14 +192,13 @@ def test_commitment_inventory_expiry_alert_sent_once_per_term(settings):
     assert ExpiryNotice.objects.filter(commitment=own).count() == 1
 
 
-def test_commitment_inventory_page_and_api(client, django_user_model, account):
-    from planner.core.roles import VIEWER, assign_role
+def test_commitment_inventory_page_and_api(client, account):
+    from planner.core.roles import VIEWER
 
     sync_from_line_items(DAY, DAY, account_ids=[account.pk])
     url = reverse("commitments") + "?start=2032-05-04&end=2032-05-04"
     assert client.get(url).status_code == 302  # login required
-    user = django_user_model.objects.create_user("cm-viewer", password="pw-cm-viewer-1")
-    assign_role(user, VIEWER)
+    user = make_user(VIEWER, "cm-viewer")
     client.force_login(user)
     page = client.get(url)
     assert page.status_code == 200
@@ -231,7 +230,7 @@ def test_commitment_inventory_registers_commitments_after_an_ingest_run(
     from planner.billing import services
     from planner.core.demo import to_focus_batches
 
-    acct = CloudAccount.objects.create(provider="aws", account_id="cm-run", name="Run")
+    acct = make_account(account_id="cm-run", name="Run")
     t = dt.datetime(2035, 7, 9, 3, tzinfo=dt.UTC)
     rec = {**DEFAULTS, **_hour(0, "g6.xlarge", "Committed", 2, "Used", "sp-after-run")}
     rec.update(

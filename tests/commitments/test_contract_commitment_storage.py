@@ -15,7 +15,7 @@ import pytest
 from planner.billing import services
 from planner.billing.models import RunStatus
 from planner.commitments.models import Commitment
-from planner.core.models import CloudAccount
+from tests.factories import make_account
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
 
@@ -38,7 +38,7 @@ def files(tmp_path_factory):
 
 @pytest.fixture
 def account():
-    return CloudAccount.objects.create(provider="gcp", account_id="ds-gcp", name="Datasets")
+    return make_account(provider="gcp", account_id="ds-gcp", name="Datasets")
 
 
 def _ingest(account, path):

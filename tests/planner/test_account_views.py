@@ -8,7 +8,7 @@ import time_machine
 from django.urls import reverse
 
 from planner.billing.models import BillingPeriodLoad, IngestRun
-from planner.core.models import CloudAccount
+from tests.factories import make_account
 from tests.ingest.aws_data import BUCKET, cur_table, moto_endpoint, parquet_bytes, put_data_export
 
 
@@ -23,8 +23,7 @@ def moto_s3():
 
 @pytest.fixture
 def account(db):
-    return CloudAccount.objects.create(
-        provider="aws",
+    return make_account(
         account_id="views-0001",
         name="GPU prod",
         source="aws_export",

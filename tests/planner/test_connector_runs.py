@@ -15,7 +15,7 @@ from django.conf import settings
 
 from planner.billing import scheduling
 from planner.billing.models import BillingPeriodLoad, IngestRun, RunStatus
-from planner.core.models import CloudAccount
+from tests.factories import make_account
 
 SEP = dt.date(2026, 9, 1)
 
@@ -57,7 +57,7 @@ def test_gcp_account_runs_end_to_end_with_credentials_named_by_an_environment_va
         _service_account_file(tmp_path / "sa.json", f"{url}/token")
         monkeypatch.setenv("HEADROOM_CRED_TEST_GCP_SA", str(tmp_path / "sa.json"))
         monkeypatch.setattr(settings, "GCP_BIGQUERY_ENDPOINT", url)
-        account = CloudAccount.objects.create(
+        account = make_account(
             provider="gcp",
             account_id="infer-prod",
             name="GenAI",
@@ -110,7 +110,7 @@ def test_azure_account_runs_end_to_end_with_the_default_credential_chain(
         monkeypatch.setenv("IDENTITY_HEADER", "identity-secret")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca)
         monkeypatch.setattr(settings, "AZURE_ARM_ENDPOINT", url)
-        account = CloudAccount.objects.create(
+        account = make_account(
             provider="azure",
             account_id="sub-1",
             name="AI sub",

@@ -20,9 +20,13 @@ import pytest
 from planner.alerts.budgets import budget_status
 from planner.alerts.models import Budget, BudgetPeriod, BudgetScope
 from planner.alerts.series import cost_series, service_spec
-from planner.billing.models import CostRollup
-from planner.core.models import CloudAccount, Deployment, Service
-from planner.usage.models import UsageSample
+from tests.factories import (
+    make_account,
+    make_deployment,
+    make_hourly_samples,
+    make_rollup,
+    make_service,
+)
 
 pytestmark = pytest.mark.django_db
 DAY1 = dt.date(2031, 5, 6)
@@ -32,27 +36,12 @@ EXPECTED = {"cc-chat": Decimal("145"), "cc-emb": Decimal("65"), None: Decimal("5
 
 @pytest.fixture
 def pool():
-    acct = CloudAccount.objects.create(provider="aws", account_id="cc-pool", name="CC pool")
+    acct = make_account(account_id="cc-pool", name="CC pool")
     services, deps = {}, {}
     for slug, name in (("cc-chat", "CC Chat"), ("cc-emb", "CC Emb")):
-        services[slug] = Service.objects.create(
-            slug=slug,
-            name=name,
-            modality="llm_chat",
-            unit_of_work="1k tokens",
-            latency_slo_p95_ms=2000,
-            tag_value=slug,
-        )
-        deps[slug] = Deployment.objects.create(
-            service=services[slug],
-            account=acct,
-            name=f"{slug}-dep",
-            provider="aws",
-            region="us-east-1",
-            instance_type="g5.12xlarge",
-            gpu_model="A10G",
-            gpu_count=4,
-            throughput_rps_per_replica=1.0,
+        services[slug] = make_service(slug=slug, name=name, tag_value=slug)
+        deps[slug] = make_deployment(
+            services[slug], acct, name=f"{slug}-dep", instance_type="g5.12xlarge", gpu_count=4
         )
     for day, replicas in (
         (DAY1, {"cc-chat": 3.0, "cc-emb": 1.0}),
@@ -60,31 +49,18 @@ def pool():
     ):
         start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
         for slug, n in replicas.items():
-            UsageSample.objects.bulk_create(
-                UsageSample(
-                    deployment=deps[slug],
-                    ts=start + dt.timedelta(hours=h),
-                    step_seconds=3600,
-                    replicas=n,
-                )
-                for h in range(24)
-            )
+            make_hourly_samples(deps[slug], start, replicas=n)
 
     def rollup(day, instance_type, cost, service=None, category="Standard"):
-        CostRollup.objects.create(
-            date=day,
-            account=acct,
-            billing_period_start=day.replace(day=1),
-            provider="AWS",
-            region="us-east-1",
+        make_rollup(
+            acct,
+            day,
+            cost,
             sku=f"PRODUCT-{instance_type}",
             instance_type=instance_type,
             service=service,
             pricing_category=category,
             charge_category="Usage",
-            billed_cost=cost,
-            effective_cost=cost,
-            list_cost=cost,
         )
 
     rollup(DAY1, "g5.12xlarge", Decimal("100"))

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from planner.billing.models import CostRollup
 from planner.billing.tasks import refresh_fx_rates
-from planner.core.models import CloudAccount
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 DAY = dt.datetime(2034, 2, 8, 10, tzinfo=dt.UTC)  # a Wednesday
@@ -54,7 +54,7 @@ def mirror():
 
 @pytest.fixture
 def eur_account():
-    acct = CloudAccount.objects.create(provider="azure", account_id="fx-eur", name="EUR account")
+    acct = make_account(provider="azure", account_id="fx-eur", name="EUR account")
     load_rows(acct, [{"ChargePeriodStart": DAY, "EffectiveCost": 1000.0, "BillingCurrency": "EUR"}])
     return acct
 

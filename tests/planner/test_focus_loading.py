@@ -16,8 +16,8 @@ from ingest.focus.generate import write_focus_file
 from planner.billing import services
 from planner.billing.loader import store
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, RunStatus
-from planner.core.models import CloudAccount
 from tests.conftest import SHARED_DATA
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 SAMPLE = SHARED_DATA / "focus" / "focus_sample.csv"
@@ -30,7 +30,7 @@ def own_store(settings, tmp_path):
 
 @pytest.fixture
 def account():
-    return CloudAccount.objects.create(provider="aws", account_id="1234567890123", name="Sample")
+    return make_account(account_id="1234567890123", name="Sample")
 
 
 def snapshot(account):

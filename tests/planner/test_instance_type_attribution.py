@@ -24,9 +24,13 @@ from ingest.gcp.bigquery import standard_rows_to_focus
 from planner.billing.attribution import shared_cost_by_service
 from planner.billing.loader import load_batches
 from planner.billing.models import CostRollup
-from planner.core.models import CloudAccount, Deployment, Service
-from planner.usage.models import UsageSample
 from planner.whatif.engine import current_mix
+from tests.factories import (
+    make_account,
+    make_deployment,
+    make_hourly_samples,
+    make_service,
+)
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2031, 7, 8)
@@ -163,39 +167,20 @@ SHAPES = {
 @pytest.mark.parametrize("provider", sorted(SHAPES))
 def test_attribution_and_current_mix_find_the_instances(provider):
     shape, instance_type, region = SHAPES[provider]
-    acct = CloudAccount.objects.create(
-        provider=provider, account_id=f"it-{provider}", name=provider
-    )
+    acct = make_account(provider=provider, account_id=f"it-{provider}", name=provider)
     deps = {}
     for name, replicas in (("a", 3.0), ("b", 1.0)):
-        svc = Service.objects.create(
-            slug=f"{provider}-{name}",
-            name=f"{provider} {name}",
-            modality="llm_chat",
-            unit_of_work="1k tokens",
-            latency_slo_p95_ms=2000,
-            tag_value=f"{provider}-{name}",
-        )
-        deps[name] = Deployment.objects.create(
-            service=svc,
-            account=acct,
+        slug = f"{provider}-{name}"
+        svc = make_service(slug=slug, name=f"{provider} {name}", tag_value=slug)
+        deps[name] = make_deployment(
+            svc,
+            acct,
             name=f"it-{provider}-{name}",
-            provider=provider,
             region=region,
             instance_type=instance_type,
             gpu_model="X",
-            gpu_count=1,
-            throughput_rps_per_replica=1.0,
         )
-        UsageSample.objects.bulk_create(
-            UsageSample(
-                deployment=deps[name],
-                ts=START + dt.timedelta(hours=h),
-                step_seconds=3600,
-                replicas=replicas,
-            )
-            for h in range(24)
-        )
+        make_hourly_samples(deps[name], START, replicas=replicas)
 
     load_batches(shape(f"{provider}-a", instance_type, region), acct)
 

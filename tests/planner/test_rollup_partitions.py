@@ -14,7 +14,7 @@ from ingest.focus.reader import open_focus
 from planner.billing import partitions
 from planner.billing.loader import load_batches
 from planner.billing.models import CostRollup
-from planner.core.models import CloudAccount
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def test_month_arithmetic():
 @pytest.fixture
 def loaded(tmp_path, settings):
     settings.LINE_ITEM_STORE = str(tmp_path / "lineitems")
-    account = CloudAccount.objects.create(provider="aws", account_id="partitions", name="p")
+    account = make_account(account_id="partitions", name="p")
     gen = write_focus_file(tmp_path / "f.csv", rows=3000, seed=2, periods=2)
     load_batches(open_focus(str(gen.path)), account)
     return account, gen

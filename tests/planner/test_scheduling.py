@@ -24,6 +24,7 @@ from planner.billing.connectors import execute_connector_run, last_fingerprint
 from planner.billing.models import BillingPeriodLoad, IngestRun, RunStatus
 from planner.billing.services import RunAlreadyActive, create_run
 from planner.core.models import CloudAccount
+from tests.factories import make_account, make_deployment, make_service
 from tests.ingest.aws_data import (
     BUCKET,
     CUR_BILLED,
@@ -63,7 +64,7 @@ def _account(**kw) -> CloudAccount:
         source="aws_export",
         source_uri=f"s3://{BUCKET}/sched",
     )
-    return CloudAccount.objects.create(**{**defaults, **kw})
+    return make_account(**{**defaults, **kw})
 
 
 def test_due_periods_rereads_previous_month_during_restatement_window():
@@ -324,9 +325,8 @@ def test_price_refresh_stores_spot_prices_for_instance_types_in_use(
 ):
     from planner.billing.connector_tasks import queue_price_refresh
     from planner.billing.pricing import price_updates_path, refreshed_price_catalog
-    from planner.core.models import Deployment, Service
 
-    svc = Service.objects.create(
+    svc = make_service(
         slug="sched-image-gen",
         name="Image generation",
         modality="image_generation",
@@ -334,15 +334,7 @@ def test_price_refresh_stores_spot_prices_for_instance_types_in_use(
         latency_slo_p95_ms=4000,
     )
     for region in ("us-east-1", "us-west-2"):
-        Deployment.objects.create(
-            service=svc,
-            name=f"img-{region}",
-            provider="aws",
-            region=region,
-            instance_type="g5.xlarge",
-            gpu_model="A10G",
-            throughput_rps_per_replica=2,
-        )
+        make_deployment(svc, name=f"img-{region}", region=region, throughput_rps_per_replica=2)
     _account(account_id="6")
     with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
         assert queue_price_refresh(NOW) == 1

@@ -6,9 +6,13 @@ from decimal import Decimal
 import pytest
 
 from planner.billing.attribution import shared_cost_by_service, shared_gpu_allocations
-from planner.billing.models import CostRollup
-from planner.core.models import CloudAccount, Deployment, Service
-from planner.usage.models import UsageSample
+from tests.factories import (
+    make_account,
+    make_deployment,
+    make_hourly_samples,
+    make_rollup,
+    make_service,
+)
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2031, 3, 4)  # far from the demo fleet's dates
@@ -16,62 +20,23 @@ DAY = dt.date(2031, 3, 4)  # far from the demo fleet's dates
 
 @pytest.fixture
 def shared_pool():
-    acct = CloudAccount.objects.create(provider="aws", account_id="shared-pool", name="Shared pool")
-    chat = Service.objects.create(
-        slug="sh-chat",
-        name="Chat",
-        modality="llm_chat",
-        unit_of_work="1k tokens",
-        latency_slo_p95_ms=2000,
-    )
-    emb = Service.objects.create(
-        slug="sh-emb",
-        name="Emb",
-        modality="embeddings",
-        unit_of_work="1k tokens",
-        latency_slo_p95_ms=100,
-    )
+    acct = make_account(account_id="shared-pool", name="Shared pool")
+    chat = make_service(slug="sh-chat", name="Chat")
+    emb = make_service(slug="sh-emb", name="Emb", modality="embeddings", latency_slo_p95_ms=100)
     deps = {}
     for svc, gpus in ((chat, 4), (emb, 4)):
-        deps[svc.slug] = Deployment.objects.create(
-            service=svc,
-            account=acct,
-            name=f"{svc.slug}-dep",
-            provider="aws",
-            region="us-east-1",
-            instance_type="g5.12xlarge",
-            gpu_model="A10G",
-            gpu_count=gpus,
-            throughput_rps_per_replica=1.0,
+        deps[svc.slug] = make_deployment(
+            svc, acct, name=f"{svc.slug}-dep", instance_type="g5.12xlarge", gpu_count=gpus
         )
     start = dt.datetime(2031, 3, 4, tzinfo=dt.UTC)
     # chat: 3 replicas for 24 hourly samples = 3 × 4 GPUs × 24 h = 288 GPU-hours
     # emb:  1 replica  for 24 hourly samples = 1 × 4 GPUs × 24 h =  96 GPU-hours  → shares 0.75 / 0.25
     for slug, replicas in (("sh-chat", 3.0), ("sh-emb", 1.0)):
-        UsageSample.objects.bulk_create(
-            UsageSample(
-                deployment=deps[slug],
-                ts=start + dt.timedelta(hours=h),
-                step_seconds=3600,
-                replicas=replicas,
-            )
-            for h in range(24)
-        )
+        make_hourly_samples(deps[slug], start, replicas=replicas)
 
     def rollup(sku, cost, service=None):
-        CostRollup.objects.create(
-            date=DAY,
-            account=acct,
-            billing_period_start=DAY.replace(day=1),
-            provider="AWS",
-            region="us-east-1",
-            sku=sku,
-            instance_type=sku,  # a demo/Cost Explorer-shaped row: the SKU names the type
-            service=service,
-            billed_cost=cost,
-            effective_cost=cost,
-            list_cost=cost,
-        )
+        # a demo/Cost Explorer-shaped row: the SKU names the instance type
+        make_rollup(acct, DAY, cost, sku=sku, instance_type=sku, service=service)
 
     rollup("g5.12xlarge", Decimal("100.00"))  # untagged node cost: shared
     rollup("g5.12xlarge", Decimal("40.00"), service=chat)  # tagged: already chat's, not re-split

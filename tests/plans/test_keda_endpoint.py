@@ -10,6 +10,7 @@ import time_machine
 
 from planner.plans.models import ClusterToken
 from planner.plans.services import approve_plan, create_plan_from_decisions, mark_applied
+from tests.factories import make_user
 
 URL = "/api/keda/targets/chat-llm"
 
@@ -97,9 +98,9 @@ def test_scheduled_target_at_frozen_time(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_over_real_http(live_server, fleet_services, known_plan, django_user_model):
+def test_over_real_http(live_server, fleet_services, known_plan):
     plan = create_plan_from_decisions(known_plan, name="http")
-    user = django_user_model.objects.create_user("ops", password="x-Ops-123!")
+    user = make_user(None, "ops")
     approve_plan(plan, user)
     mark_applied(plan, user)
     raw = ClusterToken.issue("prod-use1")[1]

@@ -209,10 +209,10 @@ def loaded(tmp_path, settings):
     """An account with one good period loaded (40 rows): the data bad inputs must not disturb."""
     from ingest.focus.generate import write_focus_file
     from planner.billing.loader import load_batches
-    from planner.core.models import CloudAccount
+    from tests.factories import make_account
 
     settings.LINE_ITEM_STORE = str(tmp_path / "store")
-    account = CloudAccount.objects.create(provider="aws", account_id="corpus", name="corpus")
+    account = make_account(account_id="corpus", name="corpus")
     good = write_focus_file(tmp_path / "good.csv", version="1.2", rows=40, seed=3, fmt="csv")
     from ingest.focus.reader import open_focus
 

@@ -282,16 +282,10 @@ def api_objects(loaded, admin_user):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    from planner.core.models import Service
+    from tests.factories import make_service
 
     account, _, _ = loaded
-    Service.objects.create(
-        slug="corpus-svc",
-        name="Corpus",
-        modality="embeddings",
-        unit_of_work="1k tokens",
-        latency_slo_p95_ms=100,
-    )
+    make_service(slug="corpus-svc", name="Corpus", modality="embeddings", latency_slo_p95_ms=100)
     ids = {"ACCOUNT": account.pk}
     from django.apps import apps
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from planner.billing import services
-from planner.core.models import CloudAccount
 
 from .conftest import stored_state
 
@@ -26,6 +25,8 @@ sys.path.insert(
 )  # the ingest corpus' helpers
 from test_malformed_focus import CASES as FOCUS_CASES  # noqa: E402
 from test_malformed_focus import Kit  # noqa: E402
+
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -203,7 +204,7 @@ def test_malformed_provider_response_fails_the_run_and_changes_nothing(
     from ingest.aws import client as aws_client
 
     account, _, store_root = loaded
-    ce = CloudAccount.objects.create(
+    ce = make_account(
         provider="aws", account_id="123456789012", name="ce", source="aws_cost_explorer"
     )
     monkeypatch.setattr(aws_client.AwsClient, "cost_and_usage_page", lambda self, **request: page)
@@ -297,9 +298,7 @@ def test_malformed_azure_response_fails_the_run_and_changes_nothing(
     monkeypatch.setattr(
         az_client.AzureClient, "query_pages", lambda self, scope, definition: iter([page])
     )
-    az = CloudAccount.objects.create(
-        provider="azure", account_id="sub-1", name="az", source="azure_query"
-    )
+    az = make_account(provider="azure", account_id="sub-1", name="az", source="azure_query")
     before = stored_state(store_root)
     run = services.create_run(az, "azure_query", "", period_start=dt.date(2026, 9, 1))
     with contextlib.suppress(Exception):

@@ -11,6 +11,7 @@ from costmodels.catalog import PriceCatalog
 from planner.core import demo
 from planner.core.models import Service
 from planner.whatif import engine, services
+from tests.factories import make_service
 
 
 def test_demand_is_each_samples_rate_held_over_its_step_and_summed_over_deployments():
@@ -75,13 +76,7 @@ def test_bad_scenarios_say_which_service_and_what_to_change(demo_fleet):
         engine.variant(inputs, {"instance_type": "p5.48xlarge"})
     with pytest.raises(engine.ScenarioInputError, match="min_replicas"):
         engine.variant(inputs, {"min_replicas": 9, "max_replicas": 3})
-    empty = Service.objects.create(
-        slug="new-svc",
-        name="New",
-        modality="embeddings",
-        unit_of_work="1k tokens",
-        latency_slo_p95_ms=100,
-    )
+    empty = make_service(slug="new-svc", name="New", modality="embeddings", latency_slo_p95_ms=100)
     with pytest.raises(engine.ScenarioInputError, match="has no deployment"):
         engine.load_inputs(empty)
 
