@@ -2,7 +2,7 @@
 
 Figures are built as plain dicts in plotly's JSON schema rather than through
 ``plotly.graph_objects``: the object layer validates every attribute and costs ~100 ms for a
-stacked chart, which the dashboard cannot afford. ``tests/whatif/test_charts.py`` loads each
+stacked chart, which the dashboard cannot afford. ``tests/planner/whatif/test_charts.py`` loads each
 figure back into ``plotly.graph_objects.Figure`` to prove it is valid.
 """
 

@@ -20,9 +20,9 @@ from django.urls import reverse
 
 from planner.billing.models import IngestRun
 from planner.core.models import CloudAccount
-from tests.api.conftest import token_client
 from tests.factories import make_account
 from tests.ingest.local_servers import serve
+from tests.planner.api.conftest import token_client
 
 MARKER = "sk-marker-7f3a9c1e-credential-value"
 

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 
 from planner.billing.models import IngestRun
 from planner.core.models import CloudAccount
-from tests.api.conftest import token_client
 from tests.factories import make_account
+from tests.planner.api.conftest import token_client
 
 MARKER = "hunter2-import-dir-marker-5b1e"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.api.conftest import token_client
 from tests.factories import make_user
+from tests.planner.api.conftest import token_client
 from tests.security.conftest import all_routes
 
 PAGES = ["/", "/services/", "/ingest/", "/whatif/", "/plans/", "/anomalies/", "/budgets/"]

@@ -20,8 +20,8 @@ from django.utils import timezone
 from ingest.focus.generate import write_focus_file
 from planner.billing.models import IngestRun
 from planner.billing.uploads import purge_uploads
-from tests.api.conftest import token_client
 from tests.factories import make_account
+from tests.planner.api.conftest import token_client
 
 MiB = 1024 * 1024
 BOUNDARY = "----headroomtestboundary"

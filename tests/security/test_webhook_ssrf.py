@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from planner.alerts import webhooks
 from planner.alerts.models import Budget
-from tests.api.conftest import token_client
 from tests.ingest.local_servers import serve
+from tests.planner.api.conftest import token_client
 
 
 class Receiver(BaseHTTPRequestHandler):

@@ -17,8 +17,8 @@ from planner.alerts import email_chart
 from planner.alerts.budgets import evaluate_budget
 from planner.alerts.models import AlertSent, Budget, BudgetScope, Notification
 from planner.alerts.notification_log import rendered_email
-from tests.alerts.rollup_helpers import add_daily
-from tests.alerts.test_alerts_delivery import FlakyWebhook, webhook_server  # noqa: F401
+from tests.planner.alerts.rollup_helpers import add_daily
+from tests.planner.alerts.test_alerts_delivery import FlakyWebhook, webhook_server  # noqa: F401
 
 D = dt.date
 

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from planner.alerts.detection import Episode, detect_cost_anomalies, store_episode
 from planner.alerts.models import Anomaly
 from planner.alerts.series import service_spec
-from tests.alerts.rollup_helpers import add_cost
+from tests.planner.alerts.rollup_helpers import add_cost
 
 FIRST = dt.date(2026, 8, 1)
 SPIKE = dt.date(2026, 9, 5)

@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from planner.alerts import webhooks
 from planner.alerts.budgets import evaluate_budget
 from planner.alerts.models import Budget, BudgetScope
-from tests.alerts.rollup_helpers import add_daily
+from tests.planner.alerts.rollup_helpers import add_daily
 
 pytestmark = pytest.mark.django_db
 D = dt.date

@@ -84,7 +84,7 @@ def test_every_reader_shows_the_same_cost_per_service(pool, viewer_client, viewe
     table = {names.get(label): total for label, _, _, total in resp.context["service_rows"]}
     chart = _chart_totals(resp.context["chart_over_time"])
 
-    from tests.api.conftest import token_client
+    from tests.planner.api.conftest import token_client
 
     api = token_client(viewer).get("/api/v1/costs/summary/", {**span, "group_by": "service"})
     summary = {r["key"]: Decimal(r["effective_cost"]) for r in api.json()}
@@ -128,7 +128,7 @@ def test_a_service_filter_gives_the_attributed_cost_on_every_reader(
         float(EXPECTED[slug])
     )
 
-    from tests.api.conftest import token_client
+    from tests.planner.api.conftest import token_client
 
     api = token_client(viewer).get(
         "/api/v1/costs/summary/", {**span, **filters, "group_by": "pricing_category"}

@@ -15,7 +15,7 @@ from django.db import connection
 
 from planner.alerts.budgets import budget_status, evaluate_budget
 from planner.alerts.models import AlertSent, Budget, BudgetPeriod, BudgetScope, period_bounds
-from tests.alerts.rollup_helpers import add_cost, add_daily
+from tests.planner.alerts.rollup_helpers import add_cost, add_daily
 
 UTC = dt.UTC
 D = dt.date

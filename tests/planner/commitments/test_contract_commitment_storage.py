@@ -17,7 +17,7 @@ from planner.billing.models import RunStatus
 from planner.commitments.models import Commitment
 from tests.factories import make_account
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ingest"))
 
 pytestmark = pytest.mark.django_db
 

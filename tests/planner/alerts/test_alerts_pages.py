@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from planner.alerts.detection import detect_cost_anomalies
 from planner.alerts.models import Anomaly, Budget
-from tests.alerts.rollup_helpers import add_daily
+from tests.planner.alerts.rollup_helpers import add_daily
 
 pytestmark = pytest.mark.django_db
 

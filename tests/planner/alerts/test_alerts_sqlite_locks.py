@@ -16,8 +16,8 @@ from planner.alerts.budgets import evaluate_budget
 from planner.alerts.models import AlertSent, Budget
 from planner.core import sqlite_writes
 from planner.core.sqlite_writes import DatabaseBusy
-from tests.alerts.rollup_helpers import add_daily
-from tests.alerts.test_alerts_budgets import freeze, make_budget
+from tests.planner.alerts.rollup_helpers import add_daily
+from tests.planner.alerts.test_alerts_budgets import freeze, make_budget
 
 D = dt.date
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -21,7 +21,7 @@ from planner.commitments.inventory import inventory, sync_from_line_items, usage
 from planner.commitments.models import Commitment, ExpiryAlertRule, ExpiryNotice
 from tests.factories import make_account, make_user
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ingest"))
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2032, 5, 4)

@@ -11,8 +11,8 @@ import pytest
 
 from planner.alerts.detection import detect_cost_anomalies, usage_series
 from planner.alerts.models import Anomaly, AnomalySignal
-from tests.alerts.rollup_helpers import add_cost
 from tests.factories import make_deployment
+from tests.planner.alerts.rollup_helpers import add_cost
 
 pytestmark = pytest.mark.django_db
 FIRST = dt.date(2026, 8, 1)
