@@ -37,7 +37,12 @@ import numpy as np
 
 from costmodels.capacity import CapacityModel
 from costmodels.catalog import InstanceOffer
-from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
+from costmodels.results import (
+    MINUTES_PER_MONTH,
+    AutoscalingPolicy,
+    PurchaseMix,
+    SimulationResult,
+)
 from costmodels.simulator import simulate_scenarios
 from costmodels.slo import SLO_MET_ATTAINMENT, request_timeout_s, simulated_attainment
 
@@ -185,7 +190,11 @@ def _evaluate(
     for c, (r, att) in zip(
         configs, _simulate(demand, options, configs, slo, random_state, bounds_ms), strict=True
     ):
-        scale = r.monthly_cost_usd / r.total_cost_usd if r.total_cost_usd else 60 * 730 / r.minutes
+        scale = (
+            r.monthly_cost_usd / r.total_cost_usd
+            if r.total_cost_usd
+            else MINUTES_PER_MONTH / r.minutes
+        )
         if reprice:
             level, cost = priced_with_commitment(r, options[c.option].offer, c.mix.commitment_term)
             c = dataclasses.replace(c, mix=dataclasses.replace(c.mix, committed_replicas=level))

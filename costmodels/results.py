@@ -6,9 +6,11 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from costmodels.catalog import HOURS_PER_MONTH
+
 METRICS = ("requests_per_replica", "concurrency", "gpu_utilisation", "queue_length")
 COST_CATEGORIES = ("committed", "ondemand", "spot", "warm_pool")
-MINUTES_PER_MONTH = 730.0 * 60.0
+MINUTES_PER_MONTH = HOURS_PER_MONTH * 60.0
 
 
 def _check(cond: bool, msg: str) -> None:
