@@ -19,6 +19,7 @@ from ingest.focus.datasets import read_dataset
 from ingest.focus.errors import FocusValidationError, NotFocusError
 from ingest.focus.generate import write_focus_file
 from ingest.focus.reader import HEADER_PROBE_BYTES, open_focus
+from planner.billing.models import RunSource
 from tests.factories import make_account
 
 MiB = 1024 * 1024
@@ -122,7 +123,9 @@ def test_gzip_bomb_ingest_run_names_the_setting(tmp_path, settings):
     settings.FOCUS_MAX_DECOMPRESSED_BYTES = 2 * MiB
     g = write_focus_file(tmp_path / "big.csv.gz", version="1.2", rows=20_000, seed=4)
     account = make_account(account_id="bomb", name="bomb")
-    run = IngestRun.objects.create(account=account, source="focus_file", source_uri=str(g.path))
+    run = IngestRun.objects.create(
+        account=account, source=RunSource.FOCUS_FILE, source_uri=str(g.path)
+    )
     run = execute_focus_run(run.pk)
     assert run.status == "failed"
     assert any("more than 2 MiB" in e for e in run.errors), run.errors

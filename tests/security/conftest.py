@@ -136,12 +136,12 @@ def populated(demo_fleet, analyst):
     import datetime as dt
     from decimal import Decimal
 
-    from planner.billing.models import IngestRun
+    from planner.billing.models import IngestRun, RunSource
     from planner.core.models import CloudAccount, Service
 
     svc = Service.objects.order_by("pk").first()
     IngestRun.objects.create(
-        account=CloudAccount.objects.first(), source="focus_file", status="succeeded"
+        account=CloudAccount.objects.first(), source=RunSource.FOCUS_FILE, status="succeeded"
     )
     if apps.is_installed("planner.alerts"):
         from planner.alerts.models import Anomaly, Budget

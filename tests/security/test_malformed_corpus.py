@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from planner.billing import services
+from planner.billing.models import RunSource
 
 from .conftest import stored_state
 
@@ -105,7 +106,7 @@ def test_malformed_focus_file_fails_the_run_and_changes_nothing(case_id, loaded,
         path = str(build(kit))
         expected = [text]
     before = stored_state(store_root)
-    run = services.create_run(account, "focus_file", path)
+    run = services.create_run(account, RunSource.FOCUS_FILE, path)
     run = services.execute_focus_run(run.pk)
     assert run.status == "failed", f"{case_id}: {run.status} rows={run.rows_stored}"
     message = "\n".join(run.errors)

@@ -12,7 +12,7 @@ import time_machine
 from ingest.focus.generate import write_focus_file
 from planner.alerts.models import AlertSent, Budget, BudgetScope
 from planner.billing import services
-from planner.billing.models import RunStatus
+from planner.billing.models import RunSource, RunStatus
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -41,12 +41,12 @@ def test_successful_ingest_evaluates_budgets(
         django_capture_on_commit_callbacks(execute=True),
     ):
         failed = services.execute_focus_run(
-            services.create_run(account, "focus_file", str(tmp_path / "missing.csv")).pk
+            services.create_run(account, RunSource.FOCUS_FILE, str(tmp_path / "missing.csv")).pk
         )
         assert failed.status == RunStatus.FAILED
         assert mailoutbox == []
         run = services.execute_focus_run(
-            services.create_run(account, "focus_file", str(gen.path)).pk
+            services.create_run(account, RunSource.FOCUS_FILE, str(gen.path)).pk
         )
     assert run.status == RunStatus.SUCCEEDED, run.errors
     assert len(mailoutbox) == 1

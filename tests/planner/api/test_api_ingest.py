@@ -10,7 +10,7 @@ from django.db.models import Sum
 
 from ingest.focus.generate import write_focus_file
 from planner.api.serializers import IngestRunSerializer
-from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun
+from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, RunSource
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -126,17 +126,17 @@ def test_configured_source_is_read_and_active_run_conflicts(
     assert resp.status_code == 202 and _run(resp)["rows_stored"] == 30
     # a run already queued for the same account and period is refused with 409
     IngestRun.objects.create(
-        account=account, source="focus_file", period_start="2026-01-01", status="queued"
+        account=account, source=RunSource.FOCUS_FILE, period_start="2026-01-01", status="queued"
     )
     from planner.billing import services
 
     with pytest.raises(services.RunAlreadyActive):
-        services.create_run(account, "focus_file", str(gen.path), period_start="2026-01-01")
+        services.create_run(account, RunSource.FOCUS_FILE, str(gen.path), period_start="2026-01-01")
 
 
 def test_runs_list_filters_by_status(viewer_api, account):
-    IngestRun.objects.create(account=account, source="focus_file", status="failed")
-    IngestRun.objects.create(account=account, source="focus_file", status="succeeded")
+    IngestRun.objects.create(account=account, source=RunSource.FOCUS_FILE, status="failed")
+    IngestRun.objects.create(account=account, source=RunSource.FOCUS_FILE, status="succeeded")
     body = viewer_api.get(
         "/api/v1/ingest-runs/", {"status": "failed", "account": account.pk}
     ).json()
@@ -155,9 +155,13 @@ def test_requeue_sweep_resends_runs_whose_message_was_lost(account, tmp_path, se
 
     settings.INGEST_REQUEUE_AFTER_S = 60
     gen = write_focus_file(tmp_path / "lost.csv", rows=25, seed=9)
-    lost = IngestRun.objects.create(account=account, source="focus_file", source_uri=str(gen.path))
+    lost = IngestRun.objects.create(
+        account=account, source=RunSource.FOCUS_FILE, source_uri=str(gen.path)
+    )
     IngestRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - dt.timedelta(minutes=5))
-    fresh = IngestRun.objects.create(account=account, source="focus_file", source_uri=str(gen.path))
+    fresh = IngestRun.objects.create(
+        account=account, source=RunSource.FOCUS_FILE, source_uri=str(gen.path)
+    )
     assert requeue_stalled_focus_runs() == 1  # Celery eager: the resent task runs here
     lost.refresh_from_db()
     fresh.refresh_from_db()

@@ -15,7 +15,7 @@ from django.db.models import Count, Sum
 from ingest.focus.generate import write_focus_file
 from planner.billing import services
 from planner.billing.loader import store
-from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, RunStatus
+from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, RunSource, RunStatus
 from tests.conftest import SHARED_DATA
 from tests.factories import make_account
 
@@ -49,7 +49,7 @@ def snapshot(account):
 
 
 def ingest(path, account) -> IngestRun:
-    run = services.create_run(account, "focus_file", str(path))
+    run = services.create_run(account, RunSource.FOCUS_FILE, str(path))
     return services.execute_focus_run(run.pk)
 
 
@@ -150,7 +150,7 @@ def test_an_error_raised_mid_stream_leaves_previous_data(tmp_path, account):
         if rows >= 3000:
             raise OSError("disk full while writing line items")
 
-    run = services.create_run(account, "focus_file", str(other.path))
+    run = services.create_run(account, RunSource.FOCUS_FILE, str(other.path))
     with pytest.raises(OSError):
         from ingest.focus.reader import open_focus
         from planner.billing.loader import load_batches
@@ -218,7 +218,7 @@ def test_a_resent_run_keeps_the_users_mixed_currency_choice(tmp_path, account):
         csv.writer(fh).writerows(rows)
     refused = ingest(mixed, account)
     assert refused.status == RunStatus.FAILED and any("EUR" in e for e in refused.errors)
-    run = services.create_run(account, "focus_file", str(mixed))
+    run = services.create_run(account, RunSource.FOCUS_FILE, str(mixed))
     enqueue_focus_ingest(run.pk, allow_mixed_currency=True)  # on_commit: not sent in this test
     ingest_focus.apply(args=[run.pk])  # what the requeue sweep sends: no options in the message
     run.refresh_from_db()

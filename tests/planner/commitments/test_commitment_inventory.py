@@ -14,6 +14,7 @@ from billing_rows import DEFAULTS, load_rows
 from django.core import mail
 from django.urls import reverse
 
+from planner.billing.models import RunSource
 from planner.commitments.advice import Action
 from planner.commitments.contracts import import_contract_commitments
 from planner.commitments.expiry import alert_expiring
@@ -246,7 +247,9 @@ def test_commitment_inventory_registers_commitments_after_an_ingest_run(
     path = tmp_path / "run.parquet"
     pq.write_table(pa.Table.from_batches(to_focus_batches(pd.DataFrame([rec]))), path)
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.execute_focus_run(services.create_run(acct, "focus_file", str(path)).pk)
+        run = services.execute_focus_run(
+            services.create_run(acct, RunSource.FOCUS_FILE, str(path)).pk
+        )
     assert run.status == "succeeded", run.errors
     c = Commitment.objects.get(commitment_id="sp-after-run")
     assert (c.account_id, c.commitment_type, c.sources) == (

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from planner.billing import services
-from planner.billing.models import RunStatus
+from planner.billing.models import RunSource, RunStatus
 from planner.commitments.models import Commitment
 from tests.factories import make_account
 
@@ -42,7 +42,7 @@ def account():
 
 
 def _ingest(account, path):
-    run = services.create_run(account, "focus_file", str(path))
+    run = services.create_run(account, RunSource.FOCUS_FILE, str(path))
     return services.execute_focus_run(run.pk)
 
 
