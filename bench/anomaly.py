@@ -145,8 +145,10 @@ def main() -> int:
         }
     for name, values in (("ours", scored), ("baseline", scored_base)):
         for f in values["files"]:
-            print(f"{name:8s} {f['file']:60s} raw {f['raw']:7.3f} hit {f['windows_detected']}/"
-                  f"{f['windows']} fp {f['fp_rows']}")  # fmt: skip
+            print(
+                f"{name:8s} {f['file']:60s} raw {f['raw']:7.3f} hit {f['windows_detected']}/"
+                f"{f['windows']} fp {f['fp_rows']}"
+            )
     print(json.dumps(result))
     return 0
 

@@ -88,11 +88,19 @@ def main() -> None:
         f"CUR 2.0 -> FOCUS: {rows:,} rows in {seconds:.2f} s ({rows / seconds:,.0f} rows/s); billed total {billed:,.2f} USD"
     )
     print(f"baseline open_focus on the same rows as FOCUS Parquet: {baseline_seconds:.2f} s")
-    print(json.dumps({
-        "bench": "connectors_cur", "seconds": round(seconds, 3), "baseline": "open_focus read+validate of the same rows as FOCUS",
-        "baseline_seconds": round(baseline_seconds, 3), "vs_baseline": round(seconds / baseline_seconds, 3),
-        "rows": rows, "rows_per_s": round(rows / seconds),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "connectors_cur",
+                "seconds": round(seconds, 3),
+                "baseline": "open_focus read+validate of the same rows as FOCUS",
+                "baseline_seconds": round(baseline_seconds, 3),
+                "vs_baseline": round(seconds / baseline_seconds, 3),
+                "rows": rows,
+                "rows_per_s": round(rows / seconds),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

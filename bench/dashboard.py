@@ -67,11 +67,17 @@ def create_database() -> str:
 
 def env_for(db_url: str) -> dict:
     return {
-        **os.environ, "DATABASE_URL": db_url, "DEBUG": "0", "SECRET_KEY": SECRET,
-        "SECURE_SSL_REDIRECT": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "DB_CONN_MAX_AGE": "600",
-        "LOG_LEVEL": "WARNING", "HEADROOM_VAR_DIR": str(VAR),
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DEBUG": "0",
+        "SECRET_KEY": SECRET,
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DB_CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        "HEADROOM_VAR_DIR": str(VAR),
         "DJANGO_SETTINGS_MODULE": "planner.settings",
-    }  # fmt: skip
+    }
 
 
 def copy_rows(con, table: str, columns: list[str], rows) -> None:
@@ -90,77 +96,20 @@ def seed(db_url: str) -> tuple[str, str]:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
+    from support.dashboard_seed import ROLLUP_SQL, SAMPLE_COLUMNS, samples, seed_fleet
 
-    from planner.core.models import CloudAccount, Deployment, Service
+    from planner.billing.partitions import ensure_partitions
     from planner.core.roles import assign_role
 
     rng = np.random.default_rng(1)
-    providers = ["aws", "azure", "gcp", "aws", "gcp"]
-    accounts = [CloudAccount.objects.create(provider=providers[i % 5], account_id=f"acct-{i}",
-                                            name=f"Account {i}") for i in range(ACCOUNTS)]  # fmt: skip
-    modalities = [
-        "llm_chat",
-        "embeddings",
-        "image_generation",
-        "speech_to_text",
-        "text_to_speech",
-        "video",
-    ]
-    services, deployments = [], []
-    for i in range(SERVICES):
-        s = Service.objects.create(slug=f"svc-{i:02d}", name=f"Service {i:02d}", modality=modalities[i % 6],
-                                   unit_of_work="1k tokens", latency_slo_p95_ms=500 + 100 * (i % 5))  # fmt: skip
-        services.append(s)
-        a = accounts[i % ACCOUNTS]
-        deployments.append(Deployment.objects.create(
-            service=s, account=a, name=f"svc-{i:02d}-main", provider=a.provider, region="us-east-1",
-            instance_type="g5.2xlarge", gpu_model="NVIDIA A10G", throughput_rps_per_replica=5.0))  # fmt: skip
+    services, deployments = seed_fleet(SERVICES, ACCOUNTS)
     raw = connection.connection  # psycopg connection underneath Django
-    from planner.billing.partitions import ensure_partitions
-
     first = END - dt.timedelta(days=DAYS)
+    last = END - dt.timedelta(days=1)
     ensure_partitions(connection, first, END)  # the months before the migration's range too
-    with connection.cursor() as cur:  # every account runs every service, as before
-        cur.execute("""
-            INSERT INTO billing_costrollup (date, account_id, billing_period_start, provider,
-                service_name, region, resource_id, sku, pricing_category, charge_category,
-                service_tag, service_id, currency, billed_cost, effective_cost, list_cost,
-                consumed_quantity, line_items, billing_currency, billing_billed_cost,
-                billing_effective_cost, billing_list_cost, fx_rate)
-            SELECT d::date, a.id, date_trunc('month', d)::date,
-                   CASE a.provider WHEN 'aws' THEN 'AWS' WHEN 'azure' THEN 'Microsoft'
-                        ELSE 'Google Cloud' END,
-                   'Compute', 'us-east-1', 'r-' || s.slug || '-' || c.cat, 'g5.2xlarge', c.cat,
-                   'Usage', s.slug, s.id, 'USD', x.cost, x.cost, x.cost * 1.3, x.cost / 1.2, 24,
-                   'USD', x.cost, x.cost, x.cost * 1.3, 1
-            FROM generate_series(%s::date, %s::date, '1 day') d
-            CROSS JOIN core_cloudaccount a CROSS JOIN core_service s
-            CROSS JOIN (VALUES ('Standard', 0.6), ('Dynamic', 0.15), ('Committed', 0.25)) c(cat, share)
-            CROSS JOIN LATERAL (SELECT round(((50 + (s.id %% 17) * 20) * c.share
-                                * (0.8 + 0.4 * random()))::numeric, 6) AS cost) x
-            UNION ALL
-            SELECT d::date, a.id, date_trunc('month', d)::date,
-                   CASE a.provider WHEN 'aws' THEN 'AWS' WHEN 'azure' THEN 'Microsoft'
-                        ELSE 'Google Cloud' END,
-                   'Storage', 'us-east-1', '', 'storage', 'Standard', 'Usage', '', NULL, 'USD',
-                   x.cost, x.cost, x.cost, x.cost, 1, 'USD', x.cost, x.cost, x.cost, 1
-            FROM generate_series(%s::date, %s::date, '1 day') d CROSS JOIN core_cloudaccount a
-            CROSS JOIN LATERAL (SELECT round((20 + 20 * random())::numeric, 6) AS cost) x
-        """, [first, END - dt.timedelta(days=1), first, END - dt.timedelta(days=1)])  # fmt: skip
-    start = dt.datetime.combine(END - dt.timedelta(days=30), dt.time.min, tzinfo=dt.UTC)
-    steps = 30 * 96
-
-    def samples():
-        for d in deployments:
-            rps = 20 + 10 * np.sin(np.arange(steps) / 96 * 2 * np.pi) + rng.normal(0, 1, steps)
-            for k in range(steps):
-                r = float(max(rps[k], 0.0))
-                yield (d.pk, start + dt.timedelta(minutes=15 * k), 900, "", float(np.ceil(r / 3.5)), min(99.0, 5 + r * 3),
-                       14.0, 24.0, r, 0.0, 200.0, 400.0 + r * 5, r * 900)  # fmt: skip
-
-    copy_rows(raw, "billing_usagesample", ["deployment_id", "ts", "step_seconds", "mig_profile", "replicas",
-              "gpu_util_pct", "gpu_mem_used_gib", "gpu_mem_total_gib", "request_rate_rps", "queue_depth",
-              "p50_latency_ms", "p95_latency_ms", "units_of_work"], samples())  # fmt: skip
+    with connection.cursor() as cur:
+        cur.execute(ROLLUP_SQL, [first, last, first, last])
+    copy_rows(raw, "billing_usagesample", SAMPLE_COLUMNS, samples(deployments, rng, END))
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
     user = get_user_model().objects.create_user("bench", password=secrets.token_urlsafe(12))
@@ -230,8 +179,21 @@ def load_wrk(base: str, cookie: str, paths: dict[str, str], seconds: float) -> d
     out = {}
     for name, path in paths.items():
         res = subprocess.run(
-            ["wrk", "-t2", f"-c{CLIENTS}", f"-d{max(1, int(seconds / len(paths)))}s", "--timeout", "30s", "-s", str(script),
-             base + path], capture_output=True, text=True, check=True)  # fmt: skip
+            [
+                "wrk",
+                "-t2",
+                f"-c{CLIENTS}",
+                f"-d{max(1, int(seconds / len(paths)))}s",
+                "--timeout",
+                "30s",
+                "-s",
+                str(script),
+                base + path,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         line = next(x for x in res.stdout.splitlines() if x.startswith("WRK "))
         n, errors, p50, p95 = line.split()[1:]
         if int(errors):
@@ -250,8 +212,11 @@ def _summarise(lat: dict[str, list[float]]) -> dict[str, dict]:
     out = {}
     for name, xs in lat.items():
         a = np.array(xs) * 1000.0
-        out[name] = {"requests": len(xs), "p50_ms": round(float(np.percentile(a, 50)), 1),
-                     "p95_ms": round(float(np.percentile(a, 95)), 1)}  # fmt: skip
+        out[name] = {
+            "requests": len(xs),
+            "p50_ms": round(float(np.percentile(a, 50)), 1),
+            "p95_ms": round(float(np.percentile(a, 95)), 1),
+        }
     return out
 
 
@@ -267,14 +232,33 @@ def run_size(size: str) -> dict:
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
     )
     # Seeding runs in a child process per size (Django is set up once per process).
-    out = subprocess.run([sys.executable, __file__, "--seed", size], cwd=REPO, env=env,
-                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, __file__, "--seed", size],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     cookie, slug, rows = out.strip().splitlines()[-1].split()
     print(f"{size}: {int(rows):,} rollup rows, database ready in {time.perf_counter() - t0:.1f} s")
     port = free_port()
     gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "planner.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(WORKERS),
-         "--log-level", "warning"], cwd=REPO, env=env)  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "planner.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     paths = {"dashboard": "/", "service": f"/services/{slug}/"}
     try:
@@ -296,8 +280,10 @@ def run_size(size: str) -> dict:
             with pg_connect(ADMIN_URL) as con:
                 con.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     for name, f in figures.items():
-        print(f"{size:8s} {name:10s} {f['requests']:6d} requests  p50 {f['p50_ms']:7.1f} ms  "
-              f"p95 {f['p95_ms']:7.1f} ms  ({tool}, {CLIENTS} clients)")  # fmt: skip
+        print(
+            f"{size:8s} {name:10s} {f['requests']:6d} requests  p50 {f['p50_ms']:7.1f} ms  "
+            f"p95 {f['p95_ms']:7.1f} ms  ({tool}, {CLIENTS} clients)"
+        )
     return {"figures": figures, "tool": tool, "rows": int(rows)}
 
 
@@ -314,17 +300,31 @@ def main() -> None:
         pg_connect(ADMIN_URL).close()
     except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
         print(f"SKIP: PostgreSQL not reachable at {ADMIN_URL}: {exc}")
-        emit({"bench": "dashboard", "skipped": True, "reason": "PostgreSQL not reachable", "seconds": None,
-              "baseline": "target p95 150 ms", "baseline_seconds": TARGET_P95_S, "vs_baseline": None})  # fmt: skip
+        emit(
+            {
+                "bench": "dashboard",
+                "skipped": True,
+                "reason": "PostgreSQL not reachable",
+                "seconds": None,
+                "baseline": "target p95 150 ms",
+                "baseline_seconds": TARGET_P95_S,
+                "vs_baseline": None,
+            }
+        )
         return
     sizes = [s for s in os.environ.get("BENCH_SIZES", "default,large").split(",") if s]
     results = {size: run_size(size) for size in sizes}
     worst = max(f["p95_ms"] for r in results.values() for f in r["figures"].values()) / 1000.0
     out = {
-        "bench": "dashboard", "seconds": round(worst, 4), "baseline": "target p95 150 ms",
-        "baseline_seconds": TARGET_P95_S, "vs_baseline": round(worst / TARGET_P95_S, 3),
-        "clients": CLIENTS, "duration_s": SECONDS, "gunicorn_workers": WORKERS,
-    }  # fmt: skip
+        "bench": "dashboard",
+        "seconds": round(worst, 4),
+        "baseline": "target p95 150 ms",
+        "baseline_seconds": TARGET_P95_S,
+        "vs_baseline": round(worst / TARGET_P95_S, 3),
+        "clients": CLIENTS,
+        "duration_s": SECONDS,
+        "gunicorn_workers": WORKERS,
+    }
     for size, r in results.items():
         out[f"{size}_rollup_rows"] = r["rows"]
         out[f"{size}_load_generator"] = r["tool"]

@@ -99,8 +99,10 @@ def old_model(series: pd.Series, horizon: int) -> dict:
     pred = fc["forecast"].to_numpy()
     inside = (test >= fc["lower_80"].to_numpy()) & (test <= fc["upper_80"].to_numpy())
     den = np.abs(test).sum()
-    return {"wape": float(np.abs(test - pred).sum() / den) if den else float("nan"),
-            "coverage80": float(inside.mean())}  # fmt: skip
+    return {
+        "wape": float(np.abs(test - pred).sum() / den) if den else float("nan"),
+        "coverage80": float(inside.mean()),
+    }
 
 
 def geomean(values: list[float]) -> float | None:
@@ -133,8 +135,10 @@ def main() -> int:
             r["previous_model_relative"] = round(old["wape"] / best, 3) if best else None
             r["previous_model_coverage80"] = round(old["coverage80"], 3)
             figures[name] = r
-            print(f"{name:40s} rel WAPE {r.get('relative')!s:>6} (previous {r['previous_model_relative']!s:>6}) "
-                  f"cov80 {r.get('coverage80')!s:>5} (previous {r['previous_model_coverage80']})")  # fmt: skip
+            print(
+                f"{name:40s} rel WAPE {r.get('relative')!s:>6} (previous {r['previous_model_relative']!s:>6}) "
+                f"cov80 {r.get('coverage80')!s:>5} (previous {r['previous_model_coverage80']})"
+            )
     rel = [f.get("relative") for f in figures.values()]
     prev = [f.get("previous_model_relative") for f in figures.values()]
     cov = [f["coverage80"] for f in figures.values() if "coverage80" in f]

@@ -136,8 +136,16 @@ def duckdb_same_work(path: Path, out_dir: str) -> tuple[float, float, int]:
 
 
 def _child_cmd(path: Path, batch_rows: int, account_id: str) -> list[str]:
-    return [sys.executable, __file__, "--child", str(path), "--batch-rows", str(batch_rows),
-            "--account", account_id]  # fmt: skip
+    return [
+        sys.executable,
+        __file__,
+        "--child",
+        str(path),
+        "--batch-rows",
+        str(batch_rows),
+        "--account",
+        account_id,
+    ]
 
 
 def main() -> None:
@@ -161,9 +169,12 @@ def main() -> None:
         }
         env.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
         proc = subprocess.run(
-            _child_cmd(path, args.batch_rows, "bench"), cwd=REPO, env=env, capture_output=True,
+            _child_cmd(path, args.batch_rows, "bench"),
+            cwd=REPO,
+            env=env,
+            capture_output=True,
             text=True,
-        )  # fmt: skip
+        )
         if proc.returncode != 0:
             sys.exit(f"ingest failed:\n{proc.stderr[-4000:]}")
         ours = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -172,10 +183,16 @@ def main() -> None:
         if not args.no_pair and not env["DATABASE_URL"].startswith("sqlite"):
             start = time.perf_counter()
             procs = [
-                subprocess.Popen(_child_cmd(path, args.batch_rows, f"bench-{i}"), cwd=REPO,
-                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                subprocess.Popen(
+                    _child_cmd(path, args.batch_rows, f"bench-{i}"),
+                    cwd=REPO,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
                 for i in (1, 2)
-            ]  # fmt: skip
+            ]
             outs = [p.communicate() for p in procs]
             wall = time.perf_counter() - start
             if any(p.returncode for p in procs):

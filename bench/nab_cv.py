@@ -134,21 +134,25 @@ def grid_scores(files: list[Path], scorers: dict[str, FastFileScore]) -> dict:
         all_streams = raw_streams(x, z, tuple(sorted({d for s in DETECTOR_SETS for d in s})))
         stats = {
             dets: ensemble_statistic(
-                {d: all_streams[d] for d in dets}, defaults.short_window,
-                defaults.long_window, max(unit, MIN_POINTS),
+                {d: all_streams[d] for d in dets},
+                defaults.short_window,
+                defaults.long_window,
+                max(unit, MIN_POINTS),
             )[0]
             for dets in DETECTOR_SETS
-        }  # fmt: skip
+        }
         effective = {}
         for i, c in enumerate(cands):
             key = (c["detectors"], json.dumps(FLOOD_RULES[c["rule"]]))
             if key not in effective:
                 effective[key] = effective_statistic(
-                    stats[c["detectors"]], unit, record_ratio=c["record_ratio"],
+                    stats[c["detectors"]],
+                    unit,
+                    record_ratio=c["record_ratio"],
                     record_periods=c.get("record_periods", 0.0),
                     record_fraction=c.get("record_fraction", 0.0),
                     time_bonferroni=c["time_bonferroni"],
-                )  # fmt: skip
+                )
             flags = first_alerts(
                 effective[key] >= c["min_z"], max(1, int(c["suppress_periods"] * unit))
             )
@@ -225,13 +229,16 @@ def main() -> int:
         pooled = cross_validate(nab, files, raw, scorers, by_cat, "pooled", tmp)
         # the shipped defaults: the same selection rule on all five categories
         cands = candidates()
-        chosen = params_of(cands[select(raw, len(cands), list(CATEGORIES), by_cat, scorers,
-                                        "maximin")])  # fmt: skip
+        chosen = params_of(
+            cands[select(raw, len(cands), list(CATEGORIES), by_cat, scorers, "maximin")]
+        )
     seconds = time.perf_counter() - start
     defaults = OnlineAnomalyDetector().get_params()
     for held, fold in result["folds"].items():
-        print(f"held out {held:24s} NAB {fold['nab_standard']!s:>7} raw {fold['raw']:7.3f} "
-              f"chosen {fold['params']}")  # fmt: skip
+        print(
+            f"held out {held:24s} NAB {fold['nab_standard']!s:>7} raw {fold['raw']:7.3f} "
+            f"chosen {fold['params']}"
+        )
     print(
         json.dumps(
             {

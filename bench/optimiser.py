@@ -25,13 +25,24 @@ N_SERVICES = 50
 DAYS = 14
 BASELINE_SUBSET = 2
 OFFERS = [
-    ("aws", "g5.xlarge", "us-east-1"), ("aws", "g6.xlarge", "us-east-1"), ("aws", "g4dn.xlarge", "us-east-1"),
-    ("aws", "p5.4xlarge", "us-east-1"), ("gcp", "g2-standard-4", "us-central1"),
-    ("gcp", "a2-highgpu-1g", "us-central1"), ("azure", "Standard_NC24ads_A100_v4", "eastus"),
+    ("aws", "g5.xlarge", "us-east-1"),
+    ("aws", "g6.xlarge", "us-east-1"),
+    ("aws", "g4dn.xlarge", "us-east-1"),
+    ("aws", "p5.4xlarge", "us-east-1"),
+    ("gcp", "g2-standard-4", "us-central1"),
+    ("gcp", "a2-highgpu-1g", "us-central1"),
+    ("azure", "Standard_NC24ads_A100_v4", "eastus"),
     ("azure", "Standard_NC4as_T4_v3", "eastus"),
-]  # fmt: skip
-BATCH = {"llm_chat": 16, "embeddings": 32, "image_generation": 4, "speech_to_text": 8,
-         "text_to_speech": 4, "video": 2, "batch": 16}  # fmt: skip
+]
+BATCH = {
+    "llm_chat": 16,
+    "embeddings": 32,
+    "image_generation": 4,
+    "speech_to_text": 8,
+    "text_to_speech": 4,
+    "video": 2,
+    "batch": 16,
+}
 
 
 def fleet(seed: int = 0) -> list[tuple[str, np.ndarray, list[engine.Option], engine.Config, float]]:
@@ -44,10 +55,13 @@ def fleet(seed: int = 0) -> list[tuple[str, np.ndarray, list[engine.Option], eng
         mod = modalities[i % len(modalities)]
         offer = catalog.offer(*OFFERS[i % len(OFFERS)])
         options = [
-            engine.Option(f"{offer.instance_type} (batch {b})", offer,
-                          CapacityModel(mod, gpu_model=offer.gpu_model, batch_size=b).fit())
+            engine.Option(
+                f"{offer.instance_type} (batch {b})",
+                offer,
+                CapacityModel(mod, gpu_model=offer.gpu_model, batch_size=b).fit(),
+            )
             for b in (BATCH[mod], max(1, BATCH[mod] // 2))
-        ]  # fmt: skip
+        ]
         cap = options[0].capacity
         replicas = rng.uniform(1.5, 8)  # mean load in replicas of work
         shape = (1 + 0.5 * np.sin(2 * np.pi * (t / 1440 - rng.uniform()))) * np.where(
@@ -56,8 +70,12 @@ def fleet(seed: int = 0) -> list[tuple[str, np.ndarray, list[engine.Option], eng
         demand = np.maximum(
             60 * cap.throughput_rps_ * 0.6 * replicas * shape * rng.normal(1, 0.05, t.size), 0
         )
-        current = AutoscalingPolicy(metric="gpu_utilisation", target=50.0, min_replicas=2,
-                                    max_replicas=int(4 * replicas) + 4)  # fmt: skip
+        current = AutoscalingPolicy(
+            metric="gpu_utilisation",
+            target=50.0,
+            min_replicas=2,
+            max_replicas=int(4 * replicas) + 4,
+        )
         slo = 2.5 * float(cap.service_latency_ms(np.array([1.0]), np.array([1]))[0])
         out.append(
             (f"svc-{i:02d}-{mod}", demand, options, engine.Config(0, current, PurchaseMix()), slo)
@@ -80,15 +98,28 @@ def main() -> None:
     print(f"{len(feasible)}/{len(results)} feasible plans in {seconds:.2f} s", file=sys.stderr)
     current = sum(r.current.monthly_cost_usd for r in results)
     planned = sum(r.optimum.monthly_cost_usd for r in feasible)
-    print(json.dumps({
-        "bench": "optimiser", "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
-        "baseline": "the same grid, one configuration per simulator call (scaled from subset)",
-        "baseline_seconds": round(baseline_seconds, 2), "vs_baseline": round(seconds / baseline_seconds, 4),
-        "services": N_SERVICES, "days": DAYS, "feasible_plans": len(feasible),
-        "fleet_current_monthly_usd": round(current, 2), "fleet_planned_monthly_usd": round(planned, 2),
-        "fleet_monthly_savings_usd": round(sum(r.current.monthly_cost_usd - r.optimum.monthly_cost_usd for r in feasible), 2),
-        "target_seconds": 10,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "optimiser",
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu, 3),
+                "baseline": "the same grid, one configuration per simulator call (scaled from subset)",
+                "baseline_seconds": round(baseline_seconds, 2),
+                "vs_baseline": round(seconds / baseline_seconds, 4),
+                "services": N_SERVICES,
+                "days": DAYS,
+                "feasible_plans": len(feasible),
+                "fleet_current_monthly_usd": round(current, 2),
+                "fleet_planned_monthly_usd": round(planned, 2),
+                "fleet_monthly_savings_usd": round(
+                    sum(r.current.monthly_cost_usd - r.optimum.monthly_cost_usd for r in feasible),
+                    2,
+                ),
+                "target_seconds": 10,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

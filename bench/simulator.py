@@ -40,8 +40,14 @@ def demand_trace(days: int, seed: int = 7) -> np.ndarray:
     return np.maximum(base + bursts + rng.normal(0, 80, t.size), 0.0)
 
 
-METRIC_TARGETS = [("requests_per_replica", 8), ("requests_per_replica", 12), ("gpu_utilisation", 60),
-                  ("gpu_utilisation", 80), ("concurrency", 2), ("queue_length", 4)]  # fmt: skip
+METRIC_TARGETS = [
+    ("requests_per_replica", 8),
+    ("requests_per_replica", 12),
+    ("gpu_utilisation", 60),
+    ("gpu_utilisation", 80),
+    ("concurrency", 2),
+    ("queue_length", 4),
+]
 
 
 def policy_grid(n: int) -> list[AutoscalingPolicy]:
@@ -53,11 +59,16 @@ def policy_grid(n: int) -> list[AutoscalingPolicy]:
     for lo, hi, poll, up, down, warm, (metric, target) in grid:
         out.append(
             AutoscalingPolicy(
-                metric=metric, target=target, min_replicas=lo, max_replicas=hi,
-                polling_interval_s=poll, scale_up_stabilisation_s=up,
-                scale_down_stabilisation_s=down, warm_pool=warm,
+                metric=metric,
+                target=target,
+                min_replicas=lo,
+                max_replicas=hi,
+                polling_interval_s=poll,
+                scale_up_stabilisation_s=up,
+                scale_down_stabilisation_s=down,
+                warm_pool=warm,
             )
-        )  # fmt: skip
+        )
         if len(out) == n:
             break
     return out
@@ -83,14 +94,24 @@ def main() -> None:
     ]
     t0 = time.perf_counter()
     ref = simulate_reference(
-        demand, [policies[i] for i in subset], [mixes[i] for i in subset], offer, cap,
-        slo_p95_ms=400, random_state=1,
-    )  # fmt: skip
+        demand,
+        [policies[i] for i in subset],
+        [mixes[i] for i in subset],
+        offer,
+        cap,
+        slo_p95_ms=400,
+        random_state=1,
+    )
     subset_seconds = time.perf_counter() - t0
     sub_vec = simulate(
-        demand, [policies[i] for i in subset], [mixes[i] for i in subset], offer, cap,
-        slo_p95_ms=400, random_state=1,
-    )  # fmt: skip
+        demand,
+        [policies[i] for i in subset],
+        [mixes[i] for i in subset],
+        offer,
+        cap,
+        slo_p95_ms=400,
+        random_state=1,
+    )
     agree = all(
         np.array_equal(v.replicas, r.replicas) and abs(v.total_cost_usd - r.total_cost_usd) < 1e-6
         for v, r in zip(sub_vec, ref, strict=True)
@@ -100,16 +121,27 @@ def main() -> None:
         f"vectorised: {seconds:.2f} s; loop on {len(subset)} policies: {subset_seconds:.2f} s",
         file=sys.stderr,
     )
-    print(json.dumps({
-        "bench": "simulator", "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3), "baseline": "per-policy per-minute Python loop (scaled from subset)",
-        "baseline_seconds": round(baseline_seconds, 1), "vs_baseline": round(seconds / baseline_seconds, 5),
-        "speedup": round(baseline_seconds / seconds, 1), "policies": len(policies), "minutes": int(demand.size),
-        "policy_minutes_per_second": round(len(policies) * demand.size / seconds),
-        "baseline_subset_policies": len(subset), "subset_agrees": agree,
-        "total_spot_interruptions": int(sum(r.spot_interruptions for r in results)),
-        "policies_per_metric": {m: sum(p.metric == m for p in policies) for m in METRICS},
-        "baseline_metrics": [policies[i].metric for i in subset],
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "simulator",
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu_seconds, 3),
+                "baseline": "per-policy per-minute Python loop (scaled from subset)",
+                "baseline_seconds": round(baseline_seconds, 1),
+                "vs_baseline": round(seconds / baseline_seconds, 5),
+                "speedup": round(baseline_seconds / seconds, 1),
+                "policies": len(policies),
+                "minutes": int(demand.size),
+                "policy_minutes_per_second": round(len(policies) * demand.size / seconds),
+                "baseline_subset_policies": len(subset),
+                "subset_agrees": agree,
+                "total_spot_interruptions": int(sum(r.spot_interruptions for r in results)),
+                "policies_per_metric": {m: sum(p.metric == m for p in policies) for m in METRICS},
+                "baseline_metrics": [policies[i].metric for i in subset],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

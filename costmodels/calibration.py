@@ -56,10 +56,16 @@ def infer_target_pct(
     ]
     n = len(policies)
     results = simulate_scenarios(
-        [demand_per_min] * n, policies, [PurchaseMix()] * n, [offer] * n, [capacity] * n,
-        [slo_p95_ms] * n, random_state=random_state, keep_series=True,
+        [demand_per_min] * n,
+        policies,
+        [PurchaseMix()] * n,
+        [offer] * n,
+        [capacity] * n,
+        [slo_p95_ms] * n,
+        random_state=random_state,
+        keep_series=True,
         request_timeout_s=request_timeout_s(slo_p95_ms),
-    )  # fmt: skip
+    )
     keep = (
         np.ones(len(demand_per_min), bool)
         if minutes_compared is None or not np.any(minutes_compared)

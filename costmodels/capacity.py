@@ -39,17 +39,38 @@ QUANT_MEMORY = {"fp16": 1.0, "bf16": 1.0, "fp8": 0.5, "int8": 0.5, "int4": 0.25}
 
 #: Inference speed of one GPU relative to an A100 (first substring match wins).
 GPU_SPEED = (
-    ("GB200", 3.5), ("B300", 4.0), ("B200", 3.5), ("H200", 2.3), ("H100", 2.0),
-    ("MI300X", 1.8), ("RTX PRO 6000", 1.3), ("GB202", 1.3), ("L40S", 0.9), ("A100", 1.0),
-    ("RTX PRO 4500", 0.7), ("L4", 0.5), ("A10", 0.45), ("V100", 0.4), ("V710", 0.4),
-    ("V620", 0.35), ("T4", 0.25), ("V520", 0.2),
-)  # fmt: skip
+    ("GB200", 3.5),
+    ("B300", 4.0),
+    ("B200", 3.5),
+    ("H200", 2.3),
+    ("H100", 2.0),
+    ("MI300X", 1.8),
+    ("RTX PRO 6000", 1.3),
+    ("GB202", 1.3),
+    ("L40S", 0.9),
+    ("A100", 1.0),
+    ("RTX PRO 4500", 0.7),
+    ("L4", 0.5),
+    ("A10", 0.45),
+    ("V100", 0.4),
+    ("V710", 0.4),
+    ("V620", 0.35),
+    ("T4", 0.25),
+    ("V520", 0.2),
+)
 
 
 #: Seconds to get a GPU node ready to pull the model (instance launch, driver, image pull):
 #: large multi-GPU training-class nodes take longer. First substring match wins; else 120 s.
-NODE_PROVISION_S = (("GB200", 300.0), ("B300", 300.0), ("B200", 300.0), ("H200", 240.0),
-                    ("H100", 240.0), ("MI300X", 240.0), ("A100", 180.0))  # fmt: skip
+NODE_PROVISION_S = (
+    ("GB200", 300.0),
+    ("B300", 300.0),
+    ("B200", 300.0),
+    ("H200", 240.0),
+    ("H100", 240.0),
+    ("MI300X", 240.0),
+    ("A100", 180.0),
+)
 
 
 def node_provision_for(gpu_model: str) -> float:
@@ -257,7 +278,7 @@ class CapacityModel(BaseEstimator):
             if b == 1
             else np.minimum(self.max_batch_wait_ms_, 1000.0 * (b - 1) / np.maximum(lam_r, 1e-9))
         )
-        return wait + t_batch * (1.0 + 1.645 * self.service_time_cv_)  # fmt: skip
+        return wait + t_batch * (1.0 + 1.645 * self.service_time_cv_)
 
     def p95_latency_ms(self, arrival_rps: np.ndarray, replicas: np.ndarray) -> np.ndarray:
         """p95 latency (ms) at ``arrival_rps`` reaching the GPUs with ``replicas`` replicas.
@@ -294,4 +315,4 @@ class CapacityModel(BaseEstimator):
         lo = max(1, math.ceil(arrival_rps / self.throughput_rps_ + 1e-12))
         c = np.arange(lo, max(lo, max_replicas) + 1)
         ok = np.flatnonzero(self.p95_latency_ms(np.full(c.shape, arrival_rps), c) <= slo_p95_ms)
-        return int(c[ok[0]]) if ok.size else None  # fmt: skip
+        return int(c[ok[0]]) if ok.size else None

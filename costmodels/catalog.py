@@ -306,14 +306,24 @@ def _load_aws(d: Path) -> list[InstanceOffer]:
         per_gpu = float(r.gpu_memory_gib) / max(count, 1.0)
         out.append(
             InstanceOffer(
-                "aws", r.instance_type, r.region, r.gpu_model, count, per_gpu,
-                float(r.ondemand_usd_per_hour), spot, c1, c3,
+                "aws",
+                r.instance_type,
+                r.region,
+                r.gpu_model,
+                count,
+                per_gpu,
+                float(r.ondemand_usd_per_hour),
+                spot,
+                c1,
+                c3,
                 None if bucket is None else int(bucket),
                 mig_profiles_for(r.gpu_model, per_gpu),
-                spot_price_source="estimate_from_spot_advisor_savings" if spot is not None else None,
+                spot_price_source="estimate_from_spot_advisor_savings"
+                if spot is not None
+                else None,
                 commit_price_source="assumed_aws_savings_plan_factor",
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -335,11 +345,22 @@ def _load_gcp(d: Path) -> list[InstanceOffer]:
         mem = float(r.gpu_memory_gib_per_gpu)
         out.append(
             InstanceOffer(
-                "gcp", r.machine_type, r.region, r.gpu_model, float(r.gpu_count), mem, od,
-                _num(r.spot_usd_per_hour), c1, c3, None, mig_profiles_for(r.gpu_model, mem),
-                spot_price_source="list_spot_price", commit_price_source=src,
+                "gcp",
+                r.machine_type,
+                r.region,
+                r.gpu_model,
+                float(r.gpu_count),
+                mem,
+                od,
+                _num(r.spot_usd_per_hour),
+                c1,
+                c3,
+                None,
+                mig_profiles_for(r.gpu_model, mem),
+                spot_price_source="list_spot_price",
+                commit_price_source=src,
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -357,11 +378,20 @@ def _load_azure(d: Path) -> list[InstanceOffer]:
         c1, c3 = _assumed_commit("azure", od)
         out.append(
             InstanceOffer(
-                "azure", r.sku_name, r.region, r.gpu_model, count, per_gpu, od,
-                round(od * ASSUMED_AZURE_SPOT_FACTOR, 6), c1, c3, None,
+                "azure",
+                r.sku_name,
+                r.region,
+                r.gpu_model,
+                count,
+                per_gpu,
+                od,
+                round(od * ASSUMED_AZURE_SPOT_FACTOR, 6),
+                c1,
+                c3,
+                None,
                 mig_profiles_for(r.gpu_model, per_gpu),
                 spot_price_source="assumed_azure_spot_factor",
                 commit_price_source="assumed_azure_reservation_factor",
             )
-        )  # fmt: skip
+        )
     return out

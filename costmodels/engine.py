@@ -25,9 +25,8 @@ reaches ``min_attainment``; the optimum is the cheapest feasible one, and when t
 :class:`Config` evaluated, a recommendation the search's optimum, a plan draft the Config of the
 accepted one.
 
-:func:`attribute` walks from the current configuration to the optimum one lever at a time and
-attributes the saving lever by lever; :func:`single_lever` gives each lever's named slice (the
-current configuration with only that lever moved to the optimum's value).
+:mod:`costmodels.levers` walks from the current configuration to the optimum one lever at a time
+and attributes the saving lever by lever, and gives each lever's named slice.
 
 :func:`brute_force` is the independent reference the property tests use: the same grid with
 every commitment level simulated, no re-pricing shortcut.
@@ -45,7 +44,7 @@ import numpy as np
 
 from costmodels.capacity import CapacityModel
 from costmodels.catalog import InstanceOffer
-from costmodels.results import AutoscalingPolicy, PurchaseMix, SimulationResult
+from costmodels.results import MINUTES_PER_MONTH, AutoscalingPolicy, PurchaseMix, SimulationResult
 from costmodels.simulator import simulate_scenarios
 from costmodels.slo import SLO_MET_ATTAINMENT, request_timeout_s, simulated_attainment
 
@@ -132,25 +131,40 @@ def grid(options: Sequence[Option], current: Config, space: SearchSpace) -> list
         shares = sorted({s for s in space.spot_shares if s <= cap + 1e-9} | {0.0})
         mins = sorted({min(m, top) for m in (*space.min_replicas, current.policy.min_replicas)})
         for t, w, poll, warm, share, lo in itertools.product(
-            space.targets_pct, space.scale_down_windows_s, space.polling_intervals_s,
-            space.warm_pools, shares, mins,
-        ):  # fmt: skip
+            space.targets_pct,
+            space.scale_down_windows_s,
+            space.polling_intervals_s,
+            space.warm_pools,
+            shares,
+            mins,
+        ):
             policy = dataclasses.replace(
-                current.policy, metric="gpu_utilisation", target=float(t), min_replicas=lo,
-                max_replicas=top, scale_down_stabilisation_s=float(w),
-                cooldown_s=min(current.policy.cooldown_s, float(w)) if space.cooldown_s is None
-                else float(space.cooldown_s), polling_interval_s=float(poll),
+                current.policy,
+                metric="gpu_utilisation",
+                target=float(t),
+                min_replicas=lo,
+                max_replicas=top,
+                scale_down_stabilisation_s=float(w),
+                cooldown_s=min(current.policy.cooldown_s, float(w))
+                if space.cooldown_s is None
+                else float(space.cooldown_s),
+                polling_interval_s=float(poll),
                 warm_pool=int(warm),
-            )  # fmt: skip
+            )
             out.append(Config(i, policy, PurchaseMix(0, float(share), current.mix.commitment_term)))
     return out
 
 
 def simulate_configs(
-    demand_per_min: np.ndarray, options: Sequence[Option], configs: Sequence[Config],
-    slo_p95_ms: float, *, random_state: int | None = 0, bounds_ms=None,
+    demand_per_min: np.ndarray,
+    options: Sequence[Option],
+    configs: Sequence[Config],
+    slo_p95_ms: float,
+    *,
+    random_state: int | None = 0,
+    bounds_ms=None,
     progress: Callable[[float], None] | None = None,
-) -> list[Run]:  # fmt: skip
+) -> list[Run]:
     """Simulate ``configs`` over one demand trace (rows in order, so the same configurations in
     the same order get the same spot-interruption draws), SLO attainment read through the
     servers' histogram ``bounds_ms`` when given. ``progress(fraction)`` as chunks finish."""
@@ -159,11 +173,16 @@ def simulate_configs(
     for c0 in range(0, len(configs), CHUNK_ROWS):
         part = configs[c0 : c0 + CHUNK_ROWS]
         res = simulate_scenarios(
-            [demand] * len(part), [c.policy for c in part], [c.mix for c in part],
-            [options[c.option].offer for c in part], [options[c.option].capacity for c in part],
-            [slo_p95_ms] * len(part), random_state=random_state, keep_series=True,
+            [demand] * len(part),
+            [c.policy for c in part],
+            [c.mix for c in part],
+            [options[c.option].offer for c in part],
+            [options[c.option].capacity for c in part],
+            [slo_p95_ms] * len(part),
+            random_state=random_state,
+            keep_series=True,
             request_timeout_s=request_timeout_s(slo_p95_ms),
-        )  # fmt: skip
+        )
         for c, r in zip(part, res, strict=True):
             att = simulated_attainment(r.p95_latency_ms, demand, slo_p95_ms, bounds_ms)
             out.append(Run(c, r, 1.0 if att is None else att))
@@ -173,9 +192,11 @@ def simulate_configs(
 
 
 def priced_with_commitment(
-    r: SimulationResult, offer: InstanceOffer, term: str,
+    r: SimulationResult,
+    offer: InstanceOffer,
+    term: str,
     allowed: Callable[[int], bool] | None = None,
-) -> tuple[int, float]:  # fmt: skip
+) -> tuple[int, float]:
     """(optimal whole committed replicas, total cost USD) for a simulated run: committed
     replicas billed always at the commitment price, the rest split by the run's spot share
     with the simulator's rounding, warm pool as simulated. ``allowed(level)`` False skips a
@@ -202,18 +223,36 @@ def priced_with_commitment(
 
 
 def evaluate(
-    demand_per_min, options: Sequence[Option], configs: Sequence[Config], slo_p95_ms: float,
-    *, random_state: int | None = 0, bounds_ms=None, reprice: bool = False,
-    admissible: Admissible | None = None, progress: Callable[[float], None] | None = None,
-) -> list[Evaluated]:  # fmt: skip
+    demand_per_min,
+    options: Sequence[Option],
+    configs: Sequence[Config],
+    slo_p95_ms: float,
+    *,
+    random_state: int | None = 0,
+    bounds_ms=None,
+    reprice: bool = False,
+    admissible: Admissible | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> list[Evaluated]:
     """Monthly cost (730-h month), SLO attainment and interruptions of each configuration;
     ``reprice`` replaces its commitment by the exact optimal level that ``admissible`` allows."""
     out = []
-    runs = simulate_configs(demand_per_min, options, configs, slo_p95_ms, random_state=random_state,
-                            bounds_ms=bounds_ms, progress=progress)  # fmt: skip
+    runs = simulate_configs(
+        demand_per_min,
+        options,
+        configs,
+        slo_p95_ms,
+        random_state=random_state,
+        bounds_ms=bounds_ms,
+        progress=progress,
+    )
     for run in runs:
         c, r = run.config, run.result
-        scale = r.monthly_cost_usd / r.total_cost_usd if r.total_cost_usd else 60 * 730 / r.minutes
+        scale = (
+            r.monthly_cost_usd / r.total_cost_usd
+            if r.total_cost_usd
+            else MINUTES_PER_MONTH / r.minutes
+        )
         if reprice:
             o = options[c.option]
 
@@ -240,20 +279,37 @@ class SearchResult:
 
 
 def search(
-    demand_per_min: np.ndarray, options: Sequence[Option], current: Config, slo_p95_ms: float,
-    *, space: SearchSpace = SearchSpace(), min_attainment: float = SLO_MET_ATTAINMENT,
-    random_state: int | None = 0, bounds_ms=None, admissible: Admissible | None = None,
+    demand_per_min: np.ndarray,
+    options: Sequence[Option],
+    current: Config,
+    slo_p95_ms: float,
+    *,
+    space: SearchSpace = SearchSpace(),
+    min_attainment: float = SLO_MET_ATTAINMENT,
+    random_state: int | None = 0,
+    bounds_ms=None,
+    admissible: Admissible | None = None,
     progress: Callable[[float], None] | None = None,
-) -> SearchResult:  # fmt: skip
+) -> SearchResult:
     """The cheapest configuration meeting ``min_attainment`` among those ``admissible`` allows
     (see the module docstring)."""
     demand = np.asarray(demand_per_min, float)
     every = grid(options, current, space)
     configs = [c for c in every if admissible is None or admissible(options[c.option], c)]
-    cur = evaluate(demand, options, [current], slo_p95_ms, random_state=random_state,
-                   bounds_ms=bounds_ms)[0]  # fmt: skip
-    priced = evaluate(demand, options, configs, slo_p95_ms, random_state=random_state,
-                      bounds_ms=bounds_ms, reprice=True, admissible=admissible, progress=progress)  # fmt: skip
+    cur = evaluate(
+        demand, options, [current], slo_p95_ms, random_state=random_state, bounds_ms=bounds_ms
+    )[0]
+    priced = evaluate(
+        demand,
+        options,
+        configs,
+        slo_p95_ms,
+        random_state=random_state,
+        bounds_ms=bounds_ms,
+        reprice=True,
+        admissible=admissible,
+        progress=progress,
+    )
     feasible = [e for e in priced if e.slo_attainment >= min_attainment - 1e-12]
     best = (
         min(feasible, key=lambda e: (e.monthly_cost_usd, -e.slo_attainment)) if feasible else None
@@ -287,10 +343,17 @@ def why_infeasible(options, priced, slo_p95_ms, min_attainment, configs) -> str:
 
 
 def brute_force(
-    demand_per_min: np.ndarray, options: Sequence[Option], current: Config, slo_p95_ms: float,
-    *, space: SearchSpace = SearchSpace(), min_attainment: float = SLO_MET_ATTAINMENT,
-    random_state: int | None = 0, bounds_ms=None, max_committed: int = 4,
-) -> Evaluated | None:  # fmt: skip
+    demand_per_min: np.ndarray,
+    options: Sequence[Option],
+    current: Config,
+    slo_p95_ms: float,
+    *,
+    space: SearchSpace = SearchSpace(),
+    min_attainment: float = SLO_MET_ATTAINMENT,
+    random_state: int | None = 0,
+    bounds_ms=None,
+    max_committed: int = 4,
+) -> Evaluated | None:
     """Reference optimum: every grid point at every commitment level 0..``max_committed``,
     each simulated in full (no re-pricing)."""
     demand = np.asarray(demand_per_min, float)
@@ -300,75 +363,8 @@ def brute_force(
         for k in range(max_committed + 1)
         if k == 0 or options[c.option].offer.commit_usd_per_hour(c.mix.commitment_term) is not None
     ]
-    evals = evaluate(demand, options, configs, slo_p95_ms, random_state=random_state,
-                     bounds_ms=bounds_ms)  # fmt: skip
+    evals = evaluate(
+        demand, options, configs, slo_p95_ms, random_state=random_state, bounds_ms=bounds_ms
+    )
     feasible = [e for e in evals if e.slo_attainment >= min_attainment - 1e-12]
     return min(feasible, key=lambda e: e.monthly_cost_usd) if feasible else None
-
-
-def _with_lever(base: Config, target: Config, lever: str) -> Config:
-    p, t = base.policy, target.policy
-    if lever == "instance":
-        return dataclasses.replace(
-            base, option=target.option, policy=dataclasses.replace(p, max_replicas=t.max_replicas)
-        )
-    if lever == "replica_bounds":
-        return dataclasses.replace(
-            base,
-            policy=dataclasses.replace(p, min_replicas=t.min_replicas, max_replicas=t.max_replicas),
-        )
-    if lever == "autoscaling":
-        return dataclasses.replace(base, policy=dataclasses.replace(
-            p, metric=t.metric, target=t.target, scale_down_stabilisation_s=t.scale_down_stabilisation_s,
-            cooldown_s=t.cooldown_s, polling_interval_s=t.polling_interval_s))  # fmt: skip
-    if lever == "warm_pool":
-        return dataclasses.replace(base, policy=dataclasses.replace(p, warm_pool=t.warm_pool))
-    if lever == "spot_share":
-        return dataclasses.replace(
-            base, mix=dataclasses.replace(base.mix, spot_share=target.mix.spot_share)
-        )
-    if lever == "commitment":
-        return dataclasses.replace(
-            base,
-            mix=dataclasses.replace(base.mix, committed_replicas=target.mix.committed_replicas),
-        )
-    raise ValueError(f"unknown lever {lever!r}; levers are {LEVERS}")
-
-
-def attribute(
-    demand_per_min, options, current: Config, optimum: Config, slo_p95_ms: float,
-    *, random_state: int | None = 0, bounds_ms=None,
-) -> list[tuple[str, Evaluated, float]]:  # fmt: skip
-    """(lever, configuration after moving it, monthly saving it adds) from the current
-    configuration to ``optimum``, one lever at a time in :data:`LEVERS` order (levers that do
-    not change are left out). The savings sum to current - optimum cost."""
-    steps, cfg = [], current
-    for lever in LEVERS:
-        nxt = _with_lever(cfg, optimum, lever)
-        if nxt != cfg:
-            steps.append((lever, nxt))
-            cfg = nxt
-    if not steps:
-        return []
-    demand = np.asarray(demand_per_min, float)
-    evals = evaluate(demand, options, [current] + [c for _, c in steps], slo_p95_ms,
-                     random_state=random_state, bounds_ms=bounds_ms)  # fmt: skip
-    out, prev = [], evals[0].monthly_cost_usd
-    for (lever, _), e in zip(steps, evals[1:], strict=True):
-        out.append((lever, e, prev - e.monthly_cost_usd))
-        prev = e.monthly_cost_usd
-    return out
-
-
-def single_lever(
-    demand_per_min, options, current: Config, optimum: Config, slo_p95_ms: float,
-    *, random_state: int | None = 0, bounds_ms=None,
-) -> list[tuple[str, Evaluated]]:  # fmt: skip
-    """Each lever's named slice: the current configuration with only that lever moved."""
-    slices = [(lv, _with_lever(current, optimum, lv)) for lv in LEVERS]
-    slices = [(lv, c) for lv, c in slices if c != current]
-    if not slices:
-        return []
-    evals = evaluate(demand_per_min, options, [c for _, c in slices], slo_p95_ms,
-                     random_state=random_state, bounds_ms=bounds_ms)  # fmt: skip
-    return [(lv, e) for (lv, _), e in zip(slices, evals, strict=True)]

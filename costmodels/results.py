@@ -6,9 +6,11 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from costmodels.catalog import HOURS_PER_MONTH
+
 METRICS = ("requests_per_replica", "concurrency", "gpu_utilisation", "queue_length")
 COST_CATEGORIES = ("committed", "ondemand", "spot", "warm_pool")
-MINUTES_PER_MONTH = 730.0 * 60.0
+MINUTES_PER_MONTH = HOURS_PER_MONTH * 60.0
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -66,8 +68,14 @@ class AutoscalingPolicy:
             0 <= self.min_replicas <= self.max_replicas,
             f"policy needs 0 <= min_replicas <= max_replicas, got {self.min_replicas}, {self.max_replicas}",
         )
-        for name in ("polling_interval_s", "scale_up_stabilisation_s", "scale_down_stabilisation_s",
-                     "cooldown_s", "warm_pool_cost_fraction", "tolerance"):  # fmt: skip
+        for name in (
+            "polling_interval_s",
+            "scale_up_stabilisation_s",
+            "scale_down_stabilisation_s",
+            "cooldown_s",
+            "warm_pool_cost_fraction",
+            "tolerance",
+        ):
             _check(getattr(self, name) >= 0, f"policy {name} must be >= 0")
         _check(
             self.max_scale_up_replicas_per_min >= 1,

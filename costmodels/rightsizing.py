@@ -91,7 +91,7 @@ def recommend_rightsizing(
     per-request time is refitted from the samples when they allow). ``headroom``: spare
     share kept above p95 demand and memory. Below 30 hours of evidence the result is a
     refusal (``refused=True`` with the reason) or, with ``raise_on_refusal``, an exception.
-    """  # fmt: skip
+    """
     if not 0 <= headroom < 1:
         raise ValueError(f"headroom must be in [0, 1), got {headroom!r}")
     df = _evidence(samples, lookback_days)
@@ -103,8 +103,12 @@ def recommend_rightsizing(
         if len(df)
         else 0.0
     )
-    base: dict[str, Any] = dict(current_instance_type=current_offer.instance_type, evidence_window=window, evidence_hours=round(hours, 2),
-                current_monthly_cost_usd=round(current_monthly, 2))  # fmt: skip
+    base: dict[str, Any] = dict(
+        current_instance_type=current_offer.instance_type,
+        evidence_window=window,
+        evidence_hours=round(hours, 2),
+        current_monthly_cost_usd=round(current_monthly, 2),
+    )
     if hours < MIN_EVIDENCE_HOURS:
         reason = (
             f"only {hours:.2f} hours of usage samples in the {lookback_days:g}-day lookback; "
@@ -263,8 +267,16 @@ def _recommendation(
 
 def _refusal(reason: str, base: dict, pct: dict | None = None) -> RightsizingRecommendation:
     return RightsizingRecommendation(
-        refused=True, reason=reason, recommended_instance_type=None, recommended_gpu_model=None,
-        recommended_mig_profile=None, min_replicas=None, max_replicas=None,
-        recommended_monthly_cost_usd=None, monthly_savings_usd=0.0, confidence=0.0,
-        percentiles=pct or {}, **base,
-    )  # fmt: skip
+        refused=True,
+        reason=reason,
+        recommended_instance_type=None,
+        recommended_gpu_model=None,
+        recommended_mig_profile=None,
+        min_replicas=None,
+        max_replicas=None,
+        recommended_monthly_cost_usd=None,
+        monthly_savings_usd=0.0,
+        confidence=0.0,
+        percentiles=pct or {},
+        **base,
+    )

@@ -294,16 +294,23 @@ def _results(
         cost = {k: float(v) for k, v in cost.items()}
         out.append(
             SimulationResult(
-                policy=pol, mix=mix, minutes=T, cost_usd_by_category=cost,
-                total_cost_usd=float(sum(cost.values())), slo_p95_ms=float(rows.slo[i]),
-                slo_attainment=float(sums["ok"][i] / T), requests=float(req[i]),
-                dropped_requests=float(sums["drop"][i]), queued_requests=float(sums["queued"][i]),
-                replica_minutes=float(run[i]), cold_starts=int(cold_starts[i]),
+                policy=pol,
+                mix=mix,
+                minutes=T,
+                cost_usd_by_category=cost,
+                total_cost_usd=float(sum(cost.values())),
+                slo_p95_ms=float(rows.slo[i]),
+                slo_attainment=float(sums["ok"][i] / T),
+                requests=float(req[i]),
+                dropped_requests=float(sums["drop"][i]),
+                queued_requests=float(sums["queued"][i]),
+                replica_minutes=float(run[i]),
+                cold_starts=int(cold_starts[i]),
                 running_replicas_histogram=hist[i],
                 spot_interruptions=int(interruptions[i]),
                 replicas=series_r[:, i] if series_r is not None else empty,
                 p95_latency_ms=series_l[:, i] if series_l is not None else empty,
                 demand_per_min=rows.demands[rows.d_idx[i]],
             )
-        )  # fmt: skip
+        )
     return out

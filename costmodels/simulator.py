@@ -80,8 +80,12 @@ class _Engine:
         self.n_doomed = 0
         self.warm = rows.warm_size.copy()
         self.any_warm = bool(rows.warm_size.any())
-        self.backlog, self.tot, self.tmp, self.cap = (np.zeros(P), np.empty(P), np.empty(P),
-                                                      np.empty(P))  # fmt: skip
+        self.backlog, self.tot, self.tmp, self.cap = (
+            np.zeros(P),
+            np.empty(P),
+            np.empty(P),
+            np.empty(P),
+        )
         self.cur = np.empty(P, np.int64)
         self.want_up_b, self.want_dn_b, self.cool_b = (np.empty(P, bool) for _ in range(3))
         self.next_dn = np.full(P, -(10**9), np.int64)  # first minute a scale-down is allowed
@@ -244,16 +248,34 @@ class _Engine:
             up = self.queue_load(t, up_c[j]) if self.any_queue else up_c[j]
             want_up = self.scale_up(t, up)
             self.scale_down(t, dn_c[j], want_up)
-        p95 = _account(rows, tables, self.sums, c0, c1, dem_c, ready_h, npend_h, back_h, drop_h,
-                       self.prev_backlog)  # fmt: skip
+        p95 = _account(
+            rows,
+            tables,
+            self.sums,
+            c0,
+            c1,
+            dem_c,
+            ready_h,
+            npend_h,
+            back_h,
+            drop_h,
+            self.prev_backlog,
+        )
         self.prev_backlog = back_h[-1].copy()
         if self.series_r is not None and self.series_l is not None:
             self.series_r[c0:c1] = ready_h
             self.series_l[c0:c1] = p95
 
     def results(self) -> list[SimulationResult]:
-        return _results(self.rows, self.T, self.sums, self.cold_starts, self.interruptions,
-                        self.series_r, self.series_l)  # fmt: skip
+        return _results(
+            self.rows,
+            self.T,
+            self.sums,
+            self.cold_starts,
+            self.interruptions,
+            self.series_r,
+            self.series_l,
+        )
 
 
 def simulate_scenarios(
@@ -279,8 +301,13 @@ def simulate_scenarios(
     P = len(policies)
     if P == 0:
         return []
-    lengths = {"demands": len(demands), "mixes": len(mixes), "offers": len(offers),
-               "capacities": len(capacities), "slo_p95_ms": len(slo_p95_ms)}  # fmt: skip
+    lengths = {
+        "demands": len(demands),
+        "mixes": len(mixes),
+        "offers": len(offers),
+        "capacities": len(capacities),
+        "slo_p95_ms": len(slo_p95_ms),
+    }
     wrong = {k: n for k, n in lengths.items() if n != P}
     if wrong:
         raise ValueError(
@@ -320,7 +347,7 @@ def simulate(
 
     ``demand_per_min``: requests per minute (float array, one value per minute).
     Returns one :class:`SimulationResult` per policy, in order.
-    """  # fmt: skip
+    """
     policies = list(policies)
     mixes = [mix] * len(policies) if isinstance(mix, PurchaseMix) else list(mix)
     if len(mixes) != len(policies):
@@ -328,7 +355,14 @@ def simulate(
     demand = np.asarray(demand_per_min, dtype=float)
     P = len(policies)
     return simulate_scenarios(
-        [demand] * P, policies, mixes, [offer] * P, [capacity] * P, [slo_p95_ms] * P,
-        random_state=random_state, request_timeout_s=request_timeout_s, keep_series=keep_series,
+        [demand] * P,
+        policies,
+        mixes,
+        [offer] * P,
+        [capacity] * P,
+        [slo_p95_ms] * P,
+        random_state=random_state,
+        request_timeout_s=request_timeout_s,
+        keep_series=keep_series,
         progress=progress,
-    )  # fmt: skip
+    )

@@ -150,14 +150,24 @@ def _run_row(rows: _Rows, r: int, events: list[tuple[int, int]], tables=None) ->
         "warm_pool": warm_size * float(rows.warm_frac[r]) * float(rows.price_od[r]) * T / 60.0,
     }
     return SimulationResult(
-        policy=rows.policies[r], mix=rows.mixes[r], minutes=T, cost_usd_by_category=cost,
-        total_cost_usd=sum(cost.values()), slo_p95_ms=slo, slo_attainment=ok / T,
-        requests=requests, dropped_requests=dropped, queued_requests=queued,
-        replica_minutes=run_min, cold_starts=cold_starts, spot_interruptions=interruptions,
-        replicas=np.array(replicas_series), p95_latency_ms=np.array(p95_series),
+        policy=rows.policies[r],
+        mix=rows.mixes[r],
+        minutes=T,
+        cost_usd_by_category=cost,
+        total_cost_usd=sum(cost.values()),
+        slo_p95_ms=slo,
+        slo_attainment=ok / T,
+        requests=requests,
+        dropped_requests=dropped,
+        queued_requests=queued,
+        replica_minutes=run_min,
+        cold_starts=cold_starts,
+        spot_interruptions=interruptions,
+        replicas=np.array(replicas_series),
+        p95_latency_ms=np.array(p95_series),
         running_replicas_histogram=np.bincount(np.array(running_series, dtype=np.int64)),
         demand_per_min=rows.demands[rows.d_idx[r]],
-    )  # fmt: skip
+    )
 
 
 def simulate_reference(
@@ -171,13 +181,20 @@ def simulate_reference(
     random_state: int | None = None,
     request_timeout_s: float = 60.0,
 ) -> list[SimulationResult]:
-    """Same inputs and results as :func:`costmodels.simulator.simulate`, computed naively."""  # fmt: skip
+    """Same inputs and results as :func:`costmodels.simulator.simulate`, computed naively."""
     policies = list(policies)
     mixes = [mix] * len(policies) if isinstance(mix, PurchaseMix) else list(mix)
     demand = np.asarray(demand_per_min, dtype=float)
     P = len(policies)
-    rows = _prepare([demand] * P, policies, mixes, [offer] * P, [capacity] * P,
-                    [slo_p95_ms] * P, [request_timeout_s] * P)  # fmt: skip
+    rows = _prepare(
+        [demand] * P,
+        policies,
+        mixes,
+        [offer] * P,
+        [capacity] * P,
+        [slo_p95_ms] * P,
+        [request_timeout_s] * P,
+    )
     events = spot_events(rows, demand.size, random_state)
     per_row: dict[int, list[tuple[int, int]]] = {}
     for t in sorted(events):

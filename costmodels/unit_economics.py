@@ -65,10 +65,14 @@ def split_token_cost(
         share = 1.0
     cin, cout = cost_usd * share, cost_usd * (1.0 - share)
     return TokenCostSplit(
-        cost_usd, input_tokens, output_tokens, share, rule,
+        cost_usd,
+        input_tokens,
+        output_tokens,
+        share,
+        rule,
         cin / input_tokens * 1e6 if input_tokens > 0 else None,
         cout / output_tokens * 1e6 if output_tokens > 0 else None,
-    )  # fmt: skip
+    )
 
 
 def histogram_quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) -> float | None:

@@ -161,29 +161,25 @@ def demo_fleet(db):
     return _DEMO["anomalies"]
 
 
-def _user(django_user_model, username: str, role: str):
-    from planner.core.roles import assign_role
+@pytest.fixture
+def viewer(db):
+    from tests.factories import make_user
 
-    user = django_user_model.objects.create_user(
-        username=username, password="pw-" + username + "-123!"
-    )
-    assign_role(user, role)
-    return user
+    return make_user("viewer", "t-viewer")
 
 
 @pytest.fixture
-def viewer(db, django_user_model):
-    return _user(django_user_model, "t-viewer", "viewer")
+def analyst(db):
+    from tests.factories import make_user
+
+    return make_user("analyst", "t-analyst")
 
 
 @pytest.fixture
-def analyst(db, django_user_model):
-    return _user(django_user_model, "t-analyst", "analyst")
+def admin_user(db):
+    from tests.factories import make_user
 
-
-@pytest.fixture
-def admin_user(db, django_user_model):
-    return _user(django_user_model, "t-admin", "admin")
+    return make_user("admin", "t-admin")
 
 
 @pytest.fixture

@@ -271,7 +271,11 @@ def decide(
     """Effective statistic (:func:`effective_statistic`) and the 0/1 alarms: where it
     reaches ``min_z``, at most one alarm per ``suppress_steps``."""
     eff = effective_statistic(
-        stat, unit, record_ratio=record_ratio, record_periods=record_periods,
-        record_fraction=record_fraction, time_bonferroni=time_bonferroni,
-    )  # fmt: skip
+        stat,
+        unit,
+        record_ratio=record_ratio,
+        record_periods=record_periods,
+        record_fraction=record_fraction,
+        time_bonferroni=time_bonferroni,
+    )
     return eff, first_alerts(eff >= min_z, suppress_steps)

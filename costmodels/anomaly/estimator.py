@@ -107,8 +107,13 @@ class OnlineAnomalyDetector(BaseEstimator):
         self.band_z = band_z
 
     def _validate(self) -> None:
-        for name in ("level_window", "seasonal_cycles", "scale_window", "short_window",
-                     "long_window"):  # fmt: skip
+        for name in (
+            "level_window",
+            "seasonal_cycles",
+            "scale_window",
+            "short_window",
+            "long_window",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -117,8 +122,9 @@ class OnlineAnomalyDetector(BaseEstimator):
         ):
             raise ValueError(f"period must be None or a non-negative integer, got {self.period!r}")
         if not self.detectors or any(d not in STREAMS for d in self.detectors):
-            raise ValueError(f"detectors must be a non-empty subset of {STREAMS}, got "
-                             f"{self.detectors!r}")  # fmt: skip
+            raise ValueError(
+                f"detectors must be a non-empty subset of {STREAMS}, got {self.detectors!r}"
+            )
         if not self.min_z > 0:
             raise ValueError(f"min_z must be > 0, got {self.min_z!r}")
         if self.record_ratio is not None and not self.record_ratio > 0:
@@ -147,19 +153,26 @@ class OnlineAnomalyDetector(BaseEstimator):
         self.unit_ = unit
         self.suppress_steps_ = max(1, int(self.suppress_periods * unit))
         z, expected, scale = residual_z(
-            x, self.period_, int(self.level_window), int(self.seasonal_cycles),
+            x,
+            self.period_,
+            int(self.level_window),
+            int(self.seasonal_cycles),
             int(self.scale_window),
-        )  # fmt: skip
+        )
         streams = raw_streams(x, z, tuple(self.detectors))
         stat, which = ensemble_statistic(
             streams, int(self.short_window), int(self.long_window), warmup=max(unit, MIN_POINTS)
         )
         eff, is_anomaly = decide(
-            stat, unit, min_z=float(self.min_z), record_ratio=self.record_ratio,
+            stat,
+            unit,
+            min_z=float(self.min_z),
+            record_ratio=self.record_ratio,
             record_periods=float(self.record_periods),
             record_fraction=float(self.record_fraction),
-            time_bonferroni=bool(self.time_bonferroni), suppress_steps=self.suppress_steps_,
-        )  # fmt: skip
+            time_bonferroni=bool(self.time_bonferroni),
+            suppress_steps=self.suppress_steps_,
+        )
         score = eff / (eff + float(self.min_z))  # 0.5 exactly at the threshold
         # threshold-crossers muted by the one-alarm-per-episode rule drop below 0.5, so that
         # anomaly_score >= 0.5 exactly where is_anomaly is 1
@@ -167,12 +180,19 @@ class OnlineAnomalyDetector(BaseEstimator):
         band = float(self.band_z) * np.nan_to_num(scale, nan=0.0)
         names = np.array(list(streams))
         self.result_ = pd.DataFrame(
-            {"value": x, "expected": expected, "lower": expected - band,
-             "upper": expected + band, "anomaly_score": score,
-             "is_anomaly": is_anomaly.astype(int), "z": z, "likelihood_z": stat,
-             "detector": names[which]},
+            {
+                "value": x,
+                "expected": expected,
+                "lower": expected - band,
+                "upper": expected + band,
+                "anomaly_score": score,
+                "is_anomaly": is_anomaly.astype(int),
+                "z": z,
+                "likelihood_z": stat,
+                "detector": names[which],
+            },
             index=series.index,
-        )  # fmt: skip
+        )
         self.n_anomalies_ = int(self.result_["is_anomaly"].sum())
         return self
 

@@ -264,12 +264,18 @@ class AutoForecaster(BaseEstimator):
         self.offsets_ = self._offsets(R)
         cov = {lv: self._loo_coverage(R, lv) for lv in LEVELS}
         self.backtest_ = BacktestSummary(
-            model=self.model_, wape=float(self.wapes_.get(self.model_, float("nan"))),
-            best_naive=best_naive, best_naive_wape=float(naive.get(best_naive, float("nan"))),
-            coverage_80=cov[0.8], coverage_95=cov[0.95], origins=len(origins),
-            horizon_steps=hb, window_start=series.index[origins[0]],
-            window_end=series.index[min(n - 1, origins[-1] + hb - 1)], step=self.step_,
-        )  # fmt: skip
+            model=self.model_,
+            wape=float(self.wapes_.get(self.model_, float("nan"))),
+            best_naive=best_naive,
+            best_naive_wape=float(naive.get(best_naive, float("nan"))),
+            coverage_80=cov[0.8],
+            coverage_95=cov[0.95],
+            origins=len(origins),
+            horizon_steps=hb,
+            window_start=series.index[origins[0]],
+            window_end=series.index[min(n - 1, origins[-1] + hb - 1)],
+            step=self.step_,
+        )
         self.nonnegative_ = bool((y_all >= 0).all())
         return self
 
@@ -290,8 +296,10 @@ class AutoForecaster(BaseEstimator):
                 lo[cols] = conformal_quantile(r, (1 - lv) / 2)
                 hi[cols] = conformal_quantile(r, (1 + lv) / 2)
             # widths never shrink with the horizon
-            out[lv] = (np.minimum.accumulate(np.minimum(lo, 0.0)),
-                       np.maximum.accumulate(np.maximum(hi, 0.0)))  # fmt: skip
+            out[lv] = (
+                np.minimum.accumulate(np.minimum(lo, 0.0)),
+                np.maximum.accumulate(np.maximum(hi, 0.0)),
+            )
         return out
 
     def _loo_coverage(self, R: np.ndarray, lv: float) -> float:

@@ -165,10 +165,20 @@ class SeasonalTrendForecaster:
         if sigma <= 0:
             sigma = 1e-9 * max(1.0, float(np.abs(z).mean()))
         std_u = np.abs(u) / sigma
-        qz = {lv: float(max(np.quantile(std_u, lv), 0.5)) for lv in LEVELS} if len(u) > 10 else {
-            0.8: 1.2816, 0.95: 1.96}  # fmt: skip
-        return {"coef": coef, "phi": phi, "sigma": sigma, "qz": qz, "e_last": float(e[-1]),
-                "n": n, "harmonics": harmonics}  # fmt: skip
+        qz = (
+            {lv: float(max(np.quantile(std_u, lv), 0.5)) for lv in LEVELS}
+            if len(u) > 10
+            else {0.8: 1.2816, 0.95: 1.96}
+        )
+        return {
+            "coef": coef,
+            "phi": phi,
+            "sigma": sigma,
+            "qz": qz,
+            "e_last": float(e[-1]),
+            "n": n,
+            "harmonics": harmonics,
+        }
 
     def fit(self, values: pd.Series) -> SeasonalTrendForecaster:
         """Fit on a regular series (a few missing steps are interpolated)."""
@@ -254,9 +264,14 @@ class SeasonalTrendForecaster:
         if int(horizon) < 1:
             raise ValueError(f"horizon must be a positive number of steps, got {horizon!r}")
         horizon = int(horizon)
-        state = {"coef": self.coef_, "phi": self.phi_, "sigma": self.sigma_,
-                 "e_last": self._e_last, "n": self.n_train_,
-                 "harmonics": self.harmonics_}  # fmt: skip
+        state = {
+            "coef": self.coef_,
+            "phi": self.phi_,
+            "sigma": self.sigma_,
+            "e_last": self._e_last,
+            "n": self.n_train_,
+            "harmonics": self.harmonics_,
+        }
         mean, std = self._project(state, horizon, self.log_)
         center = np.log(mean) if self.log_ else mean
         out = {"forecast": mean}

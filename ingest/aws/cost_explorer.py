@@ -28,13 +28,31 @@ GROUP_BY = [{"Type": "DIMENSION", "Key": "SERVICE"}, {"Type": "DIMENSION", "Key"
 
 #: Usage-type region prefixes (Cost Explorer / CUR) -> region code.
 REGION_PREFIX = {
-    "USE1": "us-east-1", "USE2": "us-east-2", "USW1": "us-west-1", "USW2": "us-west-2",
-    "CAN1": "ca-central-1", "EUC1": "eu-central-1", "EUC2": "eu-central-2", "EUW1": "eu-west-1",
-    "EUW2": "eu-west-2", "EUW3": "eu-west-3", "EUN1": "eu-north-1", "EUS1": "eu-south-1",
-    "APN1": "ap-northeast-1", "APN2": "ap-northeast-2", "APN3": "ap-northeast-3", "APS1": "ap-southeast-1",
-    "APS2": "ap-southeast-2", "APS3": "ap-south-1", "APS4": "ap-southeast-3", "APE1": "ap-east-1",
-    "SAE1": "sa-east-1", "MES1": "me-south-1", "AFS1": "af-south-1", "ILC1": "il-central-1",
-}  # fmt: skip
+    "USE1": "us-east-1",
+    "USE2": "us-east-2",
+    "USW1": "us-west-1",
+    "USW2": "us-west-2",
+    "CAN1": "ca-central-1",
+    "EUC1": "eu-central-1",
+    "EUC2": "eu-central-2",
+    "EUW1": "eu-west-1",
+    "EUW2": "eu-west-2",
+    "EUW3": "eu-west-3",
+    "EUN1": "eu-north-1",
+    "EUS1": "eu-south-1",
+    "APN1": "ap-northeast-1",
+    "APN2": "ap-northeast-2",
+    "APN3": "ap-northeast-3",
+    "APS1": "ap-southeast-1",
+    "APS2": "ap-southeast-2",
+    "APS3": "ap-south-1",
+    "APS4": "ap-southeast-3",
+    "APE1": "ap-east-1",
+    "SAE1": "sa-east-1",
+    "MES1": "me-south-1",
+    "AFS1": "af-south-1",
+    "ILC1": "il-central-1",
+}
 
 
 def parse_usage_type(usage_type: str) -> tuple[str | None, str | None, bool]:
@@ -116,13 +134,34 @@ def results_to_focus(
     results: list[dict[str, Any]], period_start: dt.date, account_id: str
 ) -> dict[str, list[Any]]:
     """FOCUS-named columns for ``ResultsByTime`` entries (grouped results, one row per group and day)."""
-    cols: dict[str, list[Any]] = {k: [] for k in (
-        "ProviderName", "PublisherName", "BillingAccountId", "SubAccountId", "BillingCurrency",
-        "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
-        "ChargeCategory", "ChargeFrequency", "BilledCost", "EffectiveCost", "ContractedCost",
-        "PricingCategory", "ConsumedQuantity", "PricingQuantity", "ServiceName", "RegionId",
-        "SkuId", "x_UsageType", "x_InstanceType", "x_Estimated",
-    )}  # fmt: skip
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "ProviderName",
+            "PublisherName",
+            "BillingAccountId",
+            "SubAccountId",
+            "BillingCurrency",
+            "BillingPeriodStart",
+            "BillingPeriodEnd",
+            "ChargePeriodStart",
+            "ChargePeriodEnd",
+            "ChargeCategory",
+            "ChargeFrequency",
+            "BilledCost",
+            "EffectiveCost",
+            "ContractedCost",
+            "PricingCategory",
+            "ConsumedQuantity",
+            "PricingQuantity",
+            "ServiceName",
+            "RegionId",
+            "SkuId",
+            "x_UsageType",
+            "x_InstanceType",
+            "x_Estimated",
+        )
+    }
     bp_end = next_month(period_start)
     for i, day in enumerate(_expect(results, list, "ResultsByTime")):
         start, end, groups = _checked_day(day, i)

@@ -138,9 +138,29 @@ def _day(value: Any) -> dt.date:
 def records_to_focus(
     records: list[dict[str, Any]], period_start: dt.date, scope: str
 ) -> dict[str, list[Any]]:
-    names = ("ProviderName", "PublisherName", "InvoiceIssuerName", "BillingAccountId", "BillingCurrency", "BillingPeriodStart",
-             "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "BilledCost", "EffectiveCost",
-             "PricingCategory", "ConsumedQuantity", "ResourceId", "ServiceName", "SkuId", "Tags", "x_ResourceGroup", "x_PricingModel", "x_ChargeType")  # fmt: skip
+    names = (
+        "ProviderName",
+        "PublisherName",
+        "InvoiceIssuerName",
+        "BillingAccountId",
+        "BillingCurrency",
+        "BillingPeriodStart",
+        "BillingPeriodEnd",
+        "ChargePeriodStart",
+        "ChargePeriodEnd",
+        "ChargeCategory",
+        "BilledCost",
+        "EffectiveCost",
+        "PricingCategory",
+        "ConsumedQuantity",
+        "ResourceId",
+        "ServiceName",
+        "SkuId",
+        "Tags",
+        "x_ResourceGroup",
+        "x_PricingModel",
+        "x_ChargeType",
+    )
     cols: dict[str, list[Any]] = {n: [] for n in names}
     bp_end = next_month(period_start)
     for r in records:

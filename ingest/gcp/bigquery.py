@@ -79,11 +79,34 @@ def _labels(text: Any) -> str | None:
 def standard_rows_to_focus(
     rows: list[dict[str, Any]], period_start: dt.date
 ) -> dict[str, list[Any]]:
-    names = ("ProviderName", "PublisherName", "InvoiceIssuerName", "BillingAccountId", "SubAccountId", "BillingCurrency",
-             "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
-             "BilledCost", "EffectiveCost", "ListCost", "PricingCategory", "PricingQuantity", "PricingUnit",
-             "ConsumedQuantity", "ResourceId", "RegionId", "AvailabilityZone", "ServiceName", "SkuId", "ChargeDescription", "Tags",
-             "x_MachineType")  # fmt: skip
+    names = (
+        "ProviderName",
+        "PublisherName",
+        "InvoiceIssuerName",
+        "BillingAccountId",
+        "SubAccountId",
+        "BillingCurrency",
+        "BillingPeriodStart",
+        "BillingPeriodEnd",
+        "ChargePeriodStart",
+        "ChargePeriodEnd",
+        "ChargeCategory",
+        "BilledCost",
+        "EffectiveCost",
+        "ListCost",
+        "PricingCategory",
+        "PricingQuantity",
+        "PricingUnit",
+        "ConsumedQuantity",
+        "ResourceId",
+        "RegionId",
+        "AvailabilityZone",
+        "ServiceName",
+        "SkuId",
+        "ChargeDescription",
+        "Tags",
+        "x_MachineType",
+    )
     cols: dict[str, list[Any]] = {n: [] for n in names}
     bp_end = next_month(period_start)
     for r in rows:

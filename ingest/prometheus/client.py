@@ -31,9 +31,12 @@ class PrometheusClient:
         self.policy = policy or RetryPolicy()
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self._prom = PrometheusConnect(
-            url=self.url, headers=headers, disable_ssl=not verify_tls, retry=Retry(total=0, raise_on_status=False),
+            url=self.url,
+            headers=headers,
+            disable_ssl=not verify_tls,
+            retry=Retry(total=0, raise_on_status=False),
             timeout=self.policy.timeout_s,
-        )  # fmt: skip
+        )
 
     def _query_range(
         self, promql: str, start: dt.datetime, end: dt.datetime, step_s: int

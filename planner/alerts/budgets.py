@@ -84,8 +84,12 @@ def _forecast_rest(budget: Budget, as_of: dt.date, remaining: int, spend: float,
         try:
             fc, backtest = forecast_with_backtest(history["total"], remaining)
             fc = fc.clip(lower=0.0)
-            return (float(fc["forecast"].sum()), float(fc["lower_80"].sum()),
-                    float(fc["upper_80"].sum()), backtest.text())  # fmt: skip
+            return (
+                float(fc["forecast"].sum()),
+                float(fc["lower_80"].sum()),
+                float(fc["upper_80"].sum()),
+                backtest.text(),
+            )
         except (SeriesInputError, ValueError) as exc:  # bad series, or a degenerate fit
             log.warning("budget %s: forecast failed (%s); using run rate", budget.pk, exc)
     rate = spend / max(days_so_far, 1)
@@ -108,11 +112,20 @@ def budget_status(budget: Budget, today: dt.date | None = None) -> BudgetStatus:
     last = as_of or start - dt.timedelta(days=1)
     rest, lo, hi, method = _forecast_rest(budget, last, (end - last).days, spend, days_so_far)
     return BudgetStatus(
-        budget_id=budget.pk, period_key=key, period_start=start, period_end=end, as_of=as_of,
-        amount_usd=float(budget.amount_usd), spend_usd=spend, forecast_usd=spend + rest,
-        forecast_lower_usd=spend + lo, forecast_upper_usd=spend + hi, forecast_method=method,
-        top_services=_top(costs, "service__name"), top_skus=_top(costs, "sku"),
-    )  # fmt: skip
+        budget_id=budget.pk,
+        period_key=key,
+        period_start=start,
+        period_end=end,
+        as_of=as_of,
+        amount_usd=float(budget.amount_usd),
+        spend_usd=spend,
+        forecast_usd=spend + rest,
+        forecast_lower_usd=spend + lo,
+        forecast_upper_usd=spend + hi,
+        forecast_method=method,
+        top_services=_top(costs, "service__name"),
+        top_skus=_top(costs, "sku"),
+    )
 
 
 def _claim(budget: Budget, status: BudgetStatus, threshold: int, kind: str) -> AlertSent | None:
@@ -120,10 +133,13 @@ def _claim(budget: Budget, status: BudgetStatus, threshold: int, kind: str) -> A
     try:
         with transaction.atomic():
             return AlertSent.objects.create(
-                budget=budget, period_key=status.period_key, threshold=threshold, kind=kind,
+                budget=budget,
+                period_key=status.period_key,
+                threshold=threshold,
+                kind=kind,
                 spend_usd=Decimal(f"{status.spend_usd:.2f}"),
                 forecast_usd=Decimal(f"{status.forecast_usd:.2f}"),
-            )  # fmt: skip
+            )
     except IntegrityError:
         return None
 

@@ -58,10 +58,14 @@ def anomaly_band(result: pd.DataFrame, start: dt.date, end: dt.date, title: str 
         )
     )
     half_day = dt.timedelta(hours=12)
-    fig.add_vrect(x0=(dt.datetime.combine(start, dt.time()) - half_day).isoformat(),
-                  x1=(dt.datetime.combine(end, dt.time()) + half_day).isoformat(),
-                  fillcolor="rgba(220, 38, 38, 0.12)", line_width=0,
-                  annotation_text="anomaly", annotation_position="top left")  # fmt: skip
+    fig.add_vrect(
+        x0=(dt.datetime.combine(start, dt.time()) - half_day).isoformat(),
+        x1=(dt.datetime.combine(end, dt.time()) + half_day).isoformat(),
+        fillcolor="rgba(220, 38, 38, 0.12)",
+        line_width=0,
+        annotation_text="anomaly",
+        annotation_position="top left",
+    )
     fig.update_layout(title=title, yaxis_title="USD / day", **LAYOUT)
     return fig.to_json()
 

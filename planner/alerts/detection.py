@@ -78,10 +78,15 @@ def episodes(series: pd.Series) -> tuple[list[Episode], pd.DataFrame]:
         if found and days[i] <= found[-1].end:
             continue  # still inside the previous episode
         found.append(
-            Episode(days[i], days[j], Direction.UP if up else Direction.DOWN,
-                    float(value[i : j + 1].sum()), float(expected[i : j + 1].sum()),
-                    float(np.nanmax(score[i : j + 1])))
-        )  # fmt: skip
+            Episode(
+                days[i],
+                days[j],
+                Direction.UP if up else Direction.DOWN,
+                float(value[i : j + 1].sum()),
+                float(expected[i : j + 1].sum()),
+                float(np.nanmax(score[i : j + 1])),
+            )
+        )
     return found, result
 
 
@@ -112,9 +117,12 @@ def store_episode(spec: CostSeriesSpec, ep: Episode) -> tuple[Anomaly, bool]:
             try:
                 with transaction.atomic():
                     anomaly = Anomaly.objects.create(
-                        series_key=spec.key, start=ep.start, end=ep.end,
-                        root_cause=rootcause.explain(spec, ep.start, ep.end), **fields,
-                    )  # fmt: skip
+                        series_key=spec.key,
+                        start=ep.start,
+                        end=ep.end,
+                        root_cause=rootcause.explain(spec, ep.start, ep.end),
+                        **fields,
+                    )
                 return anomaly, True
             except IntegrityError:  # a concurrent detection stored the same episode first
                 existing = Anomaly.objects.select_for_update().get(
@@ -147,10 +155,17 @@ def usage_series(slug: str, start: dt.date, end: dt.date) -> dict[str, pd.Series
     rows = list(
         UsageSample.objects.filter(
             deployment__service__slug=slug, ts__date__gte=start, ts__date__lte=end
-        ).values_list("ts", "step_seconds", "replicas", "request_rate_rps",
-                      "requests_succeeded", "input_tokens", "output_tokens",
-                      "deployment__gpu_count")
-    )  # fmt: skip
+        ).values_list(
+            "ts",
+            "step_seconds",
+            "replicas",
+            "request_rate_rps",
+            "requests_succeeded",
+            "input_tokens",
+            "output_tokens",
+            "deployment__gpu_count",
+        )
+    )
     if not rows:
         return {}
     f = pd.DataFrame(rows, columns=["ts", "step", "replicas", "rps", "ok", "tin", "tout", "gpus"])
@@ -174,12 +189,15 @@ def _signal_fields(result: pd.DataFrame, start: dt.date, end: dt.date, ratio: bo
     first = days.iloc[0]
     agg = "mean" if ratio else "sum"
     return {
-        "start": start, "end": end,
+        "start": start,
+        "end": end,
         "actual": float(getattr(days["value"], agg)()),
         "expected": float(getattr(days["expected"], agg)()),
-        "lower": float(first["lower"]), "upper": float(first["upper"]),
-        "z": float(first["z"]), "score": float(days["anomaly_score"].max()),
-    }  # fmt: skip
+        "lower": float(first["lower"]),
+        "upper": float(first["upper"]),
+        "z": float(first["z"]),
+        "score": float(days["anomaly_score"].max()),
+    }
 
 
 def _service_signals(
@@ -191,8 +209,10 @@ def _service_signals(
         return []
     start, end = cost.index[0].date(), cost.index[-1].date()
     usage = usage_series(slug, start, end)
-    out = [(f"usage:{k}:service={slug}", USAGE_SIGNALS[k][0], USAGE_SIGNALS[k][1], s)
-           for k, s in usage.items()]  # fmt: skip
+    out = [
+        (f"usage:{k}:service={slug}", USAGE_SIGNALS[k][0], USAGE_SIGNALS[k][1], s)
+        for k, s in usage.items()
+    ]
     if "requests" in usage:
         req = usage["requests"].reindex(cost.index).fillna(0.0)
         both = (req > 0) & (cost > 0)
@@ -206,9 +226,10 @@ def _service_signals(
 
 def _record_signal(anomaly: Anomaly, key: str, label: str, unit: str, fields: dict, flagged: bool):
     AnomalySignal.objects.update_or_create(
-        anomaly=anomaly, series_key=key,
+        anomaly=anomaly,
+        series_key=key,
         defaults={"label": label, "unit": unit, "flagged": flagged, **fields},
-    )  # fmt: skip
+    )
 
 
 def detect_cost_anomalies(min_impact_usd: float = MIN_IMPACT_USD) -> list[int]:
@@ -243,12 +264,24 @@ def detect_cost_anomalies(min_impact_usd: float = MIN_IMPACT_USD) -> list[int]:
                 if ep.direction not in STORED_DIRECTIONS:
                     continue
                 margin = dt.timedelta(days=1)
-                anomaly = next((a for a, _ in stored if a.start - margin <= ep.end
-                                and ep.start <= a.end + margin), None)  # fmt: skip
+                anomaly = next(
+                    (
+                        a
+                        for a, _ in stored
+                        if a.start - margin <= ep.end and ep.start <= a.end + margin
+                    ),
+                    None,
+                )
                 if anomaly is None:  # usage moved first: open the episode on the cost series
                     days = result[(result.index.date >= ep.start) & (result.index.date <= ep.end)]
-                    cost_ep = Episode(ep.start, ep.end, Direction.UP, float(days["value"].sum()),
-                                      float(days["expected"].sum()), ep.score)  # fmt: skip
+                    cost_ep = Episode(
+                        ep.start,
+                        ep.end,
+                        Direction.UP,
+                        float(days["value"].sum()),
+                        float(days["expected"].sum()),
+                        ep.score,
+                    )
                     if cost_ep.impact_usd < min_impact_usd:
                         continue
                     anomaly, was_created = store_episode(spec, cost_ep)

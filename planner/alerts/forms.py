@@ -44,9 +44,12 @@ class ThresholdsField(forms.CharField):
 
 class BudgetForm(forms.ModelForm):
     webhook_url = forms.URLField(
-        required=False, max_length=500, assume_scheme="https", label="Webhook URL",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Webhook URL",
         help_text="Optional Slack-compatible incoming webhook (kept out of logs)",
-    )  # fmt: skip
+    )
     actual_thresholds = ThresholdsField(
         required=False, initial="50, 80, 100", help_text="Percent of the budget spent so far"
     )
@@ -57,9 +60,19 @@ class BudgetForm(forms.ModelForm):
     class Meta:
         model = Budget
         fields = [
-            "name", "scope", "account", "service", "tag_value", "period", "amount_usd",
-            "actual_thresholds", "forecast_thresholds", "recipients", "webhook_url", "active",
-        ]  # fmt: skip
+            "name",
+            "scope",
+            "account",
+            "service",
+            "tag_value",
+            "period",
+            "amount_usd",
+            "actual_thresholds",
+            "forecast_thresholds",
+            "recipients",
+            "webhook_url",
+            "active",
+        ]
         widgets = {"recipients": forms.Textarea(attrs={"rows": 2})}
         labels = {"amount_usd": "Amount (USD)", "tag_value": "Tag value"}
 
@@ -74,9 +87,11 @@ class AnomalyStatusForm(forms.Form):
 
 class AnomalySubscriptionForm(forms.ModelForm):
     webhook_url = forms.URLField(
-        required=False, max_length=500, assume_scheme="https",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
         help_text="Optional Slack-compatible incoming webhook (kept out of logs)",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = AnomalySubscription

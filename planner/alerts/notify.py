@@ -173,10 +173,13 @@ def send_budget_alert(alert: AlertSent, budget: Budget, status) -> bool:
         )
     if error is None and budget.webhook_url:
         what = "forecast to reach" if context["is_forecast"] else "has reached"
-        queue_webhook("budget", budget.pk,
-                      f"Budget *{budget.name}* {what} {alert.threshold}% for {status.period_key}: "
-                      f"${status.spend_usd:,.0f} spent, ${status.forecast_usd:,.0f} forecast of "
-                      f"${status.amount_usd:,.0f}. {context['url']}")  # fmt: skip
+        queue_webhook(
+            "budget",
+            budget.pk,
+            f"Budget *{budget.name}* {what} {alert.threshold}% for {status.period_key}: "
+            f"${status.spend_usd:,.0f} spent, ${status.forecast_usd:,.0f} forecast of "
+            f"${status.amount_usd:,.0f}. {context['url']}",
+        )
     return _record(AlertSent, alert.pk, error)
 
 
@@ -248,9 +251,12 @@ def notify_new_anomalies(anomaly_ids: list[int], today: dt.date | None = None) -
             if _record(AnomalyNotice, notice.pk, error):
                 sent += 1
                 if sub.webhook_url:
-                    queue_webhook("subscription", sub.pk,
-                                  f"Cost anomaly on {anomaly.series_label} from {anomaly.start}: "
-                                  f"${anomaly.impact_usd:,.0f} vs expected. {_anomaly_context(anomaly)['url']}")  # fmt: skip
+                    queue_webhook(
+                        "subscription",
+                        sub.pk,
+                        f"Cost anomaly on {anomaly.series_label} from {anomaly.start}: "
+                        f"${anomaly.impact_usd:,.0f} vs expected. {_anomaly_context(anomaly)['url']}",
+                    )
     return sent
 
 
@@ -292,7 +298,10 @@ def send_digests(now: dt.datetime | None = None) -> int:
         if error is None:
             sent += 1
             if sub.webhook_url:
-                queue_webhook("subscription", sub.pk,
-                              f"{len(anomalies)} cost anomalies today, ${context['total_impact_usd']:,.0f} "
-                              f"above expected. {context['url']}")  # fmt: skip
+                queue_webhook(
+                    "subscription",
+                    sub.pk,
+                    f"{len(anomalies)} cost anomalies today, ${context['total_impact_usd']:,.0f} "
+                    f"above expected. {context['url']}",
+                )
     return sent

@@ -64,8 +64,11 @@ def anomalies(request):
 
 def anomaly_detail(request, pk: int):
     anomaly = get_object_or_404(Anomaly, pk=pk)
-    return render(request, "alerts/anomaly_detail.html",
-                  {"anomaly": anomaly, "chart": _anomaly_chart(anomaly), "statuses": AnomalyStatus.choices})  # fmt: skip
+    return render(
+        request,
+        "alerts/anomaly_detail.html",
+        {"anomaly": anomaly, "chart": _anomaly_chart(anomaly), "statuses": AnomalyStatus.choices},
+    )
 
 
 @require_POST
@@ -77,9 +80,11 @@ def anomaly_set_status(request, pk: int):
         messages.error(request, "Choose open, acknowledged or resolved.")
         return redirect("anomaly-detail", pk=pk)
     Anomaly.objects.filter(pk=pk).update(
-        status=form.cleaned_data["status"], note=form.cleaned_data["note"] or anomaly.note,
-        status_changed_by=request.user, status_changed_at=timezone.now(),
-    )  # fmt: skip
+        status=form.cleaned_data["status"],
+        note=form.cleaned_data["note"] or anomaly.note,
+        status_changed_by=request.user,
+        status_changed_at=timezone.now(),
+    )
     messages.success(
         request, f"Anomaly on {anomaly.series_label} marked {form.cleaned_data['status']}."
     )
@@ -100,10 +105,14 @@ def budget_detail(request, pk: int):
     last = status.as_of or status.period_start
     daily = daily_frame(budget.costs(), None, status.period_start, last)
     series = daily["total"] if "total" in daily else daily.sum(axis=1)
-    chart = charts.budget_burn(series, status.amount_usd, status.period_start, status.period_end,
-                               status.forecast_usd)  # fmt: skip
-    return render(request, "alerts/budget_detail.html",
-                  {"budget": budget, "status": status, "chart": chart, "alerts": budget.alerts.all()[:100]})  # fmt: skip
+    chart = charts.budget_burn(
+        series, status.amount_usd, status.period_start, status.period_end, status.forecast_usd
+    )
+    return render(
+        request,
+        "alerts/budget_detail.html",
+        {"budget": budget, "status": status, "chart": chart, "alerts": budget.alerts.all()[:100]},
+    )
 
 
 def _budget_form(request, budget: Budget | None):
@@ -143,5 +152,8 @@ def subscriptions(request):
             saved = form.save()
             messages.success(request, f"Anomaly alerts for {saved.name} saved.")
             return redirect("anomaly-subscriptions")
-    return render(request, "alerts/subscriptions.html",
-                  {"subscriptions": AnomalySubscription.objects.all(), "form": form, "editing": editing})  # fmt: skip
+    return render(
+        request,
+        "alerts/subscriptions.html",
+        {"subscriptions": AnomalySubscription.objects.all(), "form": form, "editing": editing},
+    )

@@ -126,9 +126,15 @@ def post(url: str, text: str, timeout: float | None = None) -> int:
     pool: urllib3.HTTPConnectionPool
     if parts.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
-            str(ip), port or 443, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED",
-            ca_certs=_ca_bundle(), server_hostname=host, assert_hostname=host,
-        )  # fmt: skip
+            str(ip),
+            port or 443,
+            timeout=timeout,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=_ca_bundle(),
+            server_hostname=host,
+            assert_hostname=host,
+        )
     else:
         pool = urllib3.HTTPConnectionPool(str(ip), port or 80, timeout=timeout, retries=False)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -140,9 +146,14 @@ def post(url: str, text: str, timeout: float | None = None) -> int:
     _posting.active = True
     try:
         response = pool.urlopen(
-            "POST", target, body=json.dumps({"text": text}).encode(), headers=headers,
-            redirect=False, retries=False, preload_content=True,
-        )  # fmt: skip
+            "POST",
+            target,
+            body=json.dumps({"text": text}).encode(),
+            headers=headers,
+            redirect=False,
+            retries=False,
+            preload_content=True,
+        )
     except urllib3.exceptions.HTTPError as exc:
         raise TransientWebhookError(f"webhook {redact(url)}: {type(exc).__name__}") from None
     finally:

@@ -40,9 +40,9 @@ class CloudAccountSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         """A FOCUS-file account's local source must lie below HEADROOM_IMPORT_DIR."""
-        source = attrs.get("source", getattr(self.instance, "source", "focus_file"))
+        source = attrs.get("source", getattr(self.instance, "source", IngestSource.FOCUS_FILE))
         uri = attrs.get("source_uri", getattr(self.instance, "source_uri", ""))
-        problem = focus_source_problem(uri) if source == "focus_file" else None
+        problem = focus_source_problem(uri) if source == IngestSource.FOCUS_FILE else None
         if problem:
             raise serializers.ValidationError({"source_uri": problem})
         return attrs

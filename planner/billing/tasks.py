@@ -61,15 +61,21 @@ def requeue_stalled_focus_runs() -> int:
 
     now = timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.INGEST_REQUEUE_AFTER_S)
-    ids = list(IngestRun.objects.filter(status=RunStatus.QUEUED, source=RunSource.FOCUS_FILE, created_at__lt=cutoff)
-               .values_list("pk", flat=True)[:500])  # fmt: skip
+    ids = list(
+        IngestRun.objects.filter(
+            status=RunStatus.QUEUED, source=RunSource.FOCUS_FILE, created_at__lt=cutoff
+        ).values_list("pk", flat=True)[:500]
+    )
     for run_id in ids:
         ingest_focus.delay(run_id)
     # Runs whose worker died (killed, OOM, host lost): the lease it renewed has lapsed. Sent
     # again at once instead of waiting for the broker's redelivery (Redis: the visibility
     # timeout, hours). Only one sender can win the claim (services.claim_run).
-    stalled = list(IngestRun.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
-                   .values_list("pk", "source")[:500])  # fmt: skip
+    stalled = list(
+        IngestRun.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now).values_list(
+            "pk", "source"
+        )[:500]
+    )
     for run_id, source in stalled:
         if source == RunSource.FOCUS_FILE:
             ingest_focus.delay(run_id, reclaim=True)

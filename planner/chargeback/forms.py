@@ -34,8 +34,16 @@ class SharedCostPoolForm(forms.ModelForm):
 
     class Meta:
         model = SharedCostPool
-        fields = ["name", "match_field", "match_key", "match_value", "method", "usage_unit",
-                  "teams", "priority"]  # fmt: skip
+        fields = [
+            "name",
+            "match_field",
+            "match_key",
+            "match_value",
+            "method",
+            "usage_unit",
+            "teams",
+            "priority",
+        ]
 
     def clean(self):
         data = super().clean()

@@ -2,7 +2,7 @@
 
 Figures are built as plain dicts in plotly's JSON schema rather than through
 ``plotly.graph_objects``: the object layer validates every attribute and costs ~100 ms for a
-stacked chart, which the dashboard cannot afford. ``tests/whatif/test_charts.py`` loads each
+stacked chart, which the dashboard cannot afford. ``tests/planner/whatif/test_charts.py`` loads each
 figure back into ``plotly.graph_objects.Figure`` to prove it is valid.
 """
 
@@ -65,8 +65,16 @@ def stacked_daily(
 
 
 def donut(pairs, title: str = "") -> str:
-    data = [{"type": "pie", "labels": [p[0] for p in pairs], "values": [float(p[1]) for p in pairs], "hole": 0.55,
-             "sort": False, "textinfo": "label+percent"}]  # fmt: skip
+    data = [
+        {
+            "type": "pie",
+            "labels": [p[0] for p in pairs],
+            "values": [float(p[1]) for p in pairs],
+            "hole": 0.55,
+            "sort": False,
+            "textinfo": "label+percent",
+        }
+    ]
     return figure_json(data, title={"text": title}, showlegend=False)
 
 
@@ -76,14 +84,32 @@ def daily_lines(series_by_label: dict[str, dict], yaxis: str = "") -> str:
     service/unit names never cover the lines."""
     dates = sorted({d for s in series_by_label.values() for d in s})
     data = [
-        {"type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "name": label, "x": dates,
-         "y": series(values.get(d) for d in dates)}
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "marker": {"size": 4},
+            "name": label,
+            "x": dates,
+            "y": series(values.get(d) for d in dates),
+        }
         for label, values in sorted(series_by_label.items())
-    ]  # fmt: skip
-    legend = {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.18, "yanchor": "top",
-              "font": {"size": 11}}  # fmt: skip
-    yaxis_layout = {"title": {"text": yaxis}, "type": "log", "dtick": 1, "tickprefix": "$",
-                    "tickformat": "~g", "exponentformat": "none"}  # fmt: skip
+    ]
+    legend = {
+        "orientation": "h",
+        "x": 0,
+        "xanchor": "left",
+        "y": -0.18,
+        "yanchor": "top",
+        "font": {"size": 11},
+    }
+    yaxis_layout = {
+        "title": {"text": yaxis},
+        "type": "log",
+        "dtick": 1,
+        "tickprefix": "$",
+        "tickformat": "~g",
+        "exponentformat": "none",
+    }
     return figure_json(
         data, yaxis=yaxis_layout, legend=legend, margin={"l": 70, "r": 20, "t": 30, "b": 40}
     )
@@ -92,8 +118,28 @@ def daily_lines(series_by_label: dict[str, dict], yaxis: str = "") -> str:
 def hline(y: float, name: str) -> dict:
     """Layout pieces for a dashed horizontal reference line across the plot (e.g. an SLO)."""
     return {
-        "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
-                    "line": {"dash": "dash", "color": "#c0392b"}}],
-        "annotations": [{"xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": y, "yanchor": "bottom",
-                         "text": name, "showarrow": False}],
-    }  # fmt: skip
+        "shapes": [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": y,
+                "y1": y,
+                "line": {"dash": "dash", "color": "#c0392b"},
+            }
+        ],
+        "annotations": [
+            {
+                "xref": "paper",
+                "x": 1,
+                "xanchor": "right",
+                "yref": "y",
+                "y": y,
+                "yanchor": "bottom",
+                "text": name,
+                "showarrow": False,
+            }
+        ],
+    }

@@ -128,8 +128,15 @@ def movers(view, prev, dimension: str = "service__name", n: int = 6) -> list[dic
     rows = []
     for key in set(now) | set(before):
         a, b = float(now.get(key) or 0), float(before.get(key) or 0)
-        rows.append({"label": key or "Unallocated", "now": a, "before": b, "delta": a - b,
-                     "pct": (a - b) / b * 100 if b else None})  # fmt: skip
+        rows.append(
+            {
+                "label": key or "Unallocated",
+                "now": a,
+                "before": b,
+                "delta": a - b,
+                "pct": (a - b) / b * 100 if b else None,
+            }
+        )
     return sorted(rows, key=lambda r: -abs(r["delta"]))[:n]
 
 
@@ -150,8 +157,12 @@ def unit_cost_by_modality(
     if filters.get("account"):
         usage = usage.filter(deployment__account_id=filters["account"])
     out: dict[str, dict[dt.date, float]] = {}
-    for r in (usage.annotate(day=TruncDate("ts")).values("day", "deployment__service__modality", "deployment__service__unit_of_work")
-              .annotate(units=Sum("units_of_work")).order_by("day")):  # fmt: skip
+    for r in (
+        usage.annotate(day=TruncDate("ts"))
+        .values("day", "deployment__service__modality", "deployment__service__unit_of_work")
+        .annotate(units=Sum("units_of_work"))
+        .order_by("day")
+    ):
         key = (r["day"], r["deployment__service__modality"], r["deployment__service__unit_of_work"])
         if key in cost and r["units"]:
             out.setdefault(f"{key[1]} (USD per {key[2]})", {})[key[0]] = cost[key] / r["units"]
@@ -182,8 +193,12 @@ def commitments(qs, rng: DateRange, filters: dict | None = None) -> dict | None:
     if used + unused <= 0:
         return None
     cover = used + float(od_spot)
-    return {"used": used, "unused": unused, "utilisation": used / (used + unused),
-            "coverage": used / cover if cover else None}  # fmt: skip
+    return {
+        "used": used,
+        "unused": unused,
+        "utilisation": used / (used + unused),
+        "coverage": used / cover if cover else None,
+    }
 
 
 def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[float, float] | None:
@@ -219,7 +234,7 @@ def _commitment_split_from_line_items(rng: DateRange, filters: dict) -> tuple[fl
             "coalesce(sum(EffectiveCost) FILTER (WHERE coalesce(CommitmentDiscountStatus, '') <> 'Unused'), 0) AS used, "
             "coalesce(sum(EffectiveCost) FILTER (WHERE CommitmentDiscountStatus = 'Unused'), 0) AS unused "
             f"FROM line_items WHERE {' AND '.join(where)} GROUP BY ALL"
-        )  # fmt: skip
+        )
         by_tags = con.execute(sql, args).to_arrow_table()
     keep = _tag_filter(filters, attribution_tags(by_tags, list(settings.ATTRIBUTION_TAG_KEYS)))
     if keep is not None:
@@ -266,9 +281,13 @@ def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | N
     except (SeriesInputError, ValueError, ArithmeticError):
         return None
     f = float(fc["forecast"].sum())
-    return {"forecast": f, "lower": float(fc["lower_80"].sum()), "upper": float(fc["upper_80"].sum()),
-            "delta_pct": (float(actual) - f) / f * 100 if f else None,
-            "backtest": backtest.display()}  # fmt: skip
+    return {
+        "forecast": f,
+        "lower": float(fc["lower_80"].sum()),
+        "upper": float(fc["upper_80"].sum()),
+        "delta_pct": (float(actual) - f) / f * 100 if f else None,
+        "backtest": backtest.display(),
+    }
 
 
 def data_version() -> str:

@@ -48,15 +48,19 @@ def service_rows(services, rng: DateRange) -> list[dict]:
         c = cost.get(s.pk)
         u = usage.get(s.pk, {})
         units = u.get("units") or 0.0
-        rows.append({
-            "service": s,
-            "cost": c,
-            "monthly": float(c) / (rng.days * 24.0) * HOURS_PER_MONTH if c is not None else None,
-            "unit_cost": float(c) / units if c is not None and units > 0 else None,
-            "slo_attainment": observed_slo(s, lo, hi).attainment,
-            "calibration": cals.get(s.pk),
-            "gpu_util": u.get("util"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "service": s,
+                "cost": c,
+                "monthly": float(c) / (rng.days * 24.0) * HOURS_PER_MONTH
+                if c is not None
+                else None,
+                "unit_cost": float(c) / units if c is not None and units > 0 else None,
+                "slo_attainment": observed_slo(s, lo, hi).attainment,
+                "calibration": cals.get(s.pk),
+                "gpu_util": u.get("util"),
+            }
+        )
     return rows
 
 
@@ -83,11 +87,19 @@ def hourly_usage(service, rng: DateRange) -> list[dict]:
     out = []
     for r in rows:
         n = r["steps"] or 1
-        out.append({
-            "hour": r["hour"], "demand_rps": (r["demand"] or 0.0) / n, "capacity_rps": (r["capacity"] or 0.0) / n,
-            "replicas": (r["replicas"] or 0.0) / n, "util": r["util"], "mem_used": r["mem_used"],
-            "mem_total": r["mem_total"], "p95": r["p95"], "p95_max": r["p95_max"],
-        })  # fmt: skip
+        out.append(
+            {
+                "hour": r["hour"],
+                "demand_rps": (r["demand"] or 0.0) / n,
+                "capacity_rps": (r["capacity"] or 0.0) / n,
+                "replicas": (r["replicas"] or 0.0) / n,
+                "util": r["util"],
+                "mem_used": r["mem_used"],
+                "mem_total": r["mem_total"],
+                "p95": r["p95"],
+                "p95_max": r["p95_max"],
+            }
+        )
     return out
 
 

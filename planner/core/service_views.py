@@ -31,11 +31,17 @@ def services(request):
 def service_detail(request, slug):
     service = get_object_or_404(Service, slug=slug)
     figures = cached(f"service:{slug}", request.GET, lambda: _service_figures(service, request.GET))
-    return render(request, "core/service_detail.html", {
-        **figures, "service": service, "deployments": service.deployments.select_related("account"),
-        "recommendations": service.recommendations.filter(status=RecommendationStatus.OPEN),
-        **unit_economics_context(service, figures["range"]),
-    })  # fmt: skip
+    return render(
+        request,
+        "core/service_detail.html",
+        {
+            **figures,
+            "service": service,
+            "deployments": service.deployments.select_related("account"),
+            "recommendations": service.recommendations.filter(status=RecommendationStatus.OPEN),
+            **unit_economics_context(service, figures["range"]),
+        },
+    )
 
 
 def _service_figures(service, params) -> dict:
@@ -46,20 +52,47 @@ def _service_figures(service, params) -> dict:
     hourly = fleet.hourly_grid(fleet.hourly_usage(service, rng))
     x = hourly[0]["hour"] if hourly else None
     view = costs(rng, {"service": service.slug})
-    out = {"range": rng, "row": row, "has_usage": bool(hourly), "cost": total(view),
-           "chart_cost": core_charts.stacked_daily(daily_by(view, "pricing_category"))}  # fmt: skip
+    out = {
+        "range": rng,
+        "row": row,
+        "has_usage": bool(hourly),
+        "cost": total(view),
+        "chart_cost": core_charts.stacked_daily(daily_by(view, "pricing_category")),
+    }
     if hourly:
         out["chart_demand"] = charts.lines(
-            x, {"demand (req/s)": [h["demand_rps"] for h in hourly], "capacity (req/s)": [h["capacity_rps"] for h in hourly]},
-            "requests / s", dx_ms=HOUR_MS)  # fmt: skip
+            x,
+            {
+                "demand (req/s)": [h["demand_rps"] for h in hourly],
+                "capacity (req/s)": [h["capacity_rps"] for h in hourly],
+            },
+            "requests / s",
+            dx_ms=HOUR_MS,
+        )
         out["demand_forecast"] = _demand_forecast(hourly)
         out["chart_gpu"] = charts.lines(
-            x, {"GPU utilisation (%)": [h["util"] for h in hourly],
-                "GPU memory used (% of total)": [100.0 * h["mem_used"] / h["mem_total"] if h["mem_total"] else None for h in hourly]},
-            "percent", dx_ms=HOUR_MS)  # fmt: skip
+            x,
+            {
+                "GPU utilisation (%)": [h["util"] for h in hourly],
+                "GPU memory used (% of total)": [
+                    100.0 * h["mem_used"] / h["mem_total"] if h["mem_total"] else None
+                    for h in hourly
+                ],
+            },
+            "percent",
+            dx_ms=HOUR_MS,
+        )
         out["chart_latency"] = charts.lines(
-            x, {"p95 latency, hourly mean (ms)": [h["p95"] for h in hourly], "p95 latency, hourly max (ms)": [h["p95_max"] for h in hourly]},
-            "ms", ref=service.latency_slo_p95_ms, ref_name="SLO", dx_ms=HOUR_MS)  # fmt: skip
+            x,
+            {
+                "p95 latency, hourly mean (ms)": [h["p95"] for h in hourly],
+                "p95 latency, hourly max (ms)": [h["p95_max"] for h in hourly],
+            },
+            "ms",
+            ref=service.latency_slo_p95_ms,
+            ref_name="SLO",
+            dx_ms=HOUR_MS,
+        )
     return out
 
 
@@ -79,6 +112,10 @@ def _demand_forecast(hourly: list[dict]) -> dict | None:
     except (SeriesInputError, ValueError):
         return None
     peak = int(fc["forecast"].to_numpy().argmax())
-    return {"peak_rps": float(fc["forecast"].iloc[peak]), "peak_at": fc.index[peak],
-            "lower": float(fc["lower_80"].iloc[peak]), "upper": float(fc["upper_80"].iloc[peak]),
-            "backtest": backtest.display()}  # fmt: skip
+    return {
+        "peak_rps": float(fc["forecast"].iloc[peak]),
+        "peak_at": fc.index[peak],
+        "lower": float(fc["lower_80"].iloc[peak]),
+        "upper": float(fc["upper_80"].iloc[peak]),
+        "backtest": backtest.display(),
+    }

@@ -121,11 +121,12 @@ def demo_plan_decisions(window_days: int = PLAN_EVIDENCE_DAYS) -> tuple[list, li
             figures = engine.summary(run, v)
             out.append(
                 decision_for_config(
-                    inputs.deployment, figures["config"],
+                    inputs.deployment,
+                    figures["config"],
                     expected_monthly_cost_usd=figures["monthly_cost_usd"],
                     slo_attainment=figures["slo_attainment"],
                 )
-            )  # fmt: skip
+            )
     return current, proposed
 
 

@@ -97,9 +97,13 @@ def admissible_for(deployment: Deployment) -> Callable[[Any, Any], bool] | None:
 
 
 def decision_for_config(
-    deployment: Deployment, config: dict, *, expected_monthly_cost_usd: float,
-    slo_attainment: float, exporter: str | None = DECLARED,
-) -> PlanDecision:  # fmt: skip
+    deployment: Deployment,
+    config: dict,
+    *,
+    expected_monthly_cost_usd: float,
+    slo_attainment: float,
+    exporter: str | None = DECLARED,
+) -> PlanDecision:
     """The decision for a simulated configuration as recorded by
     :func:`planner.whatif.engine.summary` (``config``: instance type, MIG profile, GPUs per
     replica, commitment price, policy and mix), under the deployment's declared target."""

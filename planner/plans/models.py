@@ -213,15 +213,32 @@ class PlanDecision(models.Model):
         out: dict[str, Any] = {
             k: s[k]
             for k in (
-                "cluster", "namespace", "deployment_name", "provider", "instance_types",
-                "mig_profile", "gpus_per_replica", "min_replicas", "max_replicas",
-                "warm_pool_replicas", "polling_interval_seconds", "cooldown_seconds",
-                "spot_share", "capacity_types", "fallback_replicas",
-                "fallback_failure_threshold", "schedules", "commitments", "consolidation_policy",
-                "consolidate_after", "disruption_budget_nodes", "expected_monthly_cost_usd",
-                "slo_attainment", "aws_target",
+                "cluster",
+                "namespace",
+                "deployment_name",
+                "provider",
+                "instance_types",
+                "mig_profile",
+                "gpus_per_replica",
+                "min_replicas",
+                "max_replicas",
+                "warm_pool_replicas",
+                "polling_interval_seconds",
+                "cooldown_seconds",
+                "spot_share",
+                "capacity_types",
+                "fallback_replicas",
+                "fallback_failure_threshold",
+                "schedules",
+                "commitments",
+                "consolidation_policy",
+                "consolidate_after",
+                "disruption_budget_nodes",
+                "expected_monthly_cost_usd",
+                "slo_attainment",
+                "aws_target",
             )
-        }  # fmt: skip
+        }
         for direction in ("scale_up", "scale_down"):
             out[f"{direction}_stabilization_seconds"] = s[direction]["stabilization_window_seconds"]
             out[f"{direction}_policies"] = s[direction]["policies"]

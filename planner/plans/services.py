@@ -80,10 +80,12 @@ def create_plan_from_decisions(
                         **PlanDecision.fields_from_dataclass(d),
                     )
                 PlanEvent.objects.create(
-                    plan=plan, kind=PlanEvent.Kind.CREATED, user=created_by,
+                    plan=plan,
+                    kind=PlanEvent.Kind.CREATED,
+                    user=created_by,
                     summary=f"{len(decisions)} decision(s)"
                     + (f" from scenario #{source_scenario_id}" if source_scenario_id else ""),
-                )  # fmt: skip
+                )
                 return plan
         except IntegrityError:  # two plans raced for the same version number
             continue
@@ -215,9 +217,12 @@ def rollback_aws(plan: Plan, user, clients: dict[str, ApplicationAutoScalingClie
         )
     mark_applied(previous, user, f"rolled back from v{plan.version}", PlanEvent.Kind.ROLLBACK)
     PlanEvent.objects.create(
-        plan=plan, kind=PlanEvent.Kind.ROLLBACK, user=user,
-        summary=f"rolled back to v{previous.version}", detail={"changes": _deltas(changes)},
-    )  # fmt: skip
+        plan=plan,
+        kind=PlanEvent.Kind.ROLLBACK,
+        user=user,
+        summary=f"rolled back to v{previous.version}",
+        detail={"changes": _deltas(changes)},
+    )
     return previous, changes
 
 
@@ -230,17 +235,23 @@ def check_aws_drift(plan: Plan, user=None, clients=None) -> list[aws_apply.Field
     for region, group in groups.items():
         drift += aws_apply.detect_drift(clients[region], group)
     PlanEvent.objects.create(
-        plan=plan, kind=PlanEvent.Kind.DRIFT_CHECK, user=user,
+        plan=plan,
+        kind=PlanEvent.Kind.DRIFT_CHECK,
+        user=user,
         summary=f"AWS: {len(drift)} difference(s)",
         detail={
             "source": "aws",
             "drift": [
-                {"object": f"{d.service_slug}: {d.resource_id}", "field": d.field,
-                 "actual": d.actual, "planned": d.planned}
+                {
+                    "object": f"{d.service_slug}: {d.resource_id}",
+                    "field": d.field,
+                    "actual": d.actual,
+                    "planned": d.planned,
+                }
                 for d in drift
             ],
         },
-    )  # fmt: skip
+    )
     return drift
 
 
@@ -336,8 +347,10 @@ def manifest_drift(plan: Plan, reported_yaml: str, user=None) -> list[dict[str, 
                         }
                     )
     PlanEvent.objects.create(
-        plan=plan, kind=PlanEvent.Kind.DRIFT_CHECK, user=user,
+        plan=plan,
+        kind=PlanEvent.Kind.DRIFT_CHECK,
+        user=user,
         summary=f"cluster manifests: {len(drift)} difference(s)",
         detail={"source": "manifests", "drift": drift},
-    )  # fmt: skip
+    )
     return drift

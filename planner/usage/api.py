@@ -74,10 +74,14 @@ class UnitCostSeriesView(APIView):
             raise ValidationError({"unit": f"no measured unit cost {unit!r} for {slug} in range"})
         flags = detect(series.interpolate(limit_area="inside").dropna())
         points = [
-            {"date": d.date().isoformat(), "usd_per_unit": None if v != v else v,
-             "expected": flags["expected"].get(d), "is_anomaly": bool(flags["is_anomaly"].get(d, 0))}
+            {
+                "date": d.date().isoformat(),
+                "usd_per_unit": None if v != v else v,
+                "expected": flags["expected"].get(d),
+                "is_anomaly": bool(flags["is_anomaly"].get(d, 0)),
+            }
             for d, v in series.items()
-        ]  # fmt: skip
+        ]
         return Response({"service": slug, "unit": unit, "points": points})
 
 

@@ -120,9 +120,17 @@ def _row(unit, cost: pd.Series, units: pd.Series, gpu: pd.Series, metric, covera
     c, u, g = float(cost[days].sum()), float(units[days].sum()), float(gpu[days].sum())
     series = (cost[days] / units[days]).sort_index()
     return UnitCost(
-        unit, c / u if u > 0 else None, u, c, g / u if u > 0 else None, metric, rule,
-        coverage, trend_pct_per_week(series), series,
-    )  # fmt: skip
+        unit,
+        c / u if u > 0 else None,
+        u,
+        c,
+        g / u if u > 0 else None,
+        metric,
+        rule,
+        coverage,
+        trend_pct_per_week(series),
+        series,
+    )
 
 
 def service_unit_costs(service, start: dt.date, end: dt.date) -> list[UnitCost]:
@@ -141,8 +149,28 @@ def service_unit_costs(service, start: dt.date, end: dt.date) -> list[UnitCost]:
     tin, tout = amounts["input_tokens"].fillna(0.0), amounts["output_tokens"].fillna(0.0)
     if (tin + tout).sum() > 0:
         cost_in, cost_out, gpu_in, gpu_out, rule = _split_daily(amounts, cost, gpu)
-        out.append(_row("1M input tokens", cost_in, tin / 1e6, gpu_in, metrics.get("input_tokens", ""), coverage, rule))  # fmt: skip
-        out.append(_row("1M output tokens", cost_out, tout / 1e6, gpu_out, metrics.get("output_tokens", ""), coverage, rule))  # fmt: skip
+        out.append(
+            _row(
+                "1M input tokens",
+                cost_in,
+                tin / 1e6,
+                gpu_in,
+                metrics.get("input_tokens", ""),
+                coverage,
+                rule,
+            )
+        )
+        out.append(
+            _row(
+                "1M output tokens",
+                cost_out,
+                tout / 1e6,
+                gpu_out,
+                metrics.get("output_tokens", ""),
+                coverage,
+                rule,
+            )
+        )
     for unit, (amount, per) in MEDIA_UNITS.items():
         units = amounts[amount].fillna(0.0) * per
         if units.sum() > 0:
@@ -199,10 +227,15 @@ def build_vs_buy(service, start: dt.date, end: dt.date) -> BuildVsBuy | None:
             t.managed_usd_per_1m_output
         )
     return BuildVsBuy(
-        self_usd, in_m * 1e6, out_m * 1e6, self_usd / (in_m + out_m) if in_m + out_m else 0.0,
-        t.managed_api_name if t else "", managed, t.managed_price_source if t else "",
+        self_usd,
+        in_m * 1e6,
+        out_m * 1e6,
+        self_usd / (in_m + out_m) if in_m + out_m else 0.0,
+        t.managed_api_name if t else "",
+        managed,
+        t.managed_price_source if t else "",
         None if managed is None else managed - self_usd,
-    )  # fmt: skip
+    )
 
 
 def unit_cost_series(service, unit: str, start: dt.date, end: dt.date) -> pd.Series:

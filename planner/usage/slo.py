@@ -78,12 +78,18 @@ def latency_slos(service, start: dt.date, end: dt.date) -> list[LatencySlo]:
         p95 = histogram_quantile(0.95, bounds, counts)
         out.append(
             LatencySlo(
-                kind, labels[kind], float(sum(counts)), histogram_quantile(0.5, bounds, counts),
-                p95, histogram_quantile(0.99, bounds, counts), objective, share,
+                kind,
+                labels[kind],
+                float(sum(counts)),
+                histogram_quantile(0.5, bounds, counts),
+                p95,
+                histogram_quantile(0.99, bounds, counts),
+                objective,
+                share,
                 None if objective is None or p95 is None else p95 <= objective,
                 ", ".join(sorted(metrics[kind])),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -105,8 +111,13 @@ def measured_capacity(service, start: dt.date, end: dt.date) -> MeasuredCapacity
             ts__lt=hi,
             batch_size__isnull=False,
             service_time_ms__isnull=False,
-        ).values_list("batch_size", "service_time_ms", "requests_succeeded", "deployment__throughput_rps_per_replica")
-    )  # fmt: skip
+        ).values_list(
+            "batch_size",
+            "service_time_ms",
+            "requests_succeeded",
+            "deployment__throughput_rps_per_replica",
+        )
+    )
     if len(rows) < 3:
         return None
     b, t, w, conf = zip(*rows, strict=True)

@@ -110,9 +110,14 @@ def store_usage(
     selector = _selector(deployment)
     queries, serving = _queries_for(deployment, selector, step_s)
     result = read_usage(
-        client, selector, start, end, step_s=step_s, queries=queries,
+        client,
+        selector,
+        start,
+        end,
+        step_s=step_s,
+        queries=queries,
         default_profile=deployment.mig_profile,
-    )  # fmt: skip
+    )
     objs = []
     for r in result.rows:
         values = {k: getattr(r, k) for k in SAMPLE_FIELDS}
@@ -120,10 +125,14 @@ def store_usage(
             continue  # nothing known at this step: reported in result.missing, not stored as zero
         objs.append(
             UsageSample(
-                deployment=deployment, ts=r.ts, step_seconds=step_s, mig_profile=r.mig_profile,
-                units_of_work=_units(values, deployment, step_s), **values,
+                deployment=deployment,
+                ts=r.ts,
+                step_seconds=step_s,
+                mig_profile=r.mig_profile,
+                units_of_work=_units(values, deployment, step_s),
+                **values,
             )
-        )  # fmt: skip
+        )
     windows = []
     if serving is not None:
         windows, gaps = read_histograms(client, serving, selector, start, end)
@@ -135,11 +144,16 @@ def store_usage(
             UsageSample.objects.bulk_create(objs, batch_size=2000)
         for w in windows:
             LatencyHistogram.objects.update_or_create(
-                deployment=deployment, kind=w.kind, end=w.end,
-                defaults={"seconds": w.seconds, "source_metric": serving.histograms[w.kind].bucket_metric,
-                          "bounds_ms": [b if b != float("inf") else None for b in w.bounds_ms],
-                          "counts": w.counts},
-            )  # fmt: skip
+                deployment=deployment,
+                kind=w.kind,
+                end=w.end,
+                defaults={
+                    "seconds": w.seconds,
+                    "source_metric": serving.histograms[w.kind].bucket_metric,
+                    "bounds_ms": [b if b != float("inf") else None for b in w.bounds_ms],
+                    "counts": w.counts,
+                },
+            )
     return result
 
 
@@ -170,9 +184,14 @@ def ingest_prometheus_usage(
         raise
     stored = UsageSample.objects.filter(deployment=deployment, ts__gte=start, ts__lte=end).count()
     IngestRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, rows_read=len(result.rows), rows_stored=stored,
-        warnings=result.missing[:200], progress_message=f"{stored} usage samples; {len(result.missing)} gap report(s)",
-    )  # fmt: skip
+        status=RunStatus.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=1.0,
+        rows_read=len(result.rows),
+        rows_stored=stored,
+        warnings=result.missing[:200],
+        progress_message=f"{stored} usage samples; {len(result.missing)} gap report(s)",
+    )
     return {"deployment": deployment_id, "samples": stored, "missing": result.missing}
 
 

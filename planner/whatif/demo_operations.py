@@ -151,10 +151,16 @@ def _simulate(usage: pd.DataFrame, services, catalog: dict, seed: int) -> dict:
         slos.append(float(svc.slo_p95_ms))
         index[svc.slug] = pd.date_range(f["ts"].iloc[0], periods=len(demands[-1]), freq="min")
     results = simulate_scenarios(
-        demands, policies, mixes, offers, caps, slos,
-        random_state=OPERATIONS_SEED + seed, keep_series=True,
+        demands,
+        policies,
+        mixes,
+        offers,
+        caps,
+        slos,
+        random_state=OPERATIONS_SEED + seed,
+        keep_series=True,
         request_timeout_s=[request_timeout_s(x) for x in slos],
-    )  # fmt: skip
+    )
     return {
         svc.slug: (
             index[svc.slug],
@@ -177,9 +183,11 @@ def _usage_columns(f: pd.DataFrame, svc, minutes, ready, p95, rng) -> pd.DataFra
     # DCGM reports the GPUs that exist: the step's utilisation is the busy share averaged over
     # its replica-minutes (a minute with no replica adds no GPU, not an idle one)
     util = np.divide(
-        (np.minimum(busy, 1.0) * reps).sum(1), reps.sum(1),
-        out=np.zeros(n), where=reps.sum(1) > 0,
-    )  # fmt: skip
+        (np.minimum(busy, 1.0) * reps).sum(1),
+        reps.sum(1),
+        out=np.zeros(n),
+        where=reps.sum(1) > 0,
+    )
     gpu_util = np.clip(100.0 * util * rng.lognormal(0.0, 0.03, n), 0.0, 100.0)
     demand = np.repeat(rps[:, None] * 60.0, step_min, axis=1)
     pooled = np.nan_to_num(pooled_p95(lat, demand), nan=0.0)
@@ -235,20 +243,33 @@ def _compute_billing(svc, offer: dict, minutes, ready, demo, normal=None) -> pd.
         row.update(
             ChargeCategory="Usage",
             ChargeDescription=f"{svc.instance_type} {category.lower()} instance-hours",
-            PricingCategory=category, PricingQuantity=q, PricingUnit="Hours",
-            ConsumedQuantity=q if status != "Unused" else np.zeros_like(q), ConsumedUnit="Hours",
-            ListUnitPrice=od_price, ListCost=q * od_price, ContractedUnitPrice=price,
-            ContractedCost=q * price, BilledCost=q * price, EffectiveCost=q * price,
+            PricingCategory=category,
+            PricingQuantity=q,
+            PricingUnit="Hours",
+            ConsumedQuantity=q if status != "Unused" else np.zeros_like(q),
+            ConsumedUnit="Hours",
+            ListUnitPrice=od_price,
+            ListCost=q * od_price,
+            ContractedUnitPrice=price,
+            ContractedCost=q * price,
+            BilledCost=q * price,
+            EffectiveCost=q * price,
             CommitmentDiscountId=f"commit-{svc.slug}" if status else None,
             CommitmentDiscountCategory="Usage" if status else None,
             CommitmentDiscountType=commit_type if status else None,
             CommitmentDiscountStatus=status,
             ResourceId=f"{svc.provider}:{svc.region}:{svc.slug}-{category.lower()}",
-            ResourceName=f"{svc.slug}-{category.lower()}-pool", ResourceType="Virtual Machine",
-            ServiceCategory="Compute", ServiceName=demo.COMPUTE_SERVICE[svc.provider],
-            SkuId=svc.instance_type, SkuPriceId=f"{svc.instance_type}:{category}", Tags=tags,
-            x_Extensions=json.dumps({"x_InstanceType": svc.instance_type, "x_GpuModel": offer["gpu_model"]}),
-        )  # fmt: skip
+            ResourceName=f"{svc.slug}-{category.lower()}-pool",
+            ResourceType="Virtual Machine",
+            ServiceCategory="Compute",
+            ServiceName=demo.COMPUTE_SERVICE[svc.provider],
+            SkuId=svc.instance_type,
+            SkuPriceId=f"{svc.instance_type}:{category}",
+            Tags=tags,
+            x_Extensions=json.dumps(
+                {"x_InstanceType": svc.instance_type, "x_GpuModel": offer["gpu_model"]}
+            ),
+        )
         frames.append(pd.DataFrame(row))
     return pd.concat(frames, ignore_index=True)
 

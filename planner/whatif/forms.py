@@ -14,11 +14,26 @@ MIG_CHOICES = [("", "No MIG (whole GPUs)")] + sorted(
     {(p.name, p.name) for ps in MIG_PROFILES.values() for p in ps}
 )
 PARAMETER_FIELDS = (
-    "window_days", "instance_type", "mig_profile", "batch_size", "quantisation", "cache_hit_rate", "warm_pool",
-    "committed_replicas", "spot_share", "commitment_term", "metric", "target", "min_replicas", "max_replicas",
-    "scale_down_stabilisation_s", "cooldown_s", "polling_interval_s", "scale_up_stabilisation_s",
+    "window_days",
+    "instance_type",
+    "mig_profile",
+    "batch_size",
+    "quantisation",
+    "cache_hit_rate",
+    "warm_pool",
+    "committed_replicas",
+    "spot_share",
+    "commitment_term",
+    "metric",
+    "target",
+    "min_replicas",
+    "max_replicas",
+    "scale_down_stabilisation_s",
+    "cooldown_s",
+    "polling_interval_s",
+    "scale_up_stabilisation_s",
     "max_batch_wait_ms",
-)  # fmt: skip
+)
 
 
 def offer_choices() -> list[tuple[str, str]]:
@@ -32,9 +47,13 @@ def offer_choices() -> list[tuple[str, str]]:
     for p, r in places:
         for o in catalog().offers(provider=p, region=r):
             mig = f", MIG {'/'.join(m.name for m in o.mig_profiles)}" if o.mig_profiles else ""
-            out.setdefault(o.instance_type, (
-                f"{o.instance_type} — {o.gpu_count:g}× {o.gpu_model}{mig}, {p} {r}, "
-                f"${o.ondemand_usd_per_hour:.2f}/h"))  # fmt: skip
+            out.setdefault(
+                o.instance_type,
+                (
+                    f"{o.instance_type} — {o.gpu_count:g}× {o.gpu_model}{mig}, {p} {r}, "
+                    f"${o.ondemand_usd_per_hour:.2f}/h"
+                ),
+            )
     return sorted(out.items())
 
 
@@ -148,5 +167,9 @@ class DecisionForm(forms.Form):
             (RecommendationStatus.DISMISSED, "Dismiss"),
         ]
     )
-    reason = forms.CharField(min_length=3, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text="Why: kept in the audit trail")  # fmt: skip
+    reason = forms.CharField(
+        min_length=3,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why: kept in the audit trail",
+    )

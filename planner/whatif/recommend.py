@@ -38,44 +38,23 @@ from django.db import transaction
 
 from costmodels.slo import SLO_MET_ATTAINMENT
 from planner.core.models import Service
-from planner.whatif import calibration, engine
+from planner.whatif import calibration, engine, proposals
 from planner.whatif.models import (
     Recommendation,
     RecommendationStatus,
     ServiceCalibration,
     SloRisk,
 )
+from planner.whatif.proposals import (  # noqa: F401 - the recommendations' public names
+    MIN_SAVINGS_SHARE,
+    MIN_SAVINGS_USD,
+    SLO_TOLERANCE,
+)
 
 log = logging.getLogger(__name__)
 RECOMMENDATION_WINDOW_DAYS = 14
-MIN_SAVINGS_USD, MIN_SAVINGS_SHARE, SLO_TOLERANCE = 10.0, 0.01, 0.005
-RIGHT_SIZE_CANDIDATES = 6
 SLO_FLOOR = 0.9  # below this attainment a proposal is always high risk
 TRAIN_SHARE = 5.0 / 7.0  # backtest: choose on the first 10 of 14 days, replay the last 4
-
-
-def _candidates(inputs: engine.ServiceInputs) -> list[tuple[str, str, dict]]:
-    """Right-size options: the instance types and MIG slices of the deployment's provider and
-    region whose memory holds the model, cheapest per request served first."""
-    out: list[tuple[str, str, dict]] = []
-    dep, offer = inputs.deployment, inputs.offer
-    need_gib = engine.capacity_for(inputs, offer).memory_required_gib_
-    sized = []
-    for o, mig in engine.offers_with_slices(dep.provider, dep.region):
-        if o.instance_type == offer.instance_type and not mig:
-            continue
-        if o.gpu_memory_gib * max(o.gpu_count, 1) < need_gib:
-            continue
-        try:
-            cap = engine.capacity_for(inputs, o)
-        except ValueError:  # GPU the capacity model has no speed factor for
-            continue
-        sized.append((o.ondemand_usd_per_hour / cap.throughput_rps_, o, mig))
-    for _, o, mig in sorted(sized, key=lambda x: x[0])[:RIGHT_SIZE_CANDIDATES]:
-        base_type = o.instance_type.split(" (")[0]
-        title = f"Move to {o.instance_type} ({o.gpu_model})"
-        out.append(("right-size", title, {"instance_type": base_type, "mig_profile": mig}))
-    return out
 
 
 def _risk(base: dict, cand: dict) -> str:
@@ -86,152 +65,6 @@ def _risk(base: dict, cand: dict) -> str:
     if drop <= 0 and not more_interruptions:
         return SloRisk.LOW
     return SloRisk.MEDIUM if drop <= SLO_TOLERANCE else SloRisk.HIGH
-
-
-LEVER_KIND = {
-    "instance": "right-size", "replica_bounds": "threshold", "autoscaling": "threshold",
-    "warm_pool": "threshold", "spot_share": "spot-share", "commitment": "commitment",
-}  # fmt: skip
-LEVER_LABEL = {
-    "instance": "instance type", "replica_bounds": "replica bounds", "autoscaling": "autoscaling",
-    "warm_pool": "warm pool", "spot_share": "spot share", "commitment": "commitment",
-}  # fmt: skip
-
-
-def engine_options(inputs: engine.ServiceInputs) -> list:
-    """The current instance (batch 1 and 4) and the right-size candidates (MIG slices
-    included), each with its capacity model."""
-    from costmodels.engine import Option
-
-    opts = [
-        Option(inputs.offer.instance_type, inputs.offer, engine.capacity_for(inputs, inputs.offer))
-    ]
-    opts.append(
-        Option(
-            f"{inputs.offer.instance_type} (batch 4)",
-            inputs.offer,
-            engine.capacity_for(inputs, inputs.offer, 4),
-        )
-    )
-    for _kind, _title, params in _candidates(inputs):
-        offer = engine.offer_for(inputs, params["instance_type"], params.get("mig_profile") or "")
-        opts.append(Option(offer.instance_type, offer, engine.capacity_for(inputs, offer)))
-    return opts
-
-
-def _params(inputs: engine.ServiceInputs, options, cfg) -> dict:
-    """What-if parameters reproducing an engine configuration."""
-    o = options[cfg.option]
-    name = o.name
-    mig = name.split(" (", 1)[1].rstrip(")") if " (" in name and "batch" not in name else ""
-    p, m = cfg.policy, cfg.mix
-    return {
-        "instance_type": o.offer.instance_type.split(" (")[0], "mig_profile": mig,
-        "batch_size": int(o.capacity.batch_size), "metric": p.metric, "target": p.target,
-        "min_replicas": p.min_replicas, "max_replicas": p.max_replicas,
-        "scale_down_stabilisation_s": p.scale_down_stabilisation_s, "cooldown_s": p.cooldown_s,
-        "polling_interval_s": p.polling_interval_s, "warm_pool": p.warm_pool,
-        "spot_share": m.spot_share, "committed_replicas": m.committed_replicas, "commitment_term": m.commitment_term,
-    }  # fmt: skip
-
-
-def _space(inputs: engine.ServiceInputs):
-    from costmodels.engine import SearchSpace
-    from planner.plans.from_simulation import search_cooldown_s
-
-    cur = inputs.policy
-    tolerance = 1.0 if inputs.service.modality == "batch" else 0.5
-    targets = tuple(sorted({50.0, 60.0, 70.0, 80.0, float(cur.target)}))
-    return SearchSpace(targets_pct=targets, scale_down_windows_s=(120.0, 300.0), warm_pools=(0, 1),
-                       spot_shares=(0.0, 0.25, 0.5, 1.0), min_replicas=(cur.min_replicas,), spot_tolerance=tolerance,
-                       cooldown_s=search_cooldown_s(inputs.deployment))  # fmt: skip
-
-
-def _engine_choose(inputs: engine.ServiceInputs) -> tuple[dict, dict]:
-    """(current summary, {key: (summary, title, params)}) from the one engine: the joint
-    optimum under the SLO ("plan"), and each lever's named slice that saves on its own."""
-    from costmodels import engine as planning
-    from costmodels.engine import Config
-    from planner.plans.from_simulation import admissible_for
-
-    options = engine_options(inputs)
-    admissible = admissible_for(inputs.deployment)  # what the export target cannot do is out
-    current = Config(0, inputs.policy, inputs.mix)
-    slo = float(inputs.service.latency_slo_p95_ms)
-    base_v = engine.baseline(inputs)
-    base = engine.summary(engine.evaluate(inputs, [base_v])[0], base_v)
-    res = planning.search(inputs.demand_per_min, options, current, slo, space=_space(inputs),
-                          min_attainment=SLO_MET_ATTAINMENT, random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms,
-                          admissible=admissible)  # fmt: skip
-    if res.optimum is None:
-        return base, {}
-    opt = res.optimum.config
-    steps = planning.attribute(inputs.demand_per_min, options, current, opt, slo,
-                               random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms)  # fmt: skip
-    slices = planning.single_lever(inputs.demand_per_min, options, current, opt, slo,
-                                   random_state=engine.RANDOM_STATE, bounds_ms=inputs.latency_bounds_ms)  # fmt: skip
-    chosen = {
-        "plan": (
-            opt,
-            "Joint optimum: " + ", ".join(f"{LEVER_LABEL[lv]} (${sv:,.0f})" for lv, _, sv in steps),
-        )
-    }
-    for lever, e in slices:
-        kind = LEVER_KIND[lever]
-        if admissible is not None and not admissible(options[e.config.option], e.config):
-            continue
-        if (
-            e.slo_attainment < base["slo_attainment"] - SLO_TOLERANCE
-            and e.slo_attainment < SLO_MET_ATTAINMENT
-        ):
-            continue
-        prev = chosen.get(kind)
-        if prev is None or e.monthly_cost_usd < prev[2]:
-            chosen[kind] = (
-                e.config,
-                f"{LEVER_LABEL[lever].capitalize()} as in the joint optimum",
-                e.monthly_cost_usd,
-            )
-    keys = list(chosen)
-    variants = []
-    for k in keys:
-        variants.append(engine.variant(inputs, _params(inputs, options, chosen[k][0])))
-    # each proposal simulated beside the current configuration, exactly as its what-if runs
-    # (same rows, so the same spot-interruption draws)
-    results = [engine.evaluate(inputs, [base_v, v])[1] for v in variants]
-    base_cost = base["monthly_cost_usd"]
-    out = {}
-    for k, v, r in zip(keys, variants, results, strict=True):
-        s = engine.summary(r, v)
-        params = _params(inputs, options, chosen[k][0])
-        title = chosen[k][1] if k == "plan" else _slice_title(k, params, inputs)
-        saving = base_cost - s["monthly_cost_usd"]
-        fixes = base["slo_attainment"] < SLO_MET_ATTAINMENT <= s["slo_attainment"]
-        if fixes:
-            title = f"Meet the SLO: {title[0].lower()}{title[1:]}"
-        elif saving < max(MIN_SAVINGS_USD, MIN_SAVINGS_SHARE * base_cost):
-            continue
-        if s["slo_attainment"] < base["slo_attainment"] - SLO_TOLERANCE and not fixes:
-            continue
-        s["attribution"] = (
-            [{"lever": lv, "monthly_savings_usd": round(sv, 2)} for lv, _, sv in steps]
-            if k == "plan"
-            else []
-        )
-        out[k] = (s, title, {"_kind": "plan" if k == "plan" else k, **params})
-    return base, out
-
-
-def _slice_title(kind: str, p: dict, inputs: engine.ServiceInputs) -> str:
-    if kind == "right-size":
-        mig = f" ({p['mig_profile']} slice)" if p["mig_profile"] else ""
-        return f"Move to {p['instance_type']}{mig}, batch {p['batch_size']}"
-    if kind == "commitment":
-        return f"Commit to {p['committed_replicas']} replicas of {p['instance_type']} for {p['commitment_term']}"
-    if kind == "spot-share":
-        return f"Run {p['spot_share']:.0%} of burst replicas on spot"
-    return (f"Scale on GPU utilisation {p['target']:.0f} %, replicas {p['min_replicas']}-{p['max_replicas']}, "
-            f"scale down after {p['scale_down_stabilisation_s']:.0f} s, warm pool {p['warm_pool']}")  # fmt: skip
 
 
 def _split(inputs: engine.ServiceInputs) -> tuple[engine.ServiceInputs, engine.ServiceInputs]:
@@ -247,7 +80,7 @@ def backtest(inputs: engine.ServiceInputs) -> dict[str, dict]:
     train, test = _split(inputs)
     if train.demand_per_min.size < 60 or test.demand_per_min.size < 60:
         return {}
-    base_train, chosen = _engine_choose(train)
+    base_train, chosen = proposals.choose(train)
     if not chosen:
         return {}
     base_v = engine.baseline(test)
@@ -265,13 +98,17 @@ def backtest(inputs: engine.ServiceInputs) -> dict[str, dict]:
             "chosen": title,
             "train": [train.start.isoformat(), train.end.isoformat()],
             "held_out": [test.start.isoformat(), test.end.isoformat()],
-            "predicted_savings_usd": round(base_train["monthly_cost_usd"] - s["monthly_cost_usd"], 2),
-            "realised_savings_usd": round(base_test["monthly_cost_usd"] - real["monthly_cost_usd"], 2),
+            "predicted_savings_usd": round(
+                base_train["monthly_cost_usd"] - s["monthly_cost_usd"], 2
+            ),
+            "realised_savings_usd": round(
+                base_test["monthly_cost_usd"] - real["monthly_cost_usd"], 2
+            ),
             "predicted_slo_attainment": s["slo_attainment"],
             "realised_slo_attainment": real["slo_attainment"],
             "current_slo_attainment_held_out": base_test["slo_attainment"],
             "risk": _risk(base_test, real),
-        }  # fmt: skip
+        }
     return out
 
 
@@ -306,7 +143,7 @@ def generate_recommendations(
         return []
     cal = calibration.calibrate(service, window_days=window_days, inputs=inputs)
     calibrated = cal.calibrated(calibration.MAX_COST_ERROR_PCT, calibration.MAX_SLO_GAP)
-    base, best = _engine_choose(inputs)
+    base, best = proposals.choose(inputs)
     bts = backtest(inputs)
     coverage = min(1.0, inputs.sample_hours / (RECOMMENDATION_WINDOW_DAYS * 24.0))
     cal_json = calibration.as_json(cal)
@@ -323,26 +160,46 @@ def generate_recommendations(
     ]
     recs = []
     with transaction.atomic():
-        ServiceCalibration.objects.update_or_create(service=service, defaults={
-            "evidence_start": inputs.start, "evidence_end": inputs.end, "figures": cal_json,
-            "backtest": bts, "calibrated": calibrated,
-        })  # fmt: skip
+        ServiceCalibration.objects.update_or_create(
+            service=service,
+            defaults={
+                "evidence_start": inputs.start,
+                "evidence_end": inputs.end,
+                "figures": cal_json,
+                "backtest": bts,
+                "calibrated": calibrated,
+            },
+        )
         Recommendation.objects.filter(service=service, status=RecommendationStatus.OPEN).delete()
         for key, (s, title, params) in best.items():
             kind = params.pop("_kind", key)
             bt = bts.get(key)
-            recs.append(Recommendation.objects.create(
-                kind=kind, service=service, title=title,
-                monthly_savings_usd=Decimal(str(round(base["monthly_cost_usd"] - s["monthly_cost_usd"], 2))),
-                current_monthly_cost_usd=Decimal(str(base["monthly_cost_usd"])),
-                confidence=confidence_from(bt, coverage, calibrated),
-                slo_risk=bt["risk"] if bt else _risk(base, s),
-                evidence_start=inputs.start, evidence_end=inputs.end, assumptions=assumptions,
-                evidence={"current": base, "proposed": s, "sample_hours": round(inputs.sample_hours, 1),
-                          "calibration": cal_json, "calibrated": calibrated, "backtest": bt,
-                          "sources": _sources(inputs)},
-                proposal={"services": [service.slug], "window_days": window_days, **params},
-            ))  # fmt: skip
+            recs.append(
+                Recommendation.objects.create(
+                    kind=kind,
+                    service=service,
+                    title=title,
+                    monthly_savings_usd=Decimal(
+                        str(round(base["monthly_cost_usd"] - s["monthly_cost_usd"], 2))
+                    ),
+                    current_monthly_cost_usd=Decimal(str(base["monthly_cost_usd"])),
+                    confidence=confidence_from(bt, coverage, calibrated),
+                    slo_risk=bt["risk"] if bt else _risk(base, s),
+                    evidence_start=inputs.start,
+                    evidence_end=inputs.end,
+                    assumptions=assumptions,
+                    evidence={
+                        "current": base,
+                        "proposed": s,
+                        "sample_hours": round(inputs.sample_hours, 1),
+                        "calibration": cal_json,
+                        "calibrated": calibrated,
+                        "backtest": bt,
+                        "sources": _sources(inputs),
+                    },
+                    proposal={"services": [service.slug], "window_days": window_days, **params},
+                )
+            )
     return recs
 
 
@@ -355,7 +212,7 @@ def _sources(inputs: engine.ServiceInputs) -> dict[str, str]:
         "billed_compute": "bill (billing.reports): the service's own instance-hours on its instance types; shared-node share shown apart",
         "confidence": f"backtest: chosen on the first {TRAIN_SHARE:.0%} of the window, replayed on the rest",
         "prices": f"catalog: {', '.join(f'{k} {v}' for k, v in inputs.offer.price_source.items() if v)}",
-    }  # fmt: skip
+    }
 
 
 def refresh_all_recommendations() -> int:

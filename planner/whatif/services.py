@@ -75,13 +75,18 @@ def simulate_service(service: Service, params: dict) -> dict:
     base_v, scn_v = engine.baseline(inputs), engine.variant(inputs, params)
     base_r, scn_r = engine.evaluate(inputs, [base_v, scn_v])
     return {
-        "name": service.name, "slo_p95_ms": service.latency_slo_p95_ms,
-        "start": inputs.start.isoformat(), "end": inputs.end.isoformat(), "step_s": 60,
-        "baseline": engine.summary(base_r, base_v), "scenario": engine.summary(scn_r, scn_v),
+        "name": service.name,
+        "slo_p95_ms": service.latency_slo_p95_ms,
+        "start": inputs.start.isoformat(),
+        "end": inputs.end.isoformat(),
+        "step_s": 60,
+        "baseline": engine.summary(base_r, base_v),
+        "scenario": engine.summary(scn_r, scn_v),
         "demand_rpm": np.round(inputs.demand_per_min, 2).tolist(),
         "series": {"baseline": engine.series(base_r), "scenario": engine.series(scn_r)},
-        "notes": inputs.notes, "deployment": inputs.deployment.name,
-    }  # fmt: skip
+        "notes": inputs.notes,
+        "deployment": inputs.deployment.name,
+    }
 
 
 def _finish(s: Scenario) -> None:

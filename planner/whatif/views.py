@@ -40,11 +40,21 @@ def recommendations(request):
     page = Paginator(qs.order_by("-monthly_savings_usd", "pk"), 25).get_page(
         request.GET.get("page")
     )
-    return render(request, "whatif/recommendations.html", {
-        "page": page, "summary": summary, "status": status, "statuses": RecommendationStatus.choices,
-        "kinds": RecommendationKind.choices, "risks": SloRisk.choices, "services": Service.objects.all(),
-        "decision_form": DecisionForm(), "query": request.GET.urlencode(),
-    })  # fmt: skip
+    return render(
+        request,
+        "whatif/recommendations.html",
+        {
+            "page": page,
+            "summary": summary,
+            "status": status,
+            "statuses": RecommendationStatus.choices,
+            "kinds": RecommendationKind.choices,
+            "risks": SloRisk.choices,
+            "services": Service.objects.all(),
+            "decision_form": DecisionForm(),
+            "query": request.GET.urlencode(),
+        },
+    )
 
 
 @require_POST
@@ -97,8 +107,14 @@ def recommendations_refresh(request):
 
 
 def whatif(request):
-    initial = {"window_days": 7, "batch_size": 1, "quantisation": "fp16", "cache_hit_rate": 0.0, "warm_pool": 0,
-               "commitment_term": "1y"}  # fmt: skip
+    initial = {
+        "window_days": 7,
+        "batch_size": 1,
+        "quantisation": "fp16",
+        "cache_hit_rate": 0.0,
+        "warm_pool": 0,
+        "commitment_term": "1y",
+    }
     rec = None
     problem = id_param_problem(request.GET, "recommendation")
     if problem:
@@ -115,8 +131,16 @@ def whatif(request):
         scenarios = scenarios.filter(saved=True)
     page = Paginator(scenarios, 20).get_page(request.GET.get("page"))
     offers = _offer_choices()
-    return render(request, "whatif/whatif.html", {"form": ScenarioForm(initial=initial, offers=offers), "page": page,
-                                                 "recommendation": rec, "offers": offers})  # fmt: skip
+    return render(
+        request,
+        "whatif/whatif.html",
+        {
+            "form": ScenarioForm(initial=initial, offers=offers),
+            "page": page,
+            "recommendation": rec,
+            "offers": offers,
+        },
+    )
 
 
 def _offer_choices() -> list[tuple[str, str]]:
@@ -141,10 +165,14 @@ def whatif_run(request):
     params = form.parameters()
     rec_id = request.POST.get("recommendation")
     s = Scenario.objects.create(
-        name=form.cleaned_data["name"] or scenario_name(params), parameters=params, created_by=request.user,
-        recommendation=Recommendation.objects.filter(pk=rec_id).first() if rec_id and rec_id.isdigit() else None,
+        name=form.cleaned_data["name"] or scenario_name(params),
+        parameters=params,
+        created_by=request.user,
+        recommendation=Recommendation.objects.filter(pk=rec_id).first()
+        if rec_id and rec_id.isdigit()
+        else None,
         progress_message="Queued",
-    )  # fmt: skip
+    )
     s.services.set(form.cleaned_data["services"])
     if not _eager():
         enqueue_scenario(s.pk)
@@ -173,8 +201,20 @@ def scenario_detail(request, pk):
             set(totals["baseline"]["monthly_cost_usd_by_category"])
             | set(totals["scenario"]["monthly_cost_usd_by_category"])
         )
-        context.update({"results": results, "totals": totals, "slug": slug,
-                        "chart_categories": charts.grouped_bars(cats, {k: totals[k]["monthly_cost_usd_by_category"] for k in ("baseline", "scenario")})})  # fmt: skip
+        context.update(
+            {
+                "results": results,
+                "totals": totals,
+                "slug": slug,
+                "chart_categories": charts.grouped_bars(
+                    cats,
+                    {
+                        k: totals[k]["monthly_cost_usd_by_category"]
+                        for k in ("baseline", "scenario")
+                    },
+                ),
+            }
+        )
         if slug:
             r = results[slug]
             context["chart_replicas"] = charts.per_minute(
@@ -183,8 +223,12 @@ def scenario_detail(request, pk):
                 "ready replicas",
             )
             context["chart_latency"] = charts.per_minute(
-                r["start"], {k: r["series"][k]["p95_latency_ms"] for k in ("baseline", "scenario")}, "p95 latency (ms)",
-                ref=r["slo_p95_ms"], ref_name="SLO")  # fmt: skip
+                r["start"],
+                {k: r["series"][k]["p95_latency_ms"] for k in ("baseline", "scenario")},
+                "p95 latency (ms)",
+                ref=r["slo_p95_ms"],
+                ref_name="SLO",
+            )
     return render(request, "whatif/scenario_detail.html", context)
 
 
@@ -199,8 +243,14 @@ def scenario_progress(request, pk):
 
             run_scenario.apply(args=(s.pk,), kwargs={"max_steps": 1})
             s.refresh_from_db()
-    return JsonResponse({"status": s.status, "progress": s.progress, "message": s.progress_message or s.status,
-                         "error": s.error})  # fmt: skip
+    return JsonResponse(
+        {
+            "status": s.status,
+            "progress": s.progress,
+            "message": s.progress_message or s.status,
+            "error": s.error,
+        }
+    )
 
 
 @require_POST

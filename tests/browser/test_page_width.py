@@ -63,9 +63,19 @@ def test_main_pages_fit_a_1440_px_window_for_a_viewer(browser_page, live_server,
     page.click("button[type=submit]")
     page.wait_for_selector(".role-viewer")
     plan = fleet_with_plans[-1]
-    paths = ["/", "/services/", "/services/chat-assistant/", "/whatif/", "/recommendations/",
-             "/plans/", f"/plans/{plan.pk}/", "/chargeback/", "/commitments/", "/anomalies/",
-             "/budgets/"]  # fmt: skip
+    paths = [
+        "/",
+        "/services/",
+        "/services/chat-assistant/",
+        "/whatif/",
+        "/recommendations/",
+        "/plans/",
+        f"/plans/{plan.pk}/",
+        "/chargeback/",
+        "/commitments/",
+        "/anomalies/",
+        "/budgets/",
+    ]
     too_wide = {}
     for path in paths:
         resp = page.goto(base + path)

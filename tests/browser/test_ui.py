@@ -88,7 +88,8 @@ def spend_between(**filters) -> Decimal:
     from planner.billing.models import CostRollup
 
     return CostRollup.objects.filter(date__range=("2026-09-01", "2026-09-30"), **filters).aggregate(
-        v=Sum("effective_cost"))["v"]  # fmt: skip
+        v=Sum("effective_cost")
+    )["v"]
 
 
 def test_viewer_sees_charts_filters_change_numbers_and_cannot_accept(
@@ -206,8 +207,12 @@ def test_admin_reaches_every_page_and_the_admin(browser_page, live_server, fleet
     page, base = browser_page, live_server.url
     login(page, base, "admin")
     assert page.locator("a:has-text('Admin')").count() == 1
-    for path, marker in (("/services/", "#table-services"), ("/whatif/", "#whatif-form"),
-                         ("/recommendations/", "h1"), ("/", "#kpi-spend")):  # fmt: skip
+    for path, marker in (
+        ("/services/", "#table-services"),
+        ("/whatif/", "#whatif-form"),
+        ("/recommendations/", "h1"),
+        ("/", "#kpi-spend"),
+    ):
         resp = page.goto(base + path)
         assert resp.status == 200, path
         page.wait_for_selector(marker)

@@ -30,10 +30,20 @@ def _write_series(
 def test_cli_writes_one_row_per_input_row_with_the_contract_columns(tmp_path):
     frame = _write_series(tmp_path / "in.csv")
     proc = subprocess.run(
-        [sys.executable, "-m", "costmodels.anomaly", "--input", str(tmp_path / "in.csv"),
-         "--output", str(tmp_path / "out.csv")],
-        cwd=REPO, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "costmodels.anomaly",
+            "--input",
+            str(tmp_path / "in.csv"),
+            "--output",
+            str(tmp_path / "out.csv"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     out = pd.read_csv(tmp_path / "out.csv", dtype={"timestamp": str})
     assert list(out.columns) == ["timestamp", "value", "anomaly_score", "is_anomaly"]
@@ -83,13 +93,24 @@ def test_irregular_sensor_timestamps_are_scored_as_a_sequence(tmp_path):
     [
         ("timestamp,cost\n2025-01-01,1\n", "missing column(s) value"),
         ("time,value\n2025-01-01,1\n", "missing column(s) timestamp"),
-        ("timestamp,value\n" + "".join(f"2025-01-{d:02d},1\n" for d in range(1, 5)), "need at least"),
-        ("timestamp,value\n" + "".join(f"2025-01-{d:02d},{'abc' if d == 7 else d}\n" for d in range(1, 20)),
-         "line 8, column 'value'"),
-        ("timestamp,value\n" + "".join(f"{'yesterday' if d == 3 else f'2025-01-{d:02d}'},{d}\n" for d in range(1, 20)),
-         "line 4, column 'timestamp'"),
+        (
+            "timestamp,value\n" + "".join(f"2025-01-{d:02d},1\n" for d in range(1, 5)),
+            "need at least",
+        ),
+        (
+            "timestamp,value\n"
+            + "".join(f"2025-01-{d:02d},{'abc' if d == 7 else d}\n" for d in range(1, 20)),
+            "line 8, column 'value'",
+        ),
+        (
+            "timestamp,value\n"
+            + "".join(
+                f"{'yesterday' if d == 3 else f'2025-01-{d:02d}'},{d}\n" for d in range(1, 20)
+            ),
+            "line 4, column 'timestamp'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_exits_non_zero_with_a_message_saying_where(tmp_path, capsys, content, message):
     (tmp_path / "in.csv").write_text(content)
     code = main(["--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.csv")])

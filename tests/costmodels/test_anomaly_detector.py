@@ -230,9 +230,16 @@ def test_estimator_follows_scikit_learn_conventions():
 
 @pytest.mark.parametrize(
     "params",
-    [{"level_window": 0}, {"min_z": 0}, {"detectors": ("htm",)}, {"record_ratio": 0.0},
-     {"suppress_periods": -1}, {"record_fraction": 1.5}, {"long_window": 0}],
-)  # fmt: skip
+    [
+        {"level_window": 0},
+        {"min_z": 0},
+        {"detectors": ("htm",)},
+        {"record_ratio": 0.0},
+        {"suppress_periods": -1},
+        {"record_fraction": 1.5},
+        {"long_window": 0},
+    ],
+)
 def test_invalid_parameters_are_rejected_at_fit(params):
     detector = OnlineAnomalyDetector(**params)  # construction never validates
     with pytest.raises(ValueError):

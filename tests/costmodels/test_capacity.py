@@ -114,8 +114,14 @@ def test_fit_errors_say_where():
 
 def test_every_modality_has_documented_defaults():
     assert set(MODALITIES) == {
-        "llm_chat", "embeddings", "image_generation", "speech_to_text", "text_to_speech", "video", "batch",
-    }  # fmt: skip
+        "llm_chat",
+        "embeddings",
+        "image_generation",
+        "speech_to_text",
+        "text_to_speech",
+        "video",
+        "batch",
+    }
     for mod in MODALITIES:
         m = CapacityModel(mod).fit()
         assert m.throughput_rps_ > 0 and m.cold_start_s_ > 120

@@ -94,9 +94,16 @@ def test_sklearn_contract(cls):
 
 
 @pytest.mark.parametrize(
-    "cls", [results.SimulationResult, engine.Evaluated, engine.SearchResult,
-            results.RightsizingRecommendation, results.AutoscalingPolicy, results.PurchaseMix],
-)  # fmt: skip
+    "cls",
+    [
+        results.SimulationResult,
+        engine.Evaluated,
+        engine.SearchResult,
+        results.RightsizingRecommendation,
+        results.AutoscalingPolicy,
+        results.PurchaseMix,
+    ],
+)
 def test_results_are_frozen_dataclasses_with_units(cls):
     assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
     names = [f.name for f in dataclasses.fields(cls)]

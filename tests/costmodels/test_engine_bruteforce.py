@@ -8,30 +8,49 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from costmodels import engine
+from costmodels import engine, levers
 from costmodels.capacity import CapacityModel
 from costmodels.catalog import InstanceOffer, MigProfile
 from costmodels.results import AutoscalingPolicy, PurchaseMix
 
 A100 = InstanceOffer(
-    "aws", "p4d.24xlarge", "us-east-1", "NVIDIA A100", 8, 40.0, 22.0, 7.0, 14.0, None, 1,
+    "aws",
+    "p4d.24xlarge",
+    "us-east-1",
+    "NVIDIA A100",
+    8,
+    40.0,
+    22.0,
+    7.0,
+    14.0,
+    None,
+    1,
     mig_profiles=(MigProfile("3g.20gb", 3, 20.0, 2), MigProfile("1g.5gb", 1, 5.0, 7)),
-)  # fmt: skip
+)
 A10 = InstanceOffer(
     "aws", "g5.2xlarge", "us-east-1", "NVIDIA A10G", 1, 24.0, 1.2, 0.5, 0.78, None, 3
 )
 L4 = InstanceOffer("aws", "g6.xlarge", "us-east-1", "NVIDIA L4", 1, 24.0, 0.8, 0.41, 0.52, None, 4)
 SMALL = engine.SearchSpace(
-    targets_pct=(55.0, 80.0), scale_down_windows_s=(300.0,), warm_pools=(0, 1),
-    spot_shares=(0.0, 0.5), min_replicas=(1,), spot_tolerance=0.5,
-)  # fmt: skip
+    targets_pct=(55.0, 80.0),
+    scale_down_windows_s=(300.0,),
+    warm_pools=(0, 1),
+    spot_shares=(0.0, 0.5),
+    min_replicas=(1,),
+    spot_tolerance=0.5,
+)
 
 
 def _options(t1_ms):
     out = []
     for offer in (A10, L4, A100.mig_slice("3g.20gb")):
-        cap = CapacityModel("image_generation", gpu_model=offer.gpu_model, gpu_count=offer.gpu_count,
-                            service_time_ms=t1_ms, model_size_gib=4.0).fit()  # fmt: skip
+        cap = CapacityModel(
+            "image_generation",
+            gpu_model=offer.gpu_model,
+            gpu_count=offer.gpu_count,
+            service_time_ms=t1_ms,
+            model_size_gib=4.0,
+        ).fit()
         out.append(engine.Option(offer.instance_type, offer, cap))
     return out
 
@@ -106,7 +125,7 @@ def test_savings_are_attributed_lever_by_lever_and_sum_to_the_total():
     res = engine.search(
         demand, options, cur, 6000.0, space=SMALL, min_attainment=0.9, random_state=3
     )
-    steps = engine.attribute(demand, options, cur, res.optimum.config, 6000.0, random_state=3)
+    steps = levers.attribute(demand, options, cur, res.optimum.config, 6000.0, random_state=3)
     assert steps, "the optimum differs from the current configuration"
     total = sum(s for _, _, s in steps)
     assert total == pytest.approx(
@@ -116,5 +135,5 @@ def test_savings_are_attributed_lever_by_lever_and_sum_to_the_total():
     assert [lv for lv, _, _ in steps] == [
         lv for lv in engine.LEVERS if lv in {x for x, _, _ in steps}
     ]
-    slices = engine.single_lever(demand, options, cur, res.optimum.config, 6000.0, random_state=3)
+    slices = levers.single_lever(demand, options, cur, res.optimum.config, 6000.0, random_state=3)
     assert {lv for lv, _ in slices} >= {lv for lv, _, _ in steps}

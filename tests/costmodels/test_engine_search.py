@@ -15,9 +15,13 @@ from costmodels.catalog import PriceCatalog
 from costmodels.results import AutoscalingPolicy, PurchaseMix
 
 SPACE = engine.SearchSpace(
-    targets_pct=(60.0, 80.0), scale_down_windows_s=(300.0,), warm_pools=(0, 1),
-    spot_shares=(0.0, 0.5, 1.0), min_replicas=(1,), spot_tolerance=1.0,
-)  # fmt: skip
+    targets_pct=(60.0, 80.0),
+    scale_down_windows_s=(300.0,),
+    warm_pools=(0, 1),
+    spot_shares=(0.0, 0.5, 1.0),
+    min_replicas=(1,),
+    spot_tolerance=1.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +64,11 @@ def test_plan_is_cheaper_than_current_meets_slo_and_is_reproducible_by_simulatio
     assert again.monthly_cost_usd == pytest.approx(best.monthly_cost_usd, rel=1e-9)
     # and its commitment level is the cheapest whole level, each simulated in full
     levels = [
-        dataclasses.replace(best.config, mix=dataclasses.replace(best.config.mix, committed_replicas=k))
+        dataclasses.replace(
+            best.config, mix=dataclasses.replace(best.config.mix, committed_replicas=k)
+        )
         for k in range(0, best.config.policy.max_replicas + 1)
-    ]  # fmt: skip
+    ]
     costs = [e.monthly_cost_usd for e in engine.evaluate(demand, options, levels, 6000)]
     assert best.monthly_cost_usd == pytest.approx(min(costs), rel=1e-9)
 

@@ -24,8 +24,16 @@ def _daily(n: int = 90, seed: int = 0) -> tuple[pd.DatetimeIndex, np.ndarray]:
 
 def _run(tmp_path: Path, frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
     frame.to_csv(tmp_path / "in.csv", index=False)
-    code = main(["--input", str(tmp_path / "in.csv"), "--horizon", str(horizon),
-                 "--output", str(tmp_path / "out.csv")])  # fmt: skip
+    code = main(
+        [
+            "--input",
+            str(tmp_path / "in.csv"),
+            "--horizon",
+            str(horizon),
+            "--output",
+            str(tmp_path / "out.csv"),
+        ]
+    )
     assert code == 0
     return pd.read_csv(tmp_path / "out.csv", dtype={"timestamp": str})
 
@@ -36,10 +44,22 @@ def test_cli_subprocess_writes_the_contract_columns(tmp_path):
         tmp_path / "in.csv", index=False
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "costmodels.forecast", "--input", str(tmp_path / "in.csv"),
-         "--horizon", "30", "--output", str(tmp_path / "out.csv")],
-        cwd=REPO, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "costmodels.forecast",
+            "--input",
+            str(tmp_path / "in.csv"),
+            "--horizon",
+            "30",
+            "--output",
+            str(tmp_path / "out.csv"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     out = pd.read_csv(tmp_path / "out.csv", dtype={"timestamp": str})
     assert list(out.columns) == ["timestamp", "forecast", "lower", "upper"]
@@ -97,20 +117,48 @@ def test_forecast_of_a_weekly_pattern_keeps_it(tmp_path):
     [
         ("timestamp,amount\n2025-01-01,1\n", 3, "missing column(s) value"),
         ("timestamp,value\n2025-01-01,1\n2025-01-02,2\n", 3, "need at least 8"),
-        ("timestamp,value\n" + "".join(f"2025-01-{d:02d},{'n/a' if d == 5 else d}\n" for d in range(1, 15)), 3,
-         "line 6, column 'value'"),
-        ("timestamp,value\n" + "".join(f"2025-01-{d:02d} {d % 5:02d}:17:00,{d}\n" for d in range(1, 15)), 3,
-         "not on the regular"),
-        ("timestamp,value\n" + "".join(f"2025-{m:02d}-01,{m}\n" for m in range(1, 13)), 3, "not on the regular"),
-        ("timestamp,value\n" + "".join(f"2025-01-{d:02d},{d}\n" for d in [1, 2, 3, 3, 4, 5, 6, 7, 8, 9]), 3,
-         "repeated"),
-        ("timestamp,value\n" + "".join(f"2025-01-{d:02d},{d}\n" for d in range(1, 15)), 0, "--horizon"),
+        (
+            "timestamp,value\n"
+            + "".join(f"2025-01-{d:02d},{'n/a' if d == 5 else d}\n" for d in range(1, 15)),
+            3,
+            "line 6, column 'value'",
+        ),
+        (
+            "timestamp,value\n"
+            + "".join(f"2025-01-{d:02d} {d % 5:02d}:17:00,{d}\n" for d in range(1, 15)),
+            3,
+            "not on the regular",
+        ),
+        (
+            "timestamp,value\n" + "".join(f"2025-{m:02d}-01,{m}\n" for m in range(1, 13)),
+            3,
+            "not on the regular",
+        ),
+        (
+            "timestamp,value\n"
+            + "".join(f"2025-01-{d:02d},{d}\n" for d in [1, 2, 3, 3, 4, 5, 6, 7, 8, 9]),
+            3,
+            "repeated",
+        ),
+        (
+            "timestamp,value\n" + "".join(f"2025-01-{d:02d},{d}\n" for d in range(1, 15)),
+            0,
+            "--horizon",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_exits_non_zero_with_a_message(tmp_path, capsys, content, horizon, message):
     (tmp_path / "in.csv").write_text(content)
-    code = main(["--input", str(tmp_path / "in.csv"), "--horizon", str(horizon),
-                 "--output", str(tmp_path / "out.csv")])  # fmt: skip
+    code = main(
+        [
+            "--input",
+            str(tmp_path / "in.csv"),
+            "--horizon",
+            str(horizon),
+            "--output",
+            str(tmp_path / "out.csv"),
+        ]
+    )
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()

@@ -143,9 +143,15 @@ def test_backtest_mase_by_hand():
 
 @pytest.mark.parametrize(
     ("freq", "n", "expected"),
-    [("h", 24 * 20, [24, 168]), ("h", 24 * 10, [24]), ("5min", 600, [288]), ("D", 90, [7]),
-     ("D", 10, []), ("7D", 100, [])],
-)  # fmt: skip
+    [
+        ("h", 24 * 20, [24, 168]),
+        ("h", 24 * 10, [24]),
+        ("5min", 600, [288]),
+        ("D", 90, [7]),
+        ("D", 10, []),
+        ("7D", 100, []),
+    ],
+)
 def test_seasonal_periods_follow_the_sampling_step(freq, n, expected):
     step = pd.tseries.frequencies.to_offset(freq)
     assert seasonal_periods(pd.Timedelta(step), n) == expected
@@ -182,14 +188,38 @@ def test_a_few_missing_steps_are_interpolated():
     ("series", "message"),
     [
         (pd.Series([1.0, 2, 3]), "DatetimeIndex"),
-        (pd.Series([1.0] * 5, index=pd.date_range("2025-01-01", periods=5, freq="D")), "at least 8"),
-        (pd.Series([1.0, np.nan] * 6, index=pd.date_range("2025-01-01", periods=12, freq="D")), "finite"),
-        (pd.Series(np.arange(12.0), index=pd.DatetimeIndex(
-            ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-05 07:00", "2025-01-09", "2025-01-10",
-             "2025-01-11", "2025-01-12", "2025-01-13", "2025-01-14", "2025-01-15", "2025-01-16"])),
-         "not on the regular"),
+        (
+            pd.Series([1.0] * 5, index=pd.date_range("2025-01-01", periods=5, freq="D")),
+            "at least 8",
+        ),
+        (
+            pd.Series([1.0, np.nan] * 6, index=pd.date_range("2025-01-01", periods=12, freq="D")),
+            "finite",
+        ),
+        (
+            pd.Series(
+                np.arange(12.0),
+                index=pd.DatetimeIndex(
+                    [
+                        "2025-01-01",
+                        "2025-01-02",
+                        "2025-01-03",
+                        "2025-01-05 07:00",
+                        "2025-01-09",
+                        "2025-01-10",
+                        "2025-01-11",
+                        "2025-01-12",
+                        "2025-01-13",
+                        "2025-01-14",
+                        "2025-01-15",
+                        "2025-01-16",
+                    ]
+                ),
+            ),
+            "not on the regular",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_series_are_rejected_with_a_clear_message(series, message):
     with pytest.raises(SeriesInputError, match=message):
         forecast_series(series, 3)

@@ -40,30 +40,59 @@ def lever_table(max_replicas: int = 12) -> list[dict]:
     demand = _seed_trace()
     cap1 = CapacityModel("image_generation", gpu_model=t4.gpu_model, batch_size=1).fit()
     cap8 = CapacityModel("image_generation", gpu_model=t4.gpu_model, batch_size=8).fit()
-    before = AutoscalingPolicy(metric="gpu_utilisation", target=90.0, min_replicas=1, max_replicas=max_replicas,
-                               polling_interval_s=60, scale_up_stabilisation_s=120)  # fmt: skip
+    before = AutoscalingPolicy(
+        metric="gpu_utilisation",
+        target=90.0,
+        min_replicas=1,
+        max_replicas=max_replicas,
+        polling_interval_s=60,
+        scale_up_stabilisation_s=120,
+    )
     rows = [
         ("before (seed's configuration, product defaults)", before, cap1),
         ("batching 8", before, cap8),
         ("target 70 %", dataclasses.replace(before, target=70.0), cap1),
-        ("polling 30 s, scale-up window 60 s", dataclasses.replace(before, polling_interval_s=30, scale_up_stabilisation_s=60), cap1),
+        (
+            "polling 30 s, scale-up window 60 s",
+            dataclasses.replace(before, polling_interval_s=30, scale_up_stabilisation_s=60),
+            cap1,
+        ),
         ("warm pool 1", dataclasses.replace(before, warm_pool=1), cap1),
-        ("all four", dataclasses.replace(before, target=70.0, polling_interval_s=30, scale_up_stabilisation_s=60, warm_pool=1), cap8),
-    ]  # fmt: skip
+        (
+            "all four",
+            dataclasses.replace(
+                before, target=70.0, polling_interval_s=30, scale_up_stabilisation_s=60, warm_pool=1
+            ),
+            cap8,
+        ),
+    ]
     n = len(rows)
     res = simulate_scenarios(
-        [demand] * n, [p for _, p, _ in rows], [PurchaseMix()] * n, [t4] * n,
-        [c for _, _, c in rows], [SLO_MS] * n, random_state=1, keep_series=True,
-    )  # fmt: skip
+        [demand] * n,
+        [p for _, p, _ in rows],
+        [PurchaseMix()] * n,
+        [t4] * n,
+        [c for _, _, c in rows],
+        [SLO_MS] * n,
+        random_state=1,
+        keep_series=True,
+    )
     out = []
     for (name, _pol, cap), r in zip(rows, res, strict=True):
-        out.append({
-            "lever": name, "monthly_cost_usd": round(r.monthly_cost_usd, 0),
-            "p95_ms": round(r.request_weighted_p95_latency_ms, 0),
-            "slo_attainment": round(simulated_attainment(r.p95_latency_ms, demand, SLO_MS) or 0.0, 4),
-            "cold_starts": r.cold_starts, "dropped_share": round(r.dropped_requests / r.requests, 4),
-            "throughput_rps_per_replica": round(cap.throughput_rps_, 2), "t1_ms": round(cap.service_time_ms_, 1),
-        })  # fmt: skip
+        out.append(
+            {
+                "lever": name,
+                "monthly_cost_usd": round(r.monthly_cost_usd, 0),
+                "p95_ms": round(r.request_weighted_p95_latency_ms, 0),
+                "slo_attainment": round(
+                    simulated_attainment(r.p95_latency_ms, demand, SLO_MS) or 0.0, 4
+                ),
+                "cold_starts": r.cold_starts,
+                "dropped_share": round(r.dropped_requests / r.requests, 4),
+                "throughput_rps_per_replica": round(cap.throughput_rps_, 2),
+                "t1_ms": round(cap.service_time_ms_, 1),
+            }
+        )
     return out
 
 

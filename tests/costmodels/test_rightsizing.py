@@ -29,9 +29,14 @@ def _samples(offer, minutes, *, replicas=2, mem_gib=3.0, base_rps=30.0, seed=0, 
         100 * rate / replicas / true.throughput_rps_ * rng.normal(1, 0.02, minutes), 0, 100
     )
     return pd.DataFrame(
-        {"request_rate_rps": rate, "gpu_util_pct": util, "gpu_memory_used_gib": np.full(minutes, mem_gib),
-         "replicas": np.full(minutes, replicas)}, index=idx,
-    )  # fmt: skip
+        {
+            "request_rate_rps": rate,
+            "gpu_util_pct": util,
+            "gpu_memory_used_gib": np.full(minutes, mem_gib),
+            "replicas": np.full(minutes, replicas),
+        },
+        index=idx,
+    )
 
 
 def test_refuses_below_30_hours(catalog):
@@ -55,15 +60,26 @@ def test_refuses_below_30_hours(catalog):
     )
     assert not enough.refused
     with pytest.raises(RightsizingRefused, match="only 29.98 hours"):
-        recommend_rightsizing(_samples(cur, 1799), current_offer=cur, capacity=cap, catalog=catalog, slo_p95_ms=150,
-                              raise_on_refusal=True)  # fmt: skip
+        recommend_rightsizing(
+            _samples(cur, 1799),
+            current_offer=cur,
+            capacity=cap,
+            catalog=catalog,
+            slo_p95_ms=150,
+            raise_on_refusal=True,
+        )
 
 
 def test_over_provisioned_a100_moves_to_a_cheaper_fit_with_savings_by_hand(catalog):
     cur = catalog.offer("gcp", "a2-highgpu-1g", "us-central1")
     df = _samples(cur, 30 * 1440)  # 30 days; the default lookback keeps the last 14
-    rec = recommend_rightsizing(df, current_offer=cur, capacity=CapacityModel("embeddings", batch_size=8),
-                                catalog=catalog, slo_p95_ms=150)  # fmt: skip
+    rec = recommend_rightsizing(
+        df,
+        current_offer=cur,
+        capacity=CapacityModel("embeddings", batch_size=8),
+        catalog=catalog,
+        slo_p95_ms=150,
+    )
     assert rec.evidence_hours == pytest.approx(14 * 24)
     assert rec.evidence_window[1] == df.index[-1].isoformat()
     assert rec.current_monthly_cost_usd == pytest.approx(
@@ -85,8 +101,13 @@ def test_over_provisioned_a100_moves_to_a_cheaper_fit_with_savings_by_hand(catal
 
 def test_memory_need_rules_out_small_slices(catalog):
     cur = catalog.offer("gcp", "a2-highgpu-1g", "us-central1")
-    rec = recommend_rightsizing(_samples(cur, 3 * 1440, mem_gib=30.0), current_offer=cur,
-                                capacity=CapacityModel("embeddings", batch_size=8), catalog=catalog, slo_p95_ms=150)  # fmt: skip
+    rec = recommend_rightsizing(
+        _samples(cur, 3 * 1440, mem_gib=30.0),
+        current_offer=cur,
+        capacity=CapacityModel("embeddings", batch_size=8),
+        catalog=catalog,
+        slo_p95_ms=150,
+    )
     chosen = catalog.offer("gcp", rec.recommended_instance_type, "us-central1")
     mem = next(
         (m.memory_gib for m in chosen.mig_profiles if m.name == rec.recommended_mig_profile),
@@ -97,8 +118,13 @@ def test_memory_need_rules_out_small_slices(catalog):
 
 def test_nothing_fits_is_a_refusal_with_reason(catalog):
     cur = catalog.offer("aws", "g4dn.xlarge", "us-east-1")
-    rec = recommend_rightsizing(_samples(cur, 2 * 1440, mem_gib=2000.0), current_offer=cur,
-                                capacity=CapacityModel("embeddings", batch_size=8), catalog=catalog, slo_p95_ms=150)  # fmt: skip
+    rec = recommend_rightsizing(
+        _samples(cur, 2 * 1440, mem_gib=2000.0),
+        current_offer=cur,
+        capacity=CapacityModel("embeddings", batch_size=8),
+        catalog=catalog,
+        slo_p95_ms=150,
+    )
     assert rec.refused and "fits" in rec.reason
 
 
@@ -111,8 +137,13 @@ def test_bad_samples_say_where(catalog):
             df, current_offer=cur, capacity=CapacityModel(), catalog=catalog, slo_p95_ms=100
         )
     with pytest.raises(ValueError, match="missing column"):
-        recommend_rightsizing(df.drop(columns="gpu_util_pct"), current_offer=cur, capacity=CapacityModel(),
-                              catalog=catalog, slo_p95_ms=100)  # fmt: skip
+        recommend_rightsizing(
+            df.drop(columns="gpu_util_pct"),
+            current_offer=cur,
+            capacity=CapacityModel(),
+            catalog=catalog,
+            slo_p95_ms=100,
+        )
 
 
 def test_observed_latency_above_slo_lowers_confidence(catalog):

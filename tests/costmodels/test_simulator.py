@@ -36,8 +36,12 @@ def test_constant_demand_cost_by_hand(offer, cap):
     T = 600
     demand = np.full(T, 60.0 * 2.5 * cap.throughput_rps_)  # exactly 2.5 replicas of work
     pol = AutoscalingPolicy(target=cap.throughput_rps_, min_replicas=1, max_replicas=10)
-    mixes = [PurchaseMix(), PurchaseMix(committed_replicas=1), PurchaseMix(committed_replicas=5),
-             PurchaseMix(committed_replicas=1, spot_share=0.5)]  # fmt: skip
+    mixes = [
+        PurchaseMix(),
+        PurchaseMix(committed_replicas=1),
+        PurchaseMix(committed_replicas=5),
+        PurchaseMix(committed_replicas=1, spot_share=0.5),
+    ]
     quiet = dataclasses.replace(offer, spot_interruption_bucket=0)
     res = simulate(demand, [pol] * 4, mixes, quiet, cap, slo_p95_ms=2000, random_state=0)
     od, c1, spot = (
@@ -80,8 +84,15 @@ def test_step_response_delay_is_poll_plus_window_plus_start(offer, cap, poll_s, 
     mu = cap.throughput_rps_
     t0 = 100
     demand = np.where(np.arange(400) < t0, 60 * mu * 0.9, 60 * mu * 3.9)  # 1 -> 4 replicas
-    pol = AutoscalingPolicy(target=mu, min_replicas=1, max_replicas=8, polling_interval_s=poll_s,
-                            scale_up_stabilisation_s=up_s, max_scale_up_replicas_per_min=10, warm_pool=warm)  # fmt: skip
+    pol = AutoscalingPolicy(
+        target=mu,
+        min_replicas=1,
+        max_replicas=8,
+        polling_interval_s=poll_s,
+        scale_up_stabilisation_s=up_s,
+        max_scale_up_replicas_per_min=10,
+        warm_pool=warm,
+    )
     r = simulate(demand, [pol], PurchaseMix(), offer, cap, slo_p95_ms=2000)[0]
     start_min = 1 if warm else 3  # warm start 30 s; cold start 136.8 s -> whole minutes
     delay = max(1, -(-poll_s // 60)) + up_s // 60 + start_min
@@ -174,9 +185,20 @@ def test_matches_plain_loop_reference(offer, cap):
         [("requests_per_replica", 12), ("gpu_utilisation", 70), ("concurrency", 3), ("queue_length", 4)],
         [(0, 0), (1, 300)], [15, 90], [(0, 300), (120, 600)], [0, 2],
     )  # fmt: skip
-    pols = [AutoscalingPolicy(metric=m, target=tg, min_replicas=lo, max_replicas=9, polling_interval_s=p,
-                              scale_up_stabilisation_s=u, scale_down_stabilisation_s=d, warm_pool=w, cooldown_s=cd)
-            for (m, tg), (lo, cd), p, (u, d), w in grid]  # fmt: skip
+    pols = [
+        AutoscalingPolicy(
+            metric=m,
+            target=tg,
+            min_replicas=lo,
+            max_replicas=9,
+            polling_interval_s=p,
+            scale_up_stabilisation_s=u,
+            scale_down_stabilisation_s=d,
+            warm_pool=w,
+            cooldown_s=cd,
+        )
+        for (m, tg), (lo, cd), p, (u, d), w in grid
+    ]
     mixes = [
         PurchaseMix(committed_replicas=i % 3, spot_share=(i % 5) / 4 if i % 5 < 5 else 0)
         for i in range(len(pols))
@@ -215,14 +237,24 @@ _DEMAND = np.maximum(0, 1500 + 1000 * np.sin(np.arange(360) / 40))
 @given(
     base=st.tuples(st.floats(0.1, 10), st.floats(0.05, 1), st.floats(0.05, 1)),
     bump=st.tuples(st.floats(1, 3), st.floats(1, 3), st.floats(1, 3)),
-    committed=st.integers(0, 4), share=st.sampled_from([0.0, 0.5, 1.0]), seed=st.integers(0, 3),
-)  # fmt: skip
+    committed=st.integers(0, 4),
+    share=st.sampled_from([0.0, 0.5, 1.0]),
+    seed=st.integers(0, 3),
+)
 def test_cost_is_monotone_in_prices(offer, cap, base, bump, committed, share, seed):
     od, spot_f, commit_f = base
-    lo = dataclasses.replace(offer, ondemand_usd_per_hour=od, spot_usd_per_hour=od * spot_f,
-                             commit_1y_usd_per_hour=od * commit_f)  # fmt: skip
-    hi = dataclasses.replace(lo, ondemand_usd_per_hour=od * bump[0], spot_usd_per_hour=od * spot_f * bump[1],
-                             commit_1y_usd_per_hour=od * commit_f * bump[2])  # fmt: skip
+    lo = dataclasses.replace(
+        offer,
+        ondemand_usd_per_hour=od,
+        spot_usd_per_hour=od * spot_f,
+        commit_1y_usd_per_hour=od * commit_f,
+    )
+    hi = dataclasses.replace(
+        lo,
+        ondemand_usd_per_hour=od * bump[0],
+        spot_usd_per_hour=od * spot_f * bump[1],
+        commit_1y_usd_per_hour=od * commit_f * bump[2],
+    )
     pol = AutoscalingPolicy(target=0.8 * cap.throughput_rps_, min_replicas=1, warm_pool=1)
     mix = PurchaseMix(committed_replicas=committed, spot_share=share)
     a = simulate(
@@ -278,10 +310,20 @@ def test_seed_scenario_batching_and_warm_pool_cut_cost_and_latency(catalog):
     after_cap = CapacityModel(
         "image_generation", gpu_model=t4.gpu_model, batch_size=8, service_time_ms=6.0
     ).fit()
-    before = AutoscalingPolicy(target=round(0.9 * before_cap.throughput_rps_, 2), min_replicas=1, max_replicas=12,
-                               polling_interval_s=60, scale_up_stabilisation_s=120)  # fmt: skip
-    after = AutoscalingPolicy(target=round(0.7 * after_cap.throughput_rps_, 2), min_replicas=1, max_replicas=12,
-                              scale_up_stabilisation_s=60, warm_pool=1)  # fmt: skip
+    before = AutoscalingPolicy(
+        target=round(0.9 * before_cap.throughput_rps_, 2),
+        min_replicas=1,
+        max_replicas=12,
+        polling_interval_s=60,
+        scale_up_stabilisation_s=120,
+    )
+    after = AutoscalingPolicy(
+        target=round(0.7 * after_cap.throughput_rps_, 2),
+        min_replicas=1,
+        max_replicas=12,
+        scale_up_stabilisation_s=60,
+        warm_pool=1,
+    )
     rb = simulate(demand, [before], PurchaseMix(), t4, before_cap, slo_p95_ms=250)[0]
     ra = simulate(demand, [after], PurchaseMix(), t4, after_cap, slo_p95_ms=250)[0]
     assert rb.monthly_cost_usd == pytest.approx(1200, rel=0.15)  # measured $1,113
@@ -323,8 +365,14 @@ def test_real_azure_llm_trace_matches_reference(catalog):
     )
     h100 = catalog.offer("gcp", "a3-highgpu-1g", "us-central1")
     cap = CapacityModel("llm_chat", gpu_model=h100.gpu_model, batch_size=32).fit()
-    pols = [AutoscalingPolicy(target=t * cap.throughput_rps_, min_replicas=m, max_replicas=8, warm_pool=w)
-            for t in (0.5, 0.8) for m in (0, 1) for w in (0, 1)]  # fmt: skip
+    pols = [
+        AutoscalingPolicy(
+            target=t * cap.throughput_rps_, min_replicas=m, max_replicas=8, warm_pool=w
+        )
+        for t in (0.5, 0.8)
+        for m in (0, 1)
+        for w in (0, 1)
+    ]
     fast = simulate(
         demand, pols, PurchaseMix(spot_share=0.5), h100, cap, slo_p95_ms=20000, random_state=1
     )
@@ -348,8 +396,14 @@ def test_hpa_tolerance_on_the_unrounded_usage_ratio(
     at 2.75 / 3 = 0.917 holds; at 2.6 / 3 = 0.867 it scales to ceil(2.6) = 3 (no change)."""
     mu = cap.throughput_rps_
     demand = np.where(np.arange(60) < 5, 60 * mu * 3.0, 60 * mu * load)
-    pol = AutoscalingPolicy(target=mu, min_replicas=1, max_replicas=8, cooldown_s=0,
-                            scale_down_stabilisation_s=0, scale_out_tolerance=scale_out_tolerance)  # fmt: skip
+    pol = AutoscalingPolicy(
+        target=mu,
+        min_replicas=1,
+        max_replicas=8,
+        cooldown_s=0,
+        scale_down_stabilisation_s=0,
+        scale_out_tolerance=scale_out_tolerance,
+    )
     r = simulate(demand, [pol], PurchaseMix(), offer, cap, slo_p95_ms=5000)[0]
     ref = simulate_reference(demand, [pol], PurchaseMix(), offer, cap, slo_p95_ms=5000)[0]
     assert r.replicas[0] == 3 and r.replicas[-1] == expected
@@ -358,30 +412,41 @@ def test_hpa_tolerance_on_the_unrounded_usage_ratio(
 
 _POLICY_FIELDS = st.fixed_dictionaries(
     {
-        "metric": st.sampled_from(["requests_per_replica", "gpu_utilisation", "concurrency",
-                                   "queue_length"]),
+        "metric": st.sampled_from(
+            ["requests_per_replica", "gpu_utilisation", "concurrency", "queue_length"]
+        ),
         "target_frac": st.floats(0.3, 1.2),
-        "min_replicas": st.integers(0, 3), "span": st.integers(1, 8),
+        "min_replicas": st.integers(0, 3),
+        "span": st.integers(1, 8),
         "polling_interval_s": st.integers(1, 240),
         "scale_up_stabilisation_s": st.integers(0, 400),
-        "scale_down_stabilisation_s": st.integers(0, 900), "cooldown_s": st.integers(0, 600),
-        "max_scale_up_replicas_per_min": st.integers(1, 6), "warm_pool": st.integers(0, 2),
+        "scale_down_stabilisation_s": st.integers(0, 900),
+        "cooldown_s": st.integers(0, 600),
+        "max_scale_up_replicas_per_min": st.integers(1, 6),
+        "warm_pool": st.integers(0, 2),
         "tolerance": st.sampled_from([0.0, 0.1, 0.2]),
         "scale_out_tolerance": st.sampled_from([None, 0.0, 0.05]),
     }
-)  # fmt: skip
+)
 
 
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(fields=st.lists(_POLICY_FIELDS, min_size=1, max_size=6), share=st.sampled_from([0.0, 0.5, 1.0]),
-       seed=st.integers(0, 5))  # fmt: skip
+@given(
+    fields=st.lists(_POLICY_FIELDS, min_size=1, max_size=6),
+    share=st.sampled_from([0.0, 0.5, 1.0]),
+    seed=st.integers(0, 5),
+)
 def test_engine_and_plain_loop_agree_on_any_policy(offer, cap, fields, share, seed):
     """Property: for any policies (every metric kind, asymmetric tolerances, warm pools,
     spot interruptions) the vectorised engine and the plain loop give the same run."""
-    scale = {"requests_per_replica": cap.throughput_rps_, "gpu_utilisation": 100.0,
-             "concurrency": cap.batch_size, "queue_length": cap.batch_size}  # fmt: skip
+    scale = {
+        "requests_per_replica": cap.throughput_rps_,
+        "gpu_utilisation": 100.0,
+        "concurrency": cap.batch_size,
+        "queue_length": cap.batch_size,
+    }
     pols = []
     for f in fields:
         f = dict(f)

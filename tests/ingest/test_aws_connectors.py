@@ -189,9 +189,15 @@ def test_cost_explorer_pages_through_next_page_token(moto_url):
             ),
         ],
     }
-    day2 = {"TimePeriod": {"Start": "2026-09-02", "End": "2026-09-03"}, "Total": {}, "Estimated": True,
-            "Groups": [_group("Amazon SageMaker", "USE1-ml.g5.2xlarge-hosting", 36.36, 30.0, 24),
-                       _group("Tax", "Tax", 12.5, 12.5, 0)]}  # fmt: skip
+    day2 = {
+        "TimePeriod": {"Start": "2026-09-02", "End": "2026-09-03"},
+        "Total": {},
+        "Estimated": True,
+        "Groups": [
+            _group("Amazon SageMaker", "USE1-ml.g5.2xlarge-hosting", 36.36, 30.0, 24),
+            _group("Tax", "Tax", 12.5, 12.5, 0),
+        ],
+    }
     _seed_ce(
         moto_url, [{"ResultsByTime": [day1], "NextPageToken": "page-2"}, {"ResultsByTime": [day2]}]
     )
@@ -333,8 +339,14 @@ def test_throttled_cost_explorer_call_is_retried_and_succeeds(monkeypatch):
 
 def _legacy_name(name: str) -> str:
     """CUR 2.0 name -> the legacy CUR CSV header (``line_item_unblended_cost`` -> ``lineItem/UnblendedCost``)."""
-    groups = {"bill": "bill", "line_item": "lineItem", "pricing": "pricing", "product": "product",
-              "reservation": "reservation", "savings_plan": "savingsPlan"}  # fmt: skip
+    groups = {
+        "bill": "bill",
+        "line_item": "lineItem",
+        "pricing": "pricing",
+        "product": "product",
+        "reservation": "reservation",
+        "savings_plan": "savingsPlan",
+    }
     for snake, camel in sorted(groups.items(), key=lambda kv: -len(kv[0])):
         if name.startswith(snake + "_"):
             rest = name[len(snake) + 1 :].split("_")

@@ -115,19 +115,42 @@ class FakeAzure(JsonHandler):
         next_link = None
         if page == 0:
             next_link = f"https://{self.headers['Host']}{SCOPE}/providers/Microsoft.CostManagement/query?api-version=2025-03-01&$skiptoken=p2"
-        self.send(200, {
-            "id": f"{SCOPE}/providers/Microsoft.CostManagement/query/q1", "name": "q1", "type": "Microsoft.CostManagement/query",
-            "properties": {"nextLink": next_link, "columns": [{"name": c, "type": "Number" if c in ("Cost", "UsageQuantity", "UsageDate") else "String"} for c in COLUMNS],
-                           "rows": PAGES[body["type"]][page]},
-        })  # fmt: skip
+        self.send(
+            200,
+            {
+                "id": f"{SCOPE}/providers/Microsoft.CostManagement/query/q1",
+                "name": "q1",
+                "type": "Microsoft.CostManagement/query",
+                "properties": {
+                    "nextLink": next_link,
+                    "columns": [
+                        {
+                            "name": c,
+                            "type": "Number"
+                            if c in ("Cost", "UsageQuantity", "UsageDate")
+                            else "String",
+                        }
+                        for c in COLUMNS
+                    ],
+                    "rows": PAGES[body["type"]][page],
+                },
+            },
+        )
 
     def do_GET(self):  # noqa: N802
         url = urlsplit(self.path)
         q = parse_qs(url.query)
         if url.path == "/msi/token":  # App Service managed-identity endpoint (IDENTITY_ENDPOINT)
             assert self.headers["X-IDENTITY-HEADER"] == "identity-secret"
-            return self.send(200, {"access_token": "test-token", "expires_on": str(int(time.time()) + 3600),
-                                   "resource": q["resource"][0], "token_type": "Bearer"})  # fmt: skip
+            return self.send(
+                200,
+                {
+                    "access_token": "test-token",
+                    "expires_on": str(int(time.time()) + 3600),
+                    "resource": q["resource"][0],
+                    "token_type": "Bearer",
+                },
+            )
         assert self.headers["Authorization"] == "Bearer test-token"
         if q.get("comp") == ["list"]:
             return self._list(q)
@@ -169,8 +192,10 @@ class FakeAzure(JsonHandler):
             f"<Content-Type>application/octet-stream</Content-Type><BlobType>BlockBlob</BlobType></Properties></Blob>"
             for n in page
         )
-        xml = (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="https://{self.headers["Host"]}/devacct/" ContainerName="exports">'
-               f"<Prefix>{escape(prefix)}</Prefix><Blobs>{items}</Blobs><NextMarker>{rest[0] if rest else ''}</NextMarker></EnumerationResults>")  # fmt: skip
+        xml = (
+            f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="https://{self.headers["Host"]}/devacct/" ContainerName="exports">'
+            f"<Prefix>{escape(prefix)}</Prefix><Blobs>{items}</Blobs><NextMarker>{rest[0] if rest else ''}</NextMarker></EnumerationResults>"
+        )
         self.send(200, xml.encode(), {"x-ms-version": "2025-01-05"}, "application/xml")
 
 
@@ -270,9 +295,16 @@ def test_focus_cost_export_newest_run_is_read_and_unchanged_runs_skipped(azure, 
     FakeAzure.blobs = {}
     for run, gen, day in (("run-0", old, 2), ("run-1", new, 9)):
         part = f"{base}/{run}/part_0_0001.parquet"
-        manifest = {"manifestVersion": "2024-04-01", "exportConfig": {"exportName": "gpu-focus", "type": "FocusCost", "dataVersion": "1.0"},
-                    "runInfo": {"runId": run, "startDate": "2026-09-01T00:00:00", "endDate": "2026-09-30T00:00:00"},
-                    "blobs": [{"blobName": part, "byteCount": gen.path.stat().st_size}]}  # fmt: skip
+        manifest = {
+            "manifestVersion": "2024-04-01",
+            "exportConfig": {"exportName": "gpu-focus", "type": "FocusCost", "dataVersion": "1.0"},
+            "runInfo": {
+                "runId": run,
+                "startDate": "2026-09-01T00:00:00",
+                "endDate": "2026-09-30T00:00:00",
+            },
+            "blobs": [{"blobName": part, "byteCount": gen.path.stat().st_size}],
+        }
         FakeAzure.blobs[part] = (gen.path.read_bytes(), _http_date(day))
         FakeAzure.blobs[f"{base}/{run}/manifest.json"] = (
             json.dumps(manifest).encode(),

@@ -67,8 +67,13 @@ def test_focus13_new_columns_are_stored_not_moved_to_extensions(generated, provi
     raw = _raw(path)
     table = open_focus(path).read_all()
     assert table.schema == CANONICAL_SCHEMA
-    for col in ("ServiceProviderName", "HostProviderName", "AllocatedMethodId",
-                "AllocatedResourceId", "AllocatedResourceName"):  # fmt: skip
+    for col in (
+        "ServiceProviderName",
+        "HostProviderName",
+        "AllocatedMethodId",
+        "AllocatedResourceId",
+        "AllocatedResourceName",
+    ):
         assert table[col].to_pylist() == [None if pd.isna(v) else v for v in raw[col]], col
     for col in ("AllocatedTags", "AllocatedMethodDetails", "ContractApplied"):
         got = [None if v is None else json.loads(v) for v in table[col].to_pylist()]
@@ -149,8 +154,14 @@ def test_focus14_service_subcategory_list_is_the_specs():
     for version in ("1.1", "1.2", "1.3", "1.4"):
         sub = allowed_values(version)["ServiceSubcategory"]
         assert len(sub.values) == 82
-        for v in ("Relational Databases", "NoSQL Databases", "Network Connectivity",
-                  "AI Platforms", "Block Storage", "Other (Other)"):  # fmt: skip
+        for v in (
+            "Relational Databases",
+            "NoSQL Databases",
+            "Network Connectivity",
+            "AI Platforms",
+            "Block Storage",
+            "Other (Other)",
+        ):
             assert v in sub.values
         for wrong in ("Relational", "NoSQL", "Disk", "Load Balancing", "Quantum"):
             assert wrong not in sub.values

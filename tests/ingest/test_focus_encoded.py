@@ -101,12 +101,15 @@ def test_encoded_and_plain_reads_equal_the_row_by_row_oracle(tmp_path):
 CASES = {
     "bad-json": ("Tags", {35: "{not json", 80: "[1, 2]"}, [(35, "Tags"), (80, "Tags")]),
     "unknown-enum": ("ChargeCategory", {36: "Bogus"}, [(36, "ChargeCategory")]),
-    "null-essential": ("ChargeCategory", {37: None, 38: "NULL"}, [(37, "ChargeCategory"),
-                                                                 (38, "ChargeCategory")]),
+    "null-essential": (
+        "ChargeCategory",
+        {37: None, 38: "NULL"},
+        [(37, "ChargeCategory"), (38, "ChargeCategory")],
+    ),
     # not ISO 4217, and not the file's currency either: two errors
     "bad-currency": ("BillingCurrency", {39: "usd"}, [(39, "BillingCurrency")] * 2),
     "mixed-currency": ("BillingCurrency", {33: "EUR"}, [(33, "BillingCurrency")]),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -152,9 +155,12 @@ def test_extension_objects_per_combination_equal_the_per_row_build():
     assert pa.types.is_dictionary(got.type)
     assert len(got.dictionary) <= 12  # one object per distinct combination
     per_row = _json_objects(
-        {"x_Gpu": a.dictionary_encode(), "x_Count": b.cast(pa.string()).dictionary_encode(),
-         "x_C": c}
-    )  # fmt: skip
+        {
+            "x_Gpu": a.dictionary_encode(),
+            "x_Count": b.cast(pa.string()).dictionary_encode(),
+            "x_C": c,
+        }
+    )
     assert got.dictionary_decode().equals(per_row)
     assert got[0].as_py() == '{"x_Gpu":"H100","x_Count":"1","x_C":"x"}'
     assert got[2].as_py() == '{"x_Gpu":"say \\"hi\\"","x_C":"x"}'

@@ -183,16 +183,20 @@ def test_parquet_native_types_are_cast(tmp_path):
     write_focus_file(src, version="1.0", rows=50, seed=9, extensions=False)
     t = pq.read_table(src)
     billed = [Decimal(str(round(x, 6))) for x in t["BilledCost"].to_pylist()]
-    t = t.set_column(t.schema.get_field_index("BilledCost"), "BilledCost",
-                     pa.array(billed, pa.decimal128(18, 6)))  # fmt: skip
+    t = t.set_column(
+        t.schema.get_field_index("BilledCost"), "BilledCost", pa.array(billed, pa.decimal128(18, 6))
+    )
     naive = t["ChargePeriodStart"].cast(pa.timestamp("ms"))
     t = t.set_column(t.schema.get_field_index("ChargePeriodStart"), "ChargePeriodStart", naive)
     tags = pa.array(
         [[("service", "chat"), ("env", "prod")]] * 50, pa.map_(pa.string(), pa.string())
     )
     t = t.set_column(t.schema.get_field_index("Tags"), "Tags", tags)
-    t = t.set_column(t.schema.get_field_index("ServiceName"), "ServiceName",
-                     t["ServiceName"].combine_chunks().dictionary_encode())  # fmt: skip
+    t = t.set_column(
+        t.schema.get_field_index("ServiceName"),
+        "ServiceName",
+        t["ServiceName"].combine_chunks().dictionary_encode(),
+    )
     t = t.append_column("x_Rank", pa.array(range(50), pa.int64()))
     out = tmp_path / "native.parquet"
     pq.write_table(t, out)

@@ -42,8 +42,9 @@ def s3(tmp_path_factory):
     local = {}
     d = tmp_path_factory.mktemp("s3src")
     for fmt in ("csv", "csv.gz", "parquet"):
-        g = write_focus_file(d / f"f.{fmt}", version="1.1", rows=2500, seed=21, periods=2,
-                             batch_rows=1000)  # fmt: skip
+        g = write_focus_file(
+            d / f"f.{fmt}", version="1.1", rows=2500, seed=21, periods=2, batch_rows=1000
+        )
         client.upload_file(str(g.path), BUCKET, f"focus/2026/export.{fmt}")
         local[fmt] = g
     client.put_object(Bucket=BUCKET, Key="focus/noext", Body=local["parquet"].path.read_bytes())

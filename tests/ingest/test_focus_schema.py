@@ -32,9 +32,17 @@ def test_canonical_schema_is_focus_1_4_plus_extensions():
     assert CANONICAL_SCHEMA.names == _listed("1.4") + ["x_Extensions"]
     types = dict(zip(CANONICAL_SCHEMA.names, CANONICAL_SCHEMA.types, strict=True))
     ts = pa.timestamp("us", tz="UTC")
-    for name in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "PricingQuantity",
-                 "ConsumedQuantity", "ListUnitPrice", "CommitmentDiscountQuantity",
-                 "PricingCurrencyEffectiveCost"):  # fmt: skip
+    for name in (
+        "BilledCost",
+        "EffectiveCost",
+        "ListCost",
+        "ContractedCost",
+        "PricingQuantity",
+        "ConsumedQuantity",
+        "ListUnitPrice",
+        "CommitmentDiscountQuantity",
+        "PricingCurrencyEffectiveCost",
+    ):
         assert types[name] == pa.float64(), name
     for name in ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "BillingPeriodEnd"):
         assert types[name] == ts

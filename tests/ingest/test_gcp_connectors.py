@@ -27,15 +27,43 @@ def _sku(
     i: int, desc: str, usage: str, units: int, nanos: int, unit: str = "h", group: str = "GPU"
 ) -> dict:
     return {
-        "name": f"services/6F81-5844-456A/skus/SKU-{i:04d}", "skuId": f"SKU-{i:04d}", "description": desc,
-        "category": {"serviceDisplayName": "Compute Engine", "resourceFamily": "Compute", "resourceGroup": group, "usageType": usage},
+        "name": f"services/6F81-5844-456A/skus/SKU-{i:04d}",
+        "skuId": f"SKU-{i:04d}",
+        "description": desc,
+        "category": {
+            "serviceDisplayName": "Compute Engine",
+            "resourceFamily": "Compute",
+            "resourceGroup": group,
+            "usageType": usage,
+        },
         "serviceRegions": REGIONS,
-        "pricingInfo": [{"summary": "", "effectiveTime": "2026-09-01T00:00:00Z", "currencyConversionRate": 1,
-                         "pricingExpression": {"usageUnit": unit, "usageUnitDescription": unit, "baseUnit": "s", "baseUnitDescription": "second",
-                                               "baseUnitConversionFactor": 3600, "displayQuantity": 1,
-                                               "tieredRates": [{"startUsageAmount": 0, "unitPrice": {"currencyCode": "USD", "units": str(units), "nanos": nanos}}]}}],
+        "pricingInfo": [
+            {
+                "summary": "",
+                "effectiveTime": "2026-09-01T00:00:00Z",
+                "currencyConversionRate": 1,
+                "pricingExpression": {
+                    "usageUnit": unit,
+                    "usageUnitDescription": unit,
+                    "baseUnit": "s",
+                    "baseUnitDescription": "second",
+                    "baseUnitConversionFactor": 3600,
+                    "displayQuantity": 1,
+                    "tieredRates": [
+                        {
+                            "startUsageAmount": 0,
+                            "unitPrice": {
+                                "currencyCode": "USD",
+                                "units": str(units),
+                                "nanos": nanos,
+                            },
+                        }
+                    ],
+                },
+            }
+        ],
         "serviceProviderName": "Google",
-    }  # fmt: skip
+    }
 
 
 # (GPU, core, RAM) USD per hour (RAM per GiB-hour) for A2 in the Americas, by usage type.
@@ -51,11 +79,27 @@ def _money(x: float) -> tuple[int, int]:
 def _skus() -> list[dict]:
     out, i = [], 0
     names = {
-        "OnDemand": ("Nvidia Tesla A100 GPU running in Americas", "A2 Instance Core running in Americas", "A2 Instance Ram running in Americas"),
-        "Preemptible": ("Nvidia Tesla A100 GPU attached to Spot Preemptible VMs running in Americas", "Spot Preemptible A2 Instance Core running in Americas", "Spot Preemptible A2 Instance Ram running in Americas"),
-        "Commit1Yr": ("Commitment v1: Nvidia Tesla A100 GPU running in Americas for 1 Year", "Commitment v1: A2 Cpu in Americas for 1 Year", "Commitment v1: A2 Ram in Americas for 1 Year"),
-        "Commit3Yr": ("Commitment v1: Nvidia Tesla A100 GPU running in Americas for 3 Year", "Commitment v1: A2 Cpu in Americas for 3 Year", "Commitment v1: A2 Ram in Americas for 3 Year"),
-    }  # fmt: skip
+        "OnDemand": (
+            "Nvidia Tesla A100 GPU running in Americas",
+            "A2 Instance Core running in Americas",
+            "A2 Instance Ram running in Americas",
+        ),
+        "Preemptible": (
+            "Nvidia Tesla A100 GPU attached to Spot Preemptible VMs running in Americas",
+            "Spot Preemptible A2 Instance Core running in Americas",
+            "Spot Preemptible A2 Instance Ram running in Americas",
+        ),
+        "Commit1Yr": (
+            "Commitment v1: Nvidia Tesla A100 GPU running in Americas for 1 Year",
+            "Commitment v1: A2 Cpu in Americas for 1 Year",
+            "Commitment v1: A2 Ram in Americas for 1 Year",
+        ),
+        "Commit3Yr": (
+            "Commitment v1: Nvidia Tesla A100 GPU running in Americas for 3 Year",
+            "Commitment v1: A2 Cpu in Americas for 3 Year",
+            "Commitment v1: A2 Ram in Americas for 3 Year",
+        ),
+    }
     for usage, (gpu, core, ram) in names.items():
         for desc, price, unit, group in zip(
             (gpu, core, ram), A2[usage], ("h", "h", "GiBy.h"), ("GPU", "CPU", "RAM"), strict=True
@@ -82,42 +126,142 @@ def _skus() -> list[dict]:
 
 
 SKUS = _skus()
-STANDARD_FIELDS = [("billing_account_id", "STRING"), ("service_description", "STRING"), ("sku_id", "STRING"), ("sku_description", "STRING"),
-                   ("usage_start_time", "TIMESTAMP"), ("usage_end_time", "TIMESTAMP"), ("project_id", "STRING"), ("region", "STRING"), ("zone", "STRING"),
-                   ("resource_name", "STRING"), ("cost", "FLOAT"), ("cost_at_list", "FLOAT"), ("currency", "STRING"), ("pricing_quantity", "FLOAT"),
-                   ("pricing_unit", "STRING"), ("cost_type", "STRING"), ("invoice_month", "STRING"), ("credits_total", "FLOAT"), ("cud_credits", "FLOAT"),
-                   ("labels_json", "STRING")]  # fmt: skip
+STANDARD_FIELDS = [
+    ("billing_account_id", "STRING"),
+    ("service_description", "STRING"),
+    ("sku_id", "STRING"),
+    ("sku_description", "STRING"),
+    ("usage_start_time", "TIMESTAMP"),
+    ("usage_end_time", "TIMESTAMP"),
+    ("project_id", "STRING"),
+    ("region", "STRING"),
+    ("zone", "STRING"),
+    ("resource_name", "STRING"),
+    ("cost", "FLOAT"),
+    ("cost_at_list", "FLOAT"),
+    ("currency", "STRING"),
+    ("pricing_quantity", "FLOAT"),
+    ("pricing_unit", "STRING"),
+    ("cost_type", "STRING"),
+    ("invoice_month", "STRING"),
+    ("credits_total", "FLOAT"),
+    ("cud_credits", "FLOAT"),
+    ("labels_json", "STRING"),
+]
 T1 = int(dt.datetime(2026, 9, 3, tzinfo=dt.UTC).timestamp() * 1_000_000)
 HOUR = 3_600_000_000
 
 
 def _std(sku, desc, cost, credits, cud, cost_type="regular", labels=None, listc=None) -> list:
-    return ["01A2B3-C4D5E6-F7A8B9", "Compute Engine", sku, desc, T1, T1 + HOUR, "infer-prod", "us-central1", "us-central1-a",
-            "//compute.googleapis.com/projects/infer-prod/zones/us-central1-a/instances/gpu-1", cost, listc if listc is not None else cost,
-            "USD", 24.0, "hour", cost_type, "202609", credits, cud, json.dumps(labels or [])]  # fmt: skip
+    return [
+        "01A2B3-C4D5E6-F7A8B9",
+        "Compute Engine",
+        sku,
+        desc,
+        T1,
+        T1 + HOUR,
+        "infer-prod",
+        "us-central1",
+        "us-central1-a",
+        "//compute.googleapis.com/projects/infer-prod/zones/us-central1-a/instances/gpu-1",
+        cost,
+        listc if listc is not None else cost,
+        "USD",
+        24.0,
+        "hour",
+        cost_type,
+        "202609",
+        credits,
+        cud,
+        json.dumps(labels or []),
+    ]
 
 
 STANDARD_ROWS = [
-    [_std("SKU-0001", "Nvidia Tesla A100 GPU running in Americas", 70.41, 0.0, 0.0, labels=[{"key": "service", "value": "chat-llm"}])],
-    [_std("SKU-0090", "Nvidia L4 GPU attached to Spot Preemptible VMs running in Americas", 5.0, -1.0, 0.0, labels=[{"key": "service", "value": "image-gen"}]),
-     _std("SKU-0002", "A2 Instance Core running in Americas", 9.10, -3.5, -3.5)],
-    [_std("SKU-0008", "Commitment v1: A2 Cpu in Americas for 1 Year", 14.0, 0.0, 0.0),
-     _std("", "Tax", 2.2, 0.0, 0.0, cost_type="tax")],
-]  # fmt: skip
+    [
+        _std(
+            "SKU-0001",
+            "Nvidia Tesla A100 GPU running in Americas",
+            70.41,
+            0.0,
+            0.0,
+            labels=[{"key": "service", "value": "chat-llm"}],
+        )
+    ],
+    [
+        _std(
+            "SKU-0090",
+            "Nvidia L4 GPU attached to Spot Preemptible VMs running in Americas",
+            5.0,
+            -1.0,
+            0.0,
+            labels=[{"key": "service", "value": "image-gen"}],
+        ),
+        _std("SKU-0002", "A2 Instance Core running in Americas", 9.10, -3.5, -3.5),
+    ],
+    [
+        _std("SKU-0008", "Commitment v1: A2 Cpu in Americas for 1 Year", 14.0, 0.0, 0.0),
+        _std("", "Tax", 2.2, 0.0, 0.0, cost_type="tax"),
+    ],
+]
 STANDARD_BILLED = 70.41 + 4.0 + 5.6 + 14.0 + 2.2
-FOCUS_FIELDS = [("BilledCost", "NUMERIC"), ("EffectiveCost", "NUMERIC"), ("ListCost", "NUMERIC"), ("ContractedCost", "NUMERIC"), ("BillingCurrency", "STRING"),
-                ("BillingPeriodStart", "TIMESTAMP"), ("BillingPeriodEnd", "TIMESTAMP"), ("ChargePeriodStart", "TIMESTAMP"), ("ChargePeriodEnd", "TIMESTAMP"),
-                ("ChargeCategory", "STRING"), ("ChargeFrequency", "STRING"), ("PricingCategory", "STRING"), ("ProviderName", "STRING"), ("PublisherName", "STRING"),
-                ("InvoiceIssuerName", "STRING"), ("BillingAccountId", "STRING"), ("SubAccountId", "STRING"), ("ResourceId", "STRING"), ("RegionId", "STRING"),
-                ("ServiceName", "STRING"), ("ServiceCategory", "STRING"), ("SkuId", "STRING"), ("Tags", "JSON"), ("x_Credits", "STRING")]  # fmt: skip
+FOCUS_FIELDS = [
+    ("BilledCost", "NUMERIC"),
+    ("EffectiveCost", "NUMERIC"),
+    ("ListCost", "NUMERIC"),
+    ("ContractedCost", "NUMERIC"),
+    ("BillingCurrency", "STRING"),
+    ("BillingPeriodStart", "TIMESTAMP"),
+    ("BillingPeriodEnd", "TIMESTAMP"),
+    ("ChargePeriodStart", "TIMESTAMP"),
+    ("ChargePeriodEnd", "TIMESTAMP"),
+    ("ChargeCategory", "STRING"),
+    ("ChargeFrequency", "STRING"),
+    ("PricingCategory", "STRING"),
+    ("ProviderName", "STRING"),
+    ("PublisherName", "STRING"),
+    ("InvoiceIssuerName", "STRING"),
+    ("BillingAccountId", "STRING"),
+    ("SubAccountId", "STRING"),
+    ("ResourceId", "STRING"),
+    ("RegionId", "STRING"),
+    ("ServiceName", "STRING"),
+    ("ServiceCategory", "STRING"),
+    ("SkuId", "STRING"),
+    ("Tags", "JSON"),
+    ("x_Credits", "STRING"),
+]
 P0 = int(dt.datetime(2026, 9, 1, tzinfo=dt.UTC).timestamp() * 1_000_000)
 P1 = int(dt.datetime(2026, 10, 1, tzinfo=dt.UTC).timestamp() * 1_000_000)
 
 
 def _focus(cost: str, tags: dict | None, pricing: str = "Standard") -> list:
-    return [cost, cost, cost, cost, "USD", P0, P1, T1, T1 + HOUR, "Usage", "Usage-Based", pricing, "Google Cloud", "Google Cloud", "Google",
-            "01A2B3-C4D5E6-F7A8B9", "infer-prod", "gpu-1", "us-central1", "Compute Engine", "Compute", "SKU-0001",
-            json.dumps(tags) if tags is not None else None, "[]"]  # fmt: skip
+    return [
+        cost,
+        cost,
+        cost,
+        cost,
+        "USD",
+        P0,
+        P1,
+        T1,
+        T1 + HOUR,
+        "Usage",
+        "Usage-Based",
+        pricing,
+        "Google Cloud",
+        "Google Cloud",
+        "Google",
+        "01A2B3-C4D5E6-F7A8B9",
+        "infer-prod",
+        "gpu-1",
+        "us-central1",
+        "Compute Engine",
+        "Compute",
+        "SKU-0001",
+        json.dumps(tags) if tags is not None else None,
+        "[]",
+    ]
 
 
 FOCUS_ROWS = [
@@ -175,8 +319,17 @@ class FakeGoogle(JsonHandler):
                 if table == "focus_view"
                 else [("billing_account_id", "STRING"), ("cost", "FLOAT"), ("resource", "RECORD")]
             )
-            return self.send(200, {"tableReference": {"projectId": "infer-prod", "datasetId": "billing", "tableId": table},
-                                   "schema": {"fields": [{"name": n, "type": t} for n, t in fields]}})  # fmt: skip
+            return self.send(
+                200,
+                {
+                    "tableReference": {
+                        "projectId": "infer-prod",
+                        "datasetId": "billing",
+                        "tableId": table,
+                    },
+                    "schema": {"fields": [{"name": n, "type": t} for n, t in fields]},
+                },
+            )
         if "/queries/" in url.path:
             job = url.path.rsplit("/", 1)[1]
             kind = cls.jobs[job]
@@ -184,10 +337,19 @@ class FakeGoogle(JsonHandler):
                 (FOCUS_ROWS, FOCUS_FIELDS) if kind == "focus" else (STANDARD_ROWS, STANDARD_FIELDS)
             )
             page = int(q.get("pageToken", ["0"])[0])
-            body = {"kind": "bigquery#getQueryResultsResponse", "jobComplete": True, "totalRows": str(sum(map(len, pages))),
-                    "jobReference": {"projectId": "infer-prod", "jobId": job, "location": "US"},
-                    "schema": {"fields": [{"name": n, "type": t, "mode": "NULLABLE"} for n, t in fields]},
-                    "rows": [{"f": [{"v": None if v is None else str(v)} for v in row]} for row in pages[page]]}  # fmt: skip
+            body = {
+                "kind": "bigquery#getQueryResultsResponse",
+                "jobComplete": True,
+                "totalRows": str(sum(map(len, pages))),
+                "jobReference": {"projectId": "infer-prod", "jobId": job, "location": "US"},
+                "schema": {
+                    "fields": [{"name": n, "type": t, "mode": "NULLABLE"} for n, t in fields]
+                },
+                "rows": [
+                    {"f": [{"v": None if v is None else str(v)} for v in row]}
+                    for row in pages[page]
+                ],
+            }
             if page + 1 < len(pages):
                 body["pageToken"] = str(page + 1)
             return self.send(200, body)
@@ -219,8 +381,15 @@ class FakeGoogle(JsonHandler):
             assert params["period_start"].startswith("2026-09-01")
         job = req["jobReference"]["jobId"]
         cls.jobs[job] = kind
-        self.send(200, {"kind": "bigquery#job", "jobReference": {"projectId": "infer-prod", "jobId": job, "location": "US"},
-                        "status": {"state": "DONE"}, "configuration": req["configuration"]})  # fmt: skip
+        self.send(
+            200,
+            {
+                "kind": "bigquery#job",
+                "jobReference": {"projectId": "infer-prod", "jobId": job, "location": "US"},
+                "status": {"state": "DONE"},
+                "configuration": req["configuration"],
+            },
+        )
 
 
 @pytest.fixture(scope="module")

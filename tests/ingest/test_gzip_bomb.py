@@ -19,6 +19,8 @@ from fixtures_gen.focus_files import write_focus_file
 from ingest.focus.datasets import read_dataset
 from ingest.focus.errors import FocusValidationError, NotFocusError
 from ingest.focus.reader import HEADER_PROBE_BYTES, open_focus
+from planner.billing.models import RunSource
+from tests.factories import make_account
 
 MiB = 1024 * 1024
 
@@ -117,12 +119,13 @@ def test_gzip_bomb_supplementary_dataset_reader_is_capped(tmp_path):
 def test_gzip_bomb_ingest_run_names_the_setting(tmp_path, settings):
     from planner.billing.models import IngestRun
     from planner.billing.services import execute_focus_run
-    from planner.core.models import CloudAccount
 
     settings.FOCUS_MAX_DECOMPRESSED_BYTES = 2 * MiB
     g = write_focus_file(tmp_path / "big.csv.gz", version="1.2", rows=20_000, seed=4)
-    account = CloudAccount.objects.create(provider="aws", account_id="bomb", name="bomb")
-    run = IngestRun.objects.create(account=account, source="focus_file", source_uri=str(g.path))
+    account = make_account(account_id="bomb", name="bomb")
+    run = IngestRun.objects.create(
+        account=account, source=RunSource.FOCUS_FILE, source_uri=str(g.path)
+    )
     run = execute_focus_run(run.pk)
     assert run.status == "failed"
     assert any("more than 2 MiB" in e for e in run.errors), run.errors

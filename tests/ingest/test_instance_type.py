@@ -17,11 +17,24 @@ def test_each_source_column_is_read_and_the_first_match_wins():
         json.dumps({"x_InstanceType": "p5.48xlarge"}),
         json.dumps({"x_InstanceType": ""}),  # empty: not a type
     ]
-    details = [None, None, None, json.dumps({"InstanceType": "m7i.large"}), None,
-               json.dumps({"InstanceType": "other"}), None]  # fmt: skip
-    tags = [None, None, None, None,
-            json.dumps({"compute.googleapis.com/machine_spec": "a2-highgpu-1g", "team": "x"}),
-            None, json.dumps({"team": "x"})]  # fmt: skip
+    details = [
+        None,
+        None,
+        None,
+        json.dumps({"InstanceType": "m7i.large"}),
+        None,
+        json.dumps({"InstanceType": "other"}),
+        None,
+    ]
+    tags = [
+        None,
+        None,
+        None,
+        None,
+        json.dumps({"compute.googleapis.com/machine_spec": "a2-highgpu-1g", "team": "x"}),
+        None,
+        json.dumps({"team": "x"}),
+    ]
     batch = pa.table({"x_Extensions": ext, "SkuPriceDetails": details, "Tags": tags})
     assert instance_types(batch).to_pylist() == [
         "g5.12xlarge",

@@ -36,8 +36,10 @@ class FakePrometheus(JsonHandler):
         result = []
         if "DCGM_FI_DEV_GPU_UTIL" in promql:
             # minutes 0, 1, 4 present; 2 and 3 absent (a gap)
-            result = [{"metric": {}, "values": [[t, "50"], [t + 60, "60"], [t + 240, "70"]]},
-                      {"metric": {"GPU_I_PROFILE": "1g.10gb"}, "values": [[t + 60, "12.5"]]}]  # fmt: skip
+            result = [
+                {"metric": {}, "values": [[t, "50"], [t + 60, "60"], [t + 240, "70"]]},
+                {"metric": {"GPU_I_PROFILE": "1g.10gb"}, "values": [[t + 60, "12.5"]]},
+            ]
         elif "http_requests_total" in promql:
             result = [{"metric": {}, "values": [[t + 60 * m, "4"] for m in range(5)]}]
         elif "histogram_quantile(0.95" in promql:

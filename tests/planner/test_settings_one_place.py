@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 
 from planner.billing.connectors import build_connector
-from planner.core.models import CloudAccount
 from tests.conftest import REPO
+from tests.factories import make_account
 from tests.planner.test_settings import _manage
 
 ENV_READ = re.compile(r"os\.environ|os\.getenv|getenv\(")
@@ -74,7 +74,7 @@ def test_malformed_promql_overrides_fail_at_start_up_naming_the_variable():
 )
 def test_external_call_timeout_reaches_every_connector(monkeypatch, provider, source, uri):
     monkeypatch.setattr(settings, "EXTERNAL_CALL_TIMEOUT_S", 7.5)
-    account = CloudAccount.objects.create(
+    account = make_account(
         provider=provider, account_id=f"t-{source}", name=source, source=source, source_uri=uri
     )
     assert build_connector(account).client.policy.timeout_s == 7.5

@@ -18,10 +18,16 @@ CONVERTER = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
 GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?P<body>[^)]*)\)")
 # Page URL prefix -> model whose id/slug the page takes (API viewsets say it themselves).
 PAGE_MODELS = {
-    "/ingest/runs/": "billing.IngestRun", "/services/": "core.Service", "/recommendations/": "whatif.Recommendation",
-    "/whatif/": "whatif.Scenario", "/plans/tokens/": "plans.ClusterToken", "/plans/": "plans.Plan",
-    "/anomalies/": "alerts.Anomaly", "/budgets/": "alerts.Budget", "/api/keda/targets/": "core.Service",
-}  # fmt: skip
+    "/ingest/runs/": "billing.IngestRun",
+    "/services/": "core.Service",
+    "/recommendations/": "whatif.Recommendation",
+    "/whatif/": "whatif.Scenario",
+    "/plans/tokens/": "plans.ClusterToken",
+    "/plans/": "plans.Plan",
+    "/anomalies/": "alerts.Anomaly",
+    "/budgets/": "alerts.Budget",
+    "/api/keda/targets/": "core.Service",
+}
 HEADROOM_APPS = ("core", "billing", "whatif", "plans", "alerts", "auth", "authtoken")
 BIG_TABLES = {"billing.costrollup", "billing.usagesample"}  # counted, not hashed row by row
 
@@ -130,12 +136,12 @@ def populated(demo_fleet, analyst):
     import datetime as dt
     from decimal import Decimal
 
-    from planner.billing.models import IngestRun
+    from planner.billing.models import IngestRun, RunSource
     from planner.core.models import CloudAccount, Service
 
     svc = Service.objects.order_by("pk").first()
     IngestRun.objects.create(
-        account=CloudAccount.objects.first(), source="focus_file", status="succeeded"
+        account=CloudAccount.objects.first(), source=RunSource.FOCUS_FILE, status="succeeded"
     )
     if apps.is_installed("planner.alerts"):
         from planner.alerts.models import Anomaly, Budget
@@ -203,10 +209,10 @@ def loaded(tmp_path, settings):
     """An account with one good period loaded (40 rows): the data bad inputs must not disturb."""
     from fixtures_gen.focus_files import write_focus_file
     from planner.billing.loader import load_batches
-    from planner.core.models import CloudAccount
+    from tests.factories import make_account
 
     settings.LINE_ITEM_STORE = str(tmp_path / "store")
-    account = CloudAccount.objects.create(provider="aws", account_id="corpus", name="corpus")
+    account = make_account(account_id="corpus", name="corpus")
     good = write_focus_file(tmp_path / "good.csv", version="1.2", rows=40, seed=3, fmt="csv")
     from ingest.focus.reader import open_focus
 

@@ -11,8 +11,9 @@ import pytest
 from django.urls import reverse
 
 from planner.billing.models import IngestRun
-from planner.core.models import CloudAccount, Service
+from planner.core.models import Service
 from planner.whatif.models import Recommendation
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +93,7 @@ def test_bad_param_run_now_of_unreachable_account_without_broker_is_not_a_500(
         "AWS_RETRY_MODE": "standard",
     }.items():
         monkeypatch.setenv(k, v)
-    account = CloudAccount.objects.create(
+    account = make_account(
         provider="aws", account_id="bad-param-ce", name="ce", source="aws_cost_explorer"
     )
     with django_capture_on_commit_callbacks(execute=True):

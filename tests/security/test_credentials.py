@@ -20,8 +20,9 @@ from django.urls import reverse
 
 from planner.billing.models import IngestRun
 from planner.core.models import CloudAccount
-from tests.api.conftest import token_client
+from tests.factories import make_account
 from tests.ingest.local_servers import serve
+from tests.planner.api.conftest import token_client
 
 MARKER = "sk-marker-7f3a9c1e-credential-value"
 
@@ -85,10 +86,14 @@ def test_credential_value_never_leaves_the_process(
     monkeypatch.setattr(settings, "AZURE_ARM_ENDPOINT", "https://127.0.0.1:1")
     monkeypatch.setattr(settings, "GCP_BIGQUERY_ENDPOINT", "http://127.0.0.1:1")
     caplog.set_level(logging.DEBUG)
-    account = CloudAccount.objects.create(
-        provider=provider, account_id=f"leak-{source}", name=f"leak {source}", source=source,
-        source_uri=uri, credential_ref="HEADROOM_CRED_MARKER",
-    )  # fmt: skip
+    account = make_account(
+        provider=provider,
+        account_id=f"leak-{source}",
+        name=f"leak {source}",
+        source=source,
+        source_uri=uri,
+        credential_ref="HEADROOM_CRED_MARKER",
+    )
     client = token_client(analyst)
     client.force_login(analyst)
     with serve(RefusingTokenServer) as (url, _):

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 
 from planner.billing.models import IngestRun
 from planner.core.models import CloudAccount
-from tests.api.conftest import token_client
+from tests.factories import make_account
+from tests.planner.api.conftest import token_client
 
 MARKER = "hunter2-import-dir-marker-5b1e"
 
@@ -31,7 +32,7 @@ def layout(tmp_path, settings):
 
 def _account(**kw) -> CloudAccount:
     defaults = {"provider": "aws", "account_id": "import-dir-test", "name": "files"}
-    return CloudAccount.objects.create(**{**defaults, **kw})
+    return make_account(**{**defaults, **kw})
 
 
 def test_import_dir_api_refuses_paths_outside(admin_user, layout):

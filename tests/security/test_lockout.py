@@ -9,7 +9,7 @@ import time_machine
 from django.urls import reverse
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from tests.api.conftest import token_client
+from tests.planner.api.conftest import token_client
 
 PASSWORD = "pw-t-analyst-123!"  # tests/conftest.py's _user
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from planner.billing import services
-from planner.core.models import CloudAccount
+from planner.billing.models import RunSource
 
 from .conftest import stored_state
 
@@ -26,6 +26,8 @@ sys.path.insert(
 )  # the ingest corpus' helpers
 from test_malformed_focus import CASES as FOCUS_CASES  # noqa: E402
 from test_malformed_focus import Kit  # noqa: E402
+
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -53,17 +55,37 @@ def _extra_focus_cases():
     return [
         ("missing-file", lambda k: str(k.tmp / "nope.csv"), "no such file"),
         ("a-directory", lambda k: str(k.tmp), "tmp"),
-        ("png-named-csv", raw(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "img.csv"), "not a FOCUS billing file"),
+        (
+            "png-named-csv",
+            raw(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "img.csv"),
+            "not a FOCUS billing file",
+        ),
         ("nul-bytes", raw(b"\x00" * 128, "nul.csv"), "not a FOCUS billing file"),
         ("only-bom", raw(b"\xef\xbb\xbf", "bom.csv"), "no header row"),
-        ("html-error-page", raw(b"<html><body>403 Forbidden</body></html>\n", "page.csv"), "not a FOCUS billing file"),
+        (
+            "html-error-page",
+            raw(b"<html><body>403 Forbidden</body></html>\n", "page.csv"),
+            "not a FOCUS billing file",
+        ),
         ("json-not-csv", raw(b'{"BilledCost": 1}\n', "j.csv"), "mandatory FOCUS"),
         ("gzip-garbage", raw(b"\x1f\x8b\x08\x00garbage-garbage", "g.csv.gz"), "gzip"),
         ("parquet-garbage", raw(b"PAR1" + b"\x00" * 40 + b"PAR1", "p.parquet"), "Parquet"),
-        ("formula-in-cost", lambda k: k.corrupt({(3, "BilledCost"): "=1+1"}), "row 3, column BilledCost"),
-        ("huge-exponent", lambda k: k.corrupt({(4, "BilledCost"): "1e400"}), "row 4, column BilledCost"),
-        ("cost-with-currency-sign", lambda k: k.corrupt({(6, "EffectiveCost"): "$12.00"}), "row 6, column EffectiveCost"),
-    ]  # fmt: skip
+        (
+            "formula-in-cost",
+            lambda k: k.corrupt({(3, "BilledCost"): "=1+1"}),
+            "row 3, column BilledCost",
+        ),
+        (
+            "huge-exponent",
+            lambda k: k.corrupt({(4, "BilledCost"): "1e400"}),
+            "row 4, column BilledCost",
+        ),
+        (
+            "cost-with-currency-sign",
+            lambda k: k.corrupt({(6, "EffectiveCost"): "$12.00"}),
+            "row 6, column EffectiveCost",
+        ),
+    ]
 
 
 FOCUS_IDS = [c[0] for c in FOCUS_CASES] + [c[0] for c in _extra_focus_cases()]
@@ -84,7 +106,7 @@ def test_malformed_focus_file_fails_the_run_and_changes_nothing(case_id, loaded,
         path = str(build(kit))
         expected = [text]
     before = stored_state(store_root)
-    run = services.create_run(account, "focus_file", path)
+    run = services.create_run(account, RunSource.FOCUS_FILE, path)
     run = services.execute_focus_run(run.pk)
     assert run.status == "failed", f"{case_id}: {run.status} rows={run.rows_stored}"
     message = "\n".join(run.errors)
@@ -138,14 +160,22 @@ PROVIDER_CASES = [
     ("no-time-period", _day(TimePeriod=None), "TimePeriod"),
     ("missing-time-period-start", _day(TimePeriod={"End": "2026-09-04"}), "Start"),
     ("word-date", _day(TimePeriod={"Start": "yesterday", "End": "2026-09-04"}), "yesterday"),
-    ("impossible-date", _day(TimePeriod={"Start": "2026-02-30", "End": "2026-03-01"}), "2026-02-30"),
-    ("end-before-start", _day(TimePeriod={"Start": "2026-09-05", "End": "2026-09-04"}), "ChargePeriodEnd"),
+    (
+        "impossible-date",
+        _day(TimePeriod={"Start": "2026-02-30", "End": "2026-03-01"}),
+        "2026-02-30",
+    ),
+    (
+        "end-before-start",
+        _day(TimePeriod={"Start": "2026-09-05", "End": "2026-09-04"}),
+        "ChargePeriodEnd",
+    ),
     ("groups-not-a-list", _day(Groups="oops"), "Groups"),
     ("keys-not-a-list", _ce_page(Keys=17), "Keys"),
     ("metrics-not-an-object", _ce_page(Metrics="12.5"), "Metrics"),
     ("results-not-a-list", {"ResultsByTime": "soon"}, "ResultsByTime"),
     ("result-not-an-object", {"ResultsByTime": ["2026-09-03"]}, "ResultsByTime"),
-]  # fmt: skip
+]
 
 
 # Cost Explorer responses of the wrong *shape* reach results_to_focus unchecked and fail with a
@@ -175,7 +205,7 @@ def test_malformed_provider_response_fails_the_run_and_changes_nothing(
     from ingest.aws import client as aws_client
 
     account, _, store_root = loaded
-    ce = CloudAccount.objects.create(
+    ce = make_account(
         provider="aws", account_id="123456789012", name="ce", source="aws_cost_explorer"
     )
     monkeypatch.setattr(aws_client.AwsClient, "cost_and_usage_page", lambda self, **request: page)
@@ -236,17 +266,26 @@ AZURE_CASES = [
     ("az-currency-name", _az_page(Currency="Euro"), "Euro"),
     ("az-quantity-text", _az_page(UsageQuantity="many"), "many"),
     ("az-iso-date-garbage", _az_page(UsageDate="2026-13-45"), "2026-13-45"),
-]  # fmt: skip
+]
 
 
 # An out-of-range UsageDate fails with Python's bare "month must be in 1..12" / "day is out of
 # range for month", naming neither the value nor the row. Owner: ingest/azure/query.py (_day).
 AZ_DATE_NOT_NAMED: set[str] = set()  # the error now names the value
 AZURE_PARAMS = [
-    pytest.param(*case, id=case[0], marks=[pytest.mark.xfail(strict=True, reason="date error names no value (ingest/azure/query.py)")]
-                 if case[0] in AZ_DATE_NOT_NAMED else [])
+    pytest.param(
+        *case,
+        id=case[0],
+        marks=[
+            pytest.mark.xfail(
+                strict=True, reason="date error names no value (ingest/azure/query.py)"
+            )
+        ]
+        if case[0] in AZ_DATE_NOT_NAMED
+        else [],
+    )
     for case in AZURE_CASES
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("case_id,page,text", AZURE_PARAMS)
@@ -260,9 +299,7 @@ def test_malformed_azure_response_fails_the_run_and_changes_nothing(
     monkeypatch.setattr(
         az_client.AzureClient, "query_pages", lambda self, scope, definition: iter([page])
     )
-    az = CloudAccount.objects.create(
-        provider="azure", account_id="sub-1", name="az", source="azure_query"
-    )
+    az = make_account(provider="azure", account_id="sub-1", name="az", source="azure_query")
     before = stored_state(store_root)
     run = services.create_run(az, "azure_query", "", period_start=dt.date(2026, 9, 1))
     with contextlib.suppress(Exception):

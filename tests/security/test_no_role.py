@@ -6,15 +6,16 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.api.conftest import token_client
+from tests.factories import make_user
+from tests.planner.api.conftest import token_client
 from tests.security.conftest import all_routes
 
 PAGES = ["/", "/services/", "/ingest/", "/whatif/", "/plans/", "/anomalies/", "/budgets/"]
 
 
 @pytest.fixture
-def no_role_user(db, django_user_model):
-    return django_user_model.objects.create_user("t-norole", password="pw-t-norole-123!")
+def no_role_user(db):
+    return make_user(None, "t-norole")
 
 
 def test_no_role_user_gets_403_ask_an_admin_on_every_page(no_role_user, populated):

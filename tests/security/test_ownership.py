@@ -11,15 +11,15 @@ from django.urls import reverse
 
 from planner.alerts.models import Budget
 from planner.whatif.models import Scenario
-from tests.api.conftest import token_client
-from tests.conftest import _user
+from tests.factories import make_user
+from tests.planner.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def other_analyst(django_user_model):
-    return _user(django_user_model, "t-analyst-2", "analyst")
+def other_analyst(db):
+    return make_user("analyst", "t-analyst-2")
 
 
 def _client(user) -> Client:

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from planner.api.urls import router
 from planner.core.roles import ADMIN, ANALYST, ANALYST_CHANGE_MODELS, VIEWER
+from tests.factories import make_account, make_deployment, make_service
 
 pytestmark = pytest.mark.django_db
 RANK = {VIEWER: 1, ANALYST: 2, ADMIN: 3}
@@ -170,26 +171,19 @@ def _objects(tag: str, tmp_path, analyst) -> dict:
     from decimal import Decimal
 
     from fixtures_gen.focus_files import write_focus_file
-    from planner.core.models import CloudAccount, Deployment, Service
 
-    svc = Service.objects.create(
-        slug=f"m-{tag}",
-        name="M",
-        modality="embeddings",
-        unit_of_work="1k tokens",
-        latency_slo_p95_ms=100,
-    )
-    acct = CloudAccount.objects.create(provider="aws", account_id=f"m-{tag}", name="A")
+    svc = make_service(slug=f"m-{tag}", name="M", modality="embeddings", latency_slo_p95_ms=100)
+    acct = make_account(account_id=f"m-{tag}", name="A")
     src = write_focus_file(tmp_path / f"{tag}.csv", rows=20, seed=1).path
     o = {
-        "service": svc, "account": acct,
-        "spare_account": CloudAccount.objects.create(provider="azure", account_id=f"spare-{tag}", name="B"),
-        "source_account": CloudAccount.objects.create(provider="other", account_id=f"src-{tag}", name="C",
-                                                      source_uri=str(src)),
-        "deployment": Deployment.objects.create(service=svc, account=acct, name=f"m-{tag}", provider="aws",
-                                                region="us-east-1", instance_type="g5.xlarge", gpu_model="A10G",
-                                                throughput_rps_per_replica=3.0),
-    }  # fmt: skip
+        "service": svc,
+        "account": acct,
+        "spare_account": make_account(provider="azure", account_id=f"spare-{tag}", name="B"),
+        "source_account": make_account(
+            provider="other", account_id=f"src-{tag}", name="C", source_uri=str(src)
+        ),
+        "deployment": make_deployment(svc, acct, name=f"m-{tag}", throughput_rps_per_replica=3.0),
+    }
     if apps.is_installed("planner.alerts"):
         from planner.alerts.models import Anomaly, Budget
 

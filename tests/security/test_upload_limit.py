@@ -20,8 +20,8 @@ from django.utils import timezone
 from fixtures_gen.focus_files import write_focus_file
 from planner.billing.models import IngestRun
 from planner.billing.uploads import purge_uploads
-from planner.core.models import CloudAccount
-from tests.api.conftest import token_client
+from tests.factories import make_account
+from tests.planner.api.conftest import token_client
 
 MiB = 1024 * 1024
 BOUNDARY = "----headroomtestboundary"
@@ -103,7 +103,7 @@ def test_upload_limit_page_and_api_refuse_with_the_limit(
 ):
     settings.UPLOAD_DIR = tmp_path / "uploads"
     settings.UPLOAD_STORE = str(settings.UPLOAD_DIR)
-    account = CloudAccount.objects.create(provider="aws", account_id="up-limit", name="uploads")
+    account = make_account(account_id="up-limit", name="uploads")
     big = SimpleUploadedFile("big.csv", b"x" * (2 * MiB), "text/csv")
     page = analyst_client.post(
         "/ingest/upload/", {"account": account.pk, "file": big}, follow=True
@@ -126,7 +126,7 @@ def test_upload_limit_uploads_deleted_after_run_failed_ones_kept_then_purged(
     settings.UPLOAD_DIR = tmp_path / "uploads"
     settings.UPLOAD_STORE = str(settings.UPLOAD_DIR)
     settings.UPLOAD_KEEP_FAILED_DAYS = 7
-    account = CloudAccount.objects.create(provider="aws", account_id="up-del", name="uploads")
+    account = make_account(account_id="up-del", name="uploads")
     good = write_focus_file(tmp_path / "good.csv", version="1.2", rows=20, seed=2)
     api = token_client(analyst)
 

@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from planner.alerts import webhooks
 from planner.alerts.models import Budget
-from tests.api.conftest import token_client
 from tests.ingest.local_servers import serve
+from tests.planner.api.conftest import token_client
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -52,9 +52,18 @@ def receiver():
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1", "localhost", "10.1.2.3", "192.168.0.10", "169.254.169.254", "[::1]",
-     "[::ffff:127.0.0.1]", "100.100.100.200", "0.0.0.0"],
-)  # fmt: skip
+    [
+        "127.0.0.1",
+        "localhost",
+        "10.1.2.3",
+        "192.168.0.10",
+        "169.254.169.254",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "100.100.100.200",
+        "0.0.0.0",
+    ],
+)
 def test_ssrf_webhook_to_internal_address_is_refused_before_connecting(receiver, host):
     url = f"https://{host}:{receiver}/services/T/B/token"
     with pytest.raises(webhooks.WebhookRefused, match="only posts to public hosts"):
@@ -129,10 +138,16 @@ def test_ssrf_host_allow_list(settings):
 
 def test_ssrf_forms_and_api_refuse_internal_webhooks(analyst_client, analyst):
     form = {
-        "name": "Total", "scope": "total", "period": "monthly", "amount_usd": "5000",
-        "actual_thresholds": "100", "forecast_thresholds": "", "recipients": "a@example.com",
-        "webhook_url": "https://169.254.169.254/latest/meta-data", "active": "on",
-    }  # fmt: skip
+        "name": "Total",
+        "scope": "total",
+        "period": "monthly",
+        "amount_usd": "5000",
+        "actual_thresholds": "100",
+        "forecast_thresholds": "",
+        "recipients": "a@example.com",
+        "webhook_url": "https://169.254.169.254/latest/meta-data",
+        "active": "on",
+    }
     page = analyst_client.post(reverse("budget-create"), form)
     assert page.status_code == 200 and "only posts to public hosts" in page.content.decode()
     body = {k: v for k, v in form.items() if k not in ("actual_thresholds", "forecast_thresholds")}
@@ -145,9 +160,14 @@ def test_ssrf_forms_and_api_refuse_internal_webhooks(analyst_client, analyst):
 
 def test_ssrf_webhook_urls_are_write_only_in_the_api(analyst, viewer):
     body = {
-        "name": "Slack", "scope": "total", "period": "monthly", "amount_usd": "100",
-        "recipients": "", "webhook_url": "https://hooks.slack.com/services/T0/B0/s3cr3t", "active": True,
-    }  # fmt: skip
+        "name": "Slack",
+        "scope": "total",
+        "period": "monthly",
+        "amount_usd": "100",
+        "recipients": "",
+        "webhook_url": "https://hooks.slack.com/services/T0/B0/s3cr3t",
+        "active": True,
+    }
     created = token_client(analyst).post("/api/v1/budgets/", body, format="json")
     assert created.status_code == 201, created.content
     assert Budget.objects.get(pk=created.json()["id"]).webhook_url == body["webhook_url"]

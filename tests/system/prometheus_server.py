@@ -38,15 +38,31 @@ def backfilled_prometheus(tmp: Path, openmetrics: str):
         )
     (tmp / "series.om").write_text(openmetrics)
     subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(tmp / "series.om"), str(tmp / "tsdb")],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            promtool,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            str(tmp / "series.om"),
+            str(tmp / "tsdb"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     (tmp / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
     port = _free_port()
     proc = subprocess.Popen(
-        [prom, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            prom,
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=100y",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

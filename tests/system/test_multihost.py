@@ -91,10 +91,14 @@ class Forwarder:
 
     def __init__(self, listen: str, port: int, target_port: int):
         self.proc = subprocess.Popen(
-            ["socat", f"TCP-LISTEN:{port},bind={listen},reuseaddr,fork",
-             f"TCP:127.0.0.1:{target_port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                "socat",
+                f"TCP-LISTEN:{port},bind={listen},reuseaddr,fork",
+                f"TCP:127.0.0.1:{target_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: reachable(listen, port), 20, f"the forwarder on {listen}:{port}")
 
     def stop(self) -> None:
@@ -113,9 +117,13 @@ class HostProc:
         env = {**env, "HEADROOM_VAR_DIR": str(self.dir / "var"), "PYTHONPATH": str(REPO)}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [*net.prefix(host), *args], cwd=self.dir, env=env, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                [*net.prefix(host), *args],
+                cwd=self.dir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def tail(self, n: int = 200_000) -> str:
         return self.log.read_text(errors="replace")[-n:]
@@ -183,21 +191,74 @@ def cluster(transactional_db, tmp_path, django_user_model):
 
         redis.Redis.from_url(f"redis://{REDIS_HOST}:{REDIS_PORT}/13").flushdb()
         py = sys.executable
-        procs["web"] = HostProc(net, "web", [py, "-m", "gunicorn", "planner.wsgi", "-b",
-                                f"{net.addr['web']}:8000", "-w", "2", "--timeout", "120"],
-                                shared, tmp_path)  # fmt: skip
+        procs["web"] = HostProc(
+            net,
+            "web",
+            [
+                py,
+                "-m",
+                "gunicorn",
+                "planner.wsgi",
+                "-b",
+                f"{net.addr['web']}:8000",
+                "-w",
+                "2",
+                "--timeout",
+                "120",
+            ],
+            shared,
+            tmp_path,
+        )
         for w in ("w1", "w2"):
-            procs[w] = HostProc(net, w, [py, "-m", "celery", "-A", "planner", "worker", "-P",
-                                "solo", "-l", "info", "-n", f"{w}@%h", "-Q",
-                                "ingest,default,alerts"], shared, tmp_path)  # fmt: skip
-        procs["beat"] = HostProc(net, "w2", [py, "-m", "celery", "-A", "planner", "beat", "-l",
-                                 "info", "-s", str(tmp_path / "beat-schedule")], shared,
-                                 tmp_path / "beat")  # fmt: skip
+            procs[w] = HostProc(
+                net,
+                w,
+                [
+                    py,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "planner",
+                    "worker",
+                    "-P",
+                    "solo",
+                    "-l",
+                    "info",
+                    "-n",
+                    f"{w}@%h",
+                    "-Q",
+                    "ingest,default,alerts",
+                ],
+                shared,
+                tmp_path,
+            )
+        procs["beat"] = HostProc(
+            net,
+            "w2",
+            [
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "planner",
+                "beat",
+                "-l",
+                "info",
+                "-s",
+                str(tmp_path / "beat-schedule"),
+            ],
+            shared,
+            tmp_path / "beat",
+        )
         web = f"http://{net.addr['web']}:8000"
         wait_for(lambda: _get(f"{web}/healthz") == 200, 90, "gunicorn in the web namespace")
         for w in ("w1", "w2"):
-            wait_for(lambda w=w: "ready." in procs[w].tail(), 90, f"worker {w}",
-                     alive=lambda w=w: procs[w].alive() or pytest.fail(procs[w].tail()))  # fmt: skip
+            wait_for(
+                lambda w=w: "ready." in procs[w].tail(),
+                90,
+                f"worker {w}",
+                alive=lambda w=w: procs[w].alive() or pytest.fail(procs[w].tail()),
+            )
         yield net, web, procs, moto
     finally:
         for p in procs.values():
@@ -250,8 +311,11 @@ def test_multihost_upload_loaded_in_another_namespace_and_worker_killed(
     # 1. upload via web → S3 → loaded by a worker → on the dashboard
     small = write_focus_file(tmp_path / "small.csv.gz", rows=5_000, seed=31, periods=1)
     run1 = _upload(web, token, acct1, small.path)
-    wait_for(lambda: IngestRun.objects.get(pk=run1).status in ("succeeded", "failed"), 120,
-             "the first upload to load")  # fmt: skip
+    wait_for(
+        lambda: IngestRun.objects.get(pk=run1).status in ("succeeded", "failed"),
+        120,
+        "the first upload to load",
+    )
     r1 = IngestRun.objects.get(pk=run1)
     assert r1.status == "succeeded" and r1.rows_stored == 5_000, r1.errors
     assert r1.source_uri.startswith(f"s3://{BUCKET}/lineitems/_uploads/")
@@ -264,14 +328,23 @@ def test_multihost_upload_loaded_in_another_namespace_and_worker_killed(
     assert spend == pytest.approx(small.effective_cost_total, abs=0.01)
     session = requests.Session()
     login = session.get(f"{web}/accounts/login/", timeout=30)
-    session.post(f"{web}/accounts/login/", data={
-        "username": "mh-analyst", "password": "pw-mh-123!x",
-        "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-        headers={"Referer": login.url}, timeout=30)  # fmt: skip
+    session.post(
+        f"{web}/accounts/login/",
+        data={
+            "username": "mh-analyst",
+            "password": "pw-mh-123!x",
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": login.url},
+        timeout=30,
+    )
     period = BillingPeriodLoad.objects.get(account=acct1).billing_period_start
     last = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    page = session.get(f"{web}/", params={"account": acct1.pk, "start": period.isoformat(),
-                       "end": last.isoformat()}, timeout=60)  # fmt: skip
+    page = session.get(
+        f"{web}/",
+        params={"account": acct1.pk, "start": period.isoformat(), "end": last.isoformat()},
+        timeout=60,
+    )
     assert page.status_code == 200 and "kpi-spend" in page.text, page.text[:500]
     shown = float(re.search(r'id="kpi-spend" data-value="([-0-9.]+)"', page.text).group(1))
     assert shown == pytest.approx(spend, abs=0.01)
@@ -280,19 +353,32 @@ def test_multihost_upload_loaded_in_another_namespace_and_worker_killed(
     big = write_focus_file(tmp_path / "big.csv", rows=150_000, seed=32, periods=2)
     before = {w: procs[w].tail().count("ingest_focus") for w in ("w1", "w2")}
     run2 = _upload(web, token, acct2, big.path)
-    wait_for(lambda: IngestRun.objects.filter(pk=run2, status="running", rows_read__gt=0).exists(),
-             120, "the big upload to be mid-load")  # fmt: skip
+    wait_for(
+        lambda: IngestRun.objects.filter(pk=run2, status="running", rows_read__gt=0).exists(),
+        120,
+        "the big upload to be mid-load",
+    )
     busy = next(w for w in ("w1", "w2") if procs[w].tail().count("ingest_focus") > before[w])
     other = "w2" if busy == "w1" else "w1"
     procs[busy].kill()
-    wait_for(lambda: IngestRun.objects.get(pk=run2).status in ("succeeded", "failed"), 180,
-             "the other worker to finish the load",
-             alive=lambda: procs[other].alive() or pytest.fail(procs[other].tail()))  # fmt: skip
+    wait_for(
+        lambda: IngestRun.objects.get(pk=run2).status in ("succeeded", "failed"),
+        180,
+        "the other worker to finish the load",
+        alive=lambda: procs[other].alive() or pytest.fail(procs[other].tail()),
+    )
     r2 = IngestRun.objects.get(pk=run2)
     assert r2.status == "succeeded" and r2.attempts == 2, (r2.status, r2.attempts, r2.errors)
     assert r2.rows_stored == 150_000
     assert procs[other].tail().count("ingest_focus") > before[other]  # it was the other worker
     billed = CostRollup.objects.filter(account=acct2).aggregate(v=Sum("billed_cost"))["v"]
     assert float(billed) == pytest.approx(big.billed_cost_total, abs=0.01)
-    assert sorted(str(p) for p in BillingPeriodLoad.objects.filter(account=acct2)
-                  .values_list("billing_period_start", flat=True)) == big.billing_periods  # fmt: skip
+    assert (
+        sorted(
+            str(p)
+            for p in BillingPeriodLoad.objects.filter(account=acct2).values_list(
+                "billing_period_start", flat=True
+            )
+        )
+        == big.billing_periods
+    )

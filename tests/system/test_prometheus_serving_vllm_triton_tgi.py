@@ -110,13 +110,23 @@ def _deployment(slug, name, unit, stack, mapping=None, **kw):
     from planner.usage.models import ServingEndpoint
 
     svc = Service.objects.create(
-        slug=slug, name=slug, modality=kw.pop("modality", "llm_chat"), unit_of_work=unit,
-        units_per_request=kw.pop("units_per_request", 1.0), latency_slo_p95_ms=kw.pop("slo", 6000),
-    )  # fmt: skip
+        slug=slug,
+        name=slug,
+        modality=kw.pop("modality", "llm_chat"),
+        unit_of_work=unit,
+        units_per_request=kw.pop("units_per_request", 1.0),
+        latency_slo_p95_ms=kw.pop("slo", 6000),
+    )
     dep = Deployment.objects.create(
-        service=svc, name=name, provider="aws", region="us-east-1", instance_type="g5.xlarge",
-        gpu_model="A10G", namespace="prod", throughput_rps_per_replica=kw.pop("rps", 4.0),
-    )  # fmt: skip
+        service=svc,
+        name=name,
+        provider="aws",
+        region="us-east-1",
+        instance_type="g5.xlarge",
+        gpu_model="A10G",
+        namespace="prod",
+        throughput_rps_per_replica=kw.pop("rps", 4.0),
+    )
     ServingEndpoint.objects.create(deployment=dep, stack=stack, metrics_mapping=mapping or {})
     return dep
 
@@ -173,10 +183,15 @@ def test_vllm_tokens_latency_and_unit_cost_through_prometheus(prometheus_url, se
 
     account = CloudAccount.objects.create(provider="aws", account_id="1", name="a")
     CostRollup.objects.create(
-        date=START.date(), account=account, billing_period_start=START.date().replace(day=1),
-        provider="AWS", service=dep.service, billed_cost=Decimal(12), effective_cost=Decimal(12),
+        date=START.date(),
+        account=account,
+        billing_period_start=START.date().replace(day=1),
+        provider="AWS",
+        service=dep.service,
+        billed_cost=Decimal(12),
+        effective_cost=Decimal(12),
         list_cost=Decimal(12),
-    )  # fmt: skip
+    )
     costs = {u.unit: u for u in service_unit_costs(dep.service, START.date(), START.date())}
     tin, tout = 119 * 3000, 119 * 900  # minutes 1..119 carry an increase
     assert costs["1M input tokens"].usd_per_unit == pytest.approx(12 / 9 / (tin / 1e6))
@@ -252,10 +267,16 @@ def test_tgi_tokens_split_and_latency(prometheus_url, settings):
 @pytest.mark.django_db
 def test_generic_images_counter_measures_units(prometheus_url, settings):
     dep = _deployment(
-        "img", "img-gen", "1k images", "generic",
-        {"images": "imagegen_images_generated_total", "requests_succeeded": "imagegen_requests_total"},
+        "img",
+        "img-gen",
+        "1k images",
+        "generic",
+        {
+            "images": "imagegen_images_generated_total",
+            "requests_succeeded": "imagegen_requests_total",
+        },
         modality="image_generation",
-    )  # fmt: skip
+    )
     _ingest(dep, prometheus_url, settings)
     s = _at(dep, 30)
     assert s.images == pytest.approx(4) and s.requests_succeeded == pytest.approx(2)

@@ -72,7 +72,7 @@ def _worker(name: str, env: dict, log, queues: str = "ingest,default") -> Worker
             queues,
             "--without-gossip",
             "--without-mingle",
-        ],  # fmt: skip
+        ],
         env,
         log,
     )
@@ -135,8 +135,12 @@ def test_queues_redis_killed_worker_taken_over_without_visibility_wait(
         _mid_load(run.pk, a)
         a.kill()
         b = _worker("b", env, tmp_path / "b.log")
-        beat = CeleryProc("beat", ["-l", "info", "-s", str(tmp_path / "beat-schedule")], env,
-                          tmp_path / "beat.log")  # fmt: skip
+        beat = CeleryProc(
+            "beat",
+            ["-l", "info", "-s", str(tmp_path / "beat-schedule")],
+            env,
+            tmp_path / "beat.log",
+        )
         beat.start()
         done = _finished(run.pk, b, 180)
         _assert_once(account, big_file, done)
@@ -163,8 +167,9 @@ def rabbit_vhost():
     vhost = f"headroom-test-{uuid.uuid4().hex[:8]}"
 
     def ctl(*args: str) -> str:
-        return subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, text=True,
-                              timeout=60).stdout  # fmt: skip
+        return subprocess.run(
+            ["rabbitmqctl", *args], check=True, capture_output=True, text=True, timeout=60
+        ).stdout
 
     try:
         ctl("add_vhost", vhost)
@@ -180,8 +185,9 @@ def test_queues_rabbitmq_quorum_queues_and_killed_worker(
 ):
     vhost, ctl = rabbit_vhost
     broker = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    env = service_env(CELERY_BROKER_URL=broker, CELERY_QUORUM_QUEUES="1",
-                      INGEST_REQUEUE_INTERVAL_S="1")  # fmt: skip
+    env = service_env(
+        CELERY_BROKER_URL=broker, CELERY_QUORUM_QUEUES="1", INGEST_REQUEUE_INTERVAL_S="1"
+    )
     a = _worker("a", env, tmp_path / "a.log")
     b = beat = None
     try:
@@ -194,13 +200,21 @@ def test_queues_rabbitmq_quorum_queues_and_killed_worker(
         # sent as the web process does: planner's own app, routes and queue declarations
         subprocess.run(
             [sys.executable, "-m", "celery", "-A", "planner", "call", INGEST, f"--args=[{run.pk}]"],
-            env=env, cwd=REPO, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+            env=env,
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         _mid_load(run.pk, a)
         a.kill()
         b = _worker("b", env, tmp_path / "b.log")
-        beat = CeleryProc("beat", ["-l", "info", "-s", str(tmp_path / "beat-schedule")], env,
-                          tmp_path / "beat.log")  # fmt: skip
+        beat = CeleryProc(
+            "beat",
+            ["-l", "info", "-s", str(tmp_path / "beat-schedule")],
+            env,
+            tmp_path / "beat.log",
+        )
         beat.start()
         done = _finished(run.pk, b, 180)
         _assert_once(account, big_file, done)

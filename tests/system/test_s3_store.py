@@ -188,7 +188,7 @@ def test_s3_store_dashboard_reads_line_items_from_s3(s3_settings, account, tmp_p
 def test_s3_store_upload_through_api_lands_in_s3_and_loads(
     s3_settings, moto, analyst, account, tmp_path, django_capture_on_commit_callbacks
 ):
-    from tests.api.conftest import token_client
+    from tests.planner.api.conftest import token_client
 
     gen = write_focus_file(tmp_path / "up.csv.gz", rows=800, seed=5, periods=1)
     client = token_client(analyst)

@@ -51,12 +51,29 @@ from planner.core.demo.overhead import _overhead_rows
 from planner.core.demo.usage import _usage_rows
 
 __all__ = [
-    "ACCOUNTS", "COMPUTE_SERVICE", "FIXTURES", "PROVIDER_NAMES", "REGION_NAMES", "SERVICES",
-    "STORAGE_SERVICE", "DemoService", "InjectedAnomaly", "_anomalies", "_base_row",
-    "_billing_rows", "_month_start", "_next_month", "_overhead_rows", "_usage_rows",
-    "burstiness", "demand_profile", "generate", "load_catalog", "replicas_for",
+    "ACCOUNTS",
+    "COMPUTE_SERVICE",
+    "FIXTURES",
+    "PROVIDER_NAMES",
+    "REGION_NAMES",
+    "SERVICES",
+    "STORAGE_SERVICE",
+    "DemoService",
+    "InjectedAnomaly",
+    "_anomalies",
+    "_base_row",
+    "_billing_rows",
+    "_month_start",
+    "_next_month",
+    "_overhead_rows",
+    "_usage_rows",
+    "burstiness",
+    "demand_profile",
+    "generate",
+    "load_catalog",
+    "replicas_for",
     "to_focus_batches",
-]  # fmt: skip
+]
 
 
 def generate(days: int = 90, seed: int = 7, end: dt.date | None = None, usage_step_min: int = 5):
