@@ -123,14 +123,16 @@ def seed(db_url: str) -> tuple[str, str]:
     with connection.cursor() as cur:  # every account runs every service, as before
         cur.execute("""
             INSERT INTO billing_costrollup (date, account_id, billing_period_start, provider,
-                service_name, region, resource_id, sku, pricing_category, charge_category,
+                service_name, region, resource_id, sku, instance_type, pricing_category,
+                charge_category,
                 service_tag, service_id, currency, billed_cost, effective_cost, list_cost,
                 consumed_quantity, line_items, billing_currency, billing_billed_cost,
                 billing_effective_cost, billing_list_cost, fx_rate)
             SELECT d::date, a.id, date_trunc('month', d)::date,
                    CASE a.provider WHEN 'aws' THEN 'AWS' WHEN 'azure' THEN 'Microsoft'
                         ELSE 'Google Cloud' END,
-                   'Compute', 'us-east-1', 'r-' || s.slug || '-' || c.cat, 'g5.2xlarge', c.cat,
+                   'Compute', 'us-east-1', 'r-' || s.slug || '-' || c.cat, 'g5.2xlarge',
+                   'g5.2xlarge', c.cat,
                    'Usage', s.slug, s.id, 'USD', x.cost, x.cost, x.cost * 1.3, x.cost / 1.2, 24,
                    'USD', x.cost, x.cost, x.cost * 1.3, 1
             FROM generate_series(%s::date, %s::date, '1 day') d
@@ -142,7 +144,7 @@ def seed(db_url: str) -> tuple[str, str]:
             SELECT d::date, a.id, date_trunc('month', d)::date,
                    CASE a.provider WHEN 'aws' THEN 'AWS' WHEN 'azure' THEN 'Microsoft'
                         ELSE 'Google Cloud' END,
-                   'Storage', 'us-east-1', '', 'storage', 'Standard', 'Usage', '', NULL, 'USD',
+                   'Storage', 'us-east-1', '', 'storage', '', 'Standard', 'Usage', '', NULL, 'USD',
                    x.cost, x.cost, x.cost, x.cost, 1, 'USD', x.cost, x.cost, x.cost, 1
             FROM generate_series(%s::date, %s::date, '1 day') d CROSS JOIN core_cloudaccount a
             CROSS JOIN LATERAL (SELECT round((20 + 20 * random())::numeric, 6) AS cost) x
