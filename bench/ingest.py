@@ -185,6 +185,7 @@ def main() -> None:
                 "seconds": wall,
                 "rows_per_s": sum(e["rows"] for e in each) / wall,
                 "peak_rss_mb": max(e["peak_rss_mb"] for e in each),
+                "each": each,
             }
     print(
         f"headroom ingest: {ours['rows']:,} rows in {ours['seconds']:.1f} s "
@@ -201,6 +202,12 @@ def main() -> None:
             f"two workers, two accounts at once: {pair['rows_per_s']:,.0f} rows/s combined "
             f"({pair['seconds']:.1f} s wall, peak RSS {pair['peak_rss_mb']:.0f} MB each at most)"
         )
+        for i, e in enumerate(pair["each"], 1):
+            print(
+                f"  worker {i}: {e['rows']:,} rows in {e['seconds']:.1f} s "
+                f"({e['rows'] / e['seconds']:,.0f} rows/s), peak RSS {e['peak_rss_mb']:.0f} MB, "
+                f"CPU {e['cpu_seconds']:.1f} s"
+            )
     print(
         json.dumps(
             {
@@ -218,6 +225,15 @@ def main() -> None:
                 "two_workers_rows_per_s": round(pair["rows_per_s"]) if pair else None,
                 "two_workers_seconds": round(pair["seconds"], 3) if pair else None,
                 "two_workers_peak_rss_mb": round(pair["peak_rss_mb"], 1) if pair else None,
+                "two_workers_each_peak_rss_mb": [round(e["peak_rss_mb"], 1) for e in pair["each"]]
+                if pair
+                else None,
+                "two_workers_each_rows_per_s": [
+                    round(e["rows"] / e["seconds"]) for e in pair["each"]
+                ]
+                if pair
+                else None,
+                "load_avg_1m": round(os.getloadavg()[0], 2),
                 "database": os.environ.get("DATABASE_URL", "sqlite").split(":")[0],
                 "line_item_store": env["LINE_ITEM_STORE"].split("://")[0]
                 if "://" in env["LINE_ITEM_STORE"]
