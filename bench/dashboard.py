@@ -50,7 +50,9 @@ SERVICES, ACCOUNTS, DAYS = 50, 5, 365
 SIZES = {"default": (50, 5, 365), "large": (200, 20, 3 * 365)}
 END = dt.date(2026, 10, 1)  # exclusive
 TARGET_P95_S = 0.15
-SECRET = secrets.token_urlsafe(50)  # one key for the seeding process and gunicorn (sessions)
+# one key for the seeding process and gunicorn (the session cookie is signed with it): the
+# seeding child inherits the parent's through the environment
+SECRET = os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(50)
 VAR = REPO / "bench" / ".cache" / "var"
 CACHE_URL = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/13")
 CACHE = ""  # set per size by run_size (cache_url())
@@ -90,7 +92,7 @@ def cache_url() -> str:
 
 def env_for(db_url: str) -> dict:
     return {
-        **os.environ, "DATABASE_URL": db_url, "DEBUG": "0", "SECRET_KEY": SECRET,
+        **os.environ, "DATABASE_URL": db_url, "DEBUG": "0", "SECRET_KEY": SECRET, "BENCH_SECRET_KEY": SECRET,
         "SECURE_SSL_REDIRECT": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "DB_CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING", "HEADROOM_VAR_DIR": str(VAR),
         "DJANGO_SETTINGS_MODULE": "planner.settings", "CACHE_URL": CACHE,
