@@ -35,9 +35,9 @@ from planner.core.models import CloudAccount, Service
 log = logging.getLogger(__name__)
 
 __all__ = ["DIMENSIONS", "KEYS", "METRICS", "LoadError", "LoadResult", "load_batches", "store"]
-#: Arrow bytes of batches read but not yet written and aggregated. With two loads on a busy
-#: 2-core machine the writers fall behind the reader, and a bound on the *number* of tasks in
-#: flight let each load's peak RSS grow from ~0.7 to ~1.3 GB; a byte bound keeps it flat.
+#: Arrow bytes of batches read but not yet written and aggregated: when the writers fall
+#: behind the reader (a busy machine), what is read ahead stays under this whatever the width
+#: of the file's batches (a bound on the number of tasks in flight scaled with it).
 INFLIGHT_BYTES = 256 << 20
 
 
