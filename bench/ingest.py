@@ -71,6 +71,21 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_mb() -> float:
+    """Peak RSS of this process's own memory: VmHWM (Linux), the high-water mark of the address
+    space exec gave it. Not ru_maxrss: Linux carries the forking parent's high-water mark over
+    exec, so children started after the in-process DuckDB baseline reported the parent's
+    ~3.9 GB (and, at 2 M rows, the "1.28 GB per worker" of the two-worker run)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def ingest_child(path: str, batch_rows: int, account_id: str = "bench") -> None:
     """Runs in a fresh process so its peak RSS is the ingest's own."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "planner.settings")
@@ -101,7 +116,7 @@ def ingest_child(path: str, batch_rows: int, account_id: str = "bench") -> None:
     result = load_batches(open_focus(path, batch_rows=batch_rows), account)
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(
         json.dumps(
             {
@@ -202,6 +217,7 @@ def main() -> None:
                 "seconds": wall,
                 "rows_per_s": sum(e["rows"] for e in each) / wall,
                 "peak_rss_mb": max(e["peak_rss_mb"] for e in each),
+                "each": each,
             }
     print(
         f"headroom ingest: {ours['rows']:,} rows in {ours['seconds']:.1f} s "
@@ -218,6 +234,12 @@ def main() -> None:
             f"two workers, two accounts at once: {pair['rows_per_s']:,.0f} rows/s combined "
             f"({pair['seconds']:.1f} s wall, peak RSS {pair['peak_rss_mb']:.0f} MB each at most)"
         )
+        for i, e in enumerate(pair["each"], 1):
+            print(
+                f"  worker {i}: {e['rows']:,} rows in {e['seconds']:.1f} s "
+                f"({e['rows'] / e['seconds']:,.0f} rows/s), peak RSS {e['peak_rss_mb']:.0f} MB, "
+                f"CPU {e['cpu_seconds']:.1f} s"
+            )
     print(
         json.dumps(
             {
@@ -235,6 +257,15 @@ def main() -> None:
                 "two_workers_rows_per_s": round(pair["rows_per_s"]) if pair else None,
                 "two_workers_seconds": round(pair["seconds"], 3) if pair else None,
                 "two_workers_peak_rss_mb": round(pair["peak_rss_mb"], 1) if pair else None,
+                "two_workers_each_peak_rss_mb": [round(e["peak_rss_mb"], 1) for e in pair["each"]]
+                if pair
+                else None,
+                "two_workers_each_rows_per_s": [
+                    round(e["rows"] / e["seconds"]) for e in pair["each"]
+                ]
+                if pair
+                else None,
+                "load_avg_1m": round(os.getloadavg()[0], 2),
                 "database": os.environ.get("DATABASE_URL", "sqlite").split(":")[0],
                 "line_item_store": env["LINE_ITEM_STORE"].split("://")[0]
                 if "://" in env["LINE_ITEM_STORE"]

@@ -36,9 +36,13 @@ def beat_schedule(*, requeue_interval_s: float, sweep_interval_s: float) -> dict
             "planner.billing.tasks.sweep_line_item_orphans",
             sweep_interval_s,
         ),
-        # Monthly rollup partitions on PostgreSQL; drops those past ROLLUP_RETENTION_MONTHS.
+        # Monthly partitions on PostgreSQL; drop months past ROLLUP_/USAGE_RETENTION_MONTHS.
         "maintain-rollup-partitions-daily": (
             "planner.billing.tasks.maintain_rollup_partitions",
+            DAY_S,
+        ),
+        "maintain-usage-partitions-daily": (
+            "planner.usage.tasks.maintain_usage_partitions",
             DAY_S,
         ),
     }

@@ -35,6 +35,7 @@ ROUTES: dict[str, str] = {
     "planner.billing.tasks.refresh_fx_rates": DEFAULT,
     "planner.billing.connector_tasks.refresh_price_catalog": DEFAULT,
     "planner.billing.tasks.maintain_rollup_partitions": DEFAULT,
+    "planner.usage.tasks.maintain_usage_partitions": DEFAULT,
     "planner.billing.*": INGEST,
     "planner.usage.*": INGEST,
     "planner.whatif.*": SIMULATION,

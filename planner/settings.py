@@ -182,8 +182,7 @@ CACHES = {
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
-if not CELERY_BROKER_URL:
-    CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = envstr("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -345,10 +344,9 @@ CELERY_QUORUM_QUEUES = envbool(
     "CELERY_QUORUM_QUEUES", CELERY_BROKER_URL.startswith(("amqp://", "amqps://")) and not DEBUG
 )
 CELERY_TASK_QUEUES = _queues.task_queues(CELERY_QUORUM_QUEUES)
-# A killed worker's run is taken over once its lease lapses (the worker renews it every
-# INGEST_LEASE_S / 3 s while it runs), by the requeue sweep — whatever the broker's redelivery
-# delay (Redis: CELERY_VISIBILITY_TIMEOUT). See planner/billing/services.py.
+# A killed worker's run is taken over by the requeue sweep once its lease (renewed every
+# INGEST_LEASE_S / 3 s) lapses, whatever the broker's redelivery delay (billing/services.py).
 INGEST_LEASE_S = envint("INGEST_LEASE_S", 60)
-# Rollups are partitioned by month on PostgreSQL (planner/billing/partitions.py); months older
-# than this many are dropped by the daily maintenance task (0 = keep everything).
+# Monthly partitions on PostgreSQL (planner/partitioning.py); older months dropped (0: keep all).
 ROLLUP_RETENTION_MONTHS = envint("ROLLUP_RETENTION_MONTHS", 0)
+USAGE_RETENTION_MONTHS = envint("USAGE_RETENTION_MONTHS", 0)

@@ -154,7 +154,9 @@ def usage_series(slug: str, start: dt.date, end: dt.date) -> dict[str, pd.Series
 
     rows = list(
         UsageSample.objects.filter(
-            deployment__service__slug=slug, ts__date__gte=start, ts__date__lte=end
+            deployment__service__slug=slug,  # a ts range: PostgreSQL prunes the month partitions
+            ts__gte=dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC),
+            ts__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC),
         ).values_list(
             "ts",
             "step_seconds",

@@ -6,6 +6,7 @@ authentication + `HasRole`, so scripts with a token get a JSON 401/403, never a 
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db.models import ProtectedError, Sum
 from django.db.models.functions import Coalesce
 from django_filters.rest_framework import DjangoFilterBackend
@@ -26,8 +27,11 @@ from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, Run
 from planner.billing.reports import CostView
 from planner.billing.tasks import enqueue_focus_ingest
 from planner.billing.uploads import store_upload
+from planner.core.dashboard import cache_key
 from planner.core.models import CloudAccount, Deployment, Service
 from planner.core.roles import ADMIN, ANALYST
+
+CACHE_SECONDS = 300  # as the dashboard's figures; a new load changes the key before that
 
 
 class Conflict(APIException):
@@ -87,8 +91,22 @@ class DeploymentViewSet(RoleViewSetMixin, viewsets.ModelViewSet):
     filterset_fields = ["service__slug", "provider", "region", "gpu_model", "account"]
 
 
+def cached_read(request, name: str, compute) -> Response:
+    """A read of cost data, cached per query and data version (planner/core/dashboard.py
+    ``cache_key``: a new load changes the key, so nothing stale is served after an ingest).
+    Every role reads the same cost data, so the key holds no user; it holds the host, which
+    the pagination links name."""
+    key = cache_key(f"api:{name}:{request.get_host()}", request.query_params)
+    data = cache.get(key)
+    if data is None:
+        data = compute()
+        cache.set(key, data, CACHE_SECONDS)
+    return Response(data)
+
+
 class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
-    """Daily cost rollups, filterable by date range and every dimension, paginated."""
+    """Daily cost rollups, filterable by date range and every dimension, paginated. Lists and
+    summaries are cached per query and data version (:func:`cached_read`)."""
 
     queryset = CostRollup.objects.select_related("service").order_by("date", "id")
     serializer_class = s.CostRollupSerializer
@@ -108,6 +126,10 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
         "billing_period": "billing_period_start",
     }
 
+    def list(self, request, *args, **kwargs):
+        page = super().list
+        return cached_read(request, "costs", lambda: page(request, *args, **kwargs).data)
+
     @extend_schema(
         parameters=[
             OpenApiParameter("group_by", OpenApiTypes.STR, enum=sorted(GROUPS), default="service")
@@ -119,6 +141,9 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
         """Totals per value of one dimension over the filtered rollups (largest effective cost
         first). Costs by service include shared-node cost (planner/billing/reports.py);
         line_items counts billing records by their own tag."""
+        return cached_read(request, "costs-summary", lambda: self._summary(request))
+
+    def _summary(self, request) -> list:
         group = request.query_params.get("group_by", "service")
         if group not in self.GROUPS:
             raise ValidationError(
@@ -145,7 +170,7 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
             }
             for r in rows
         ]
-        return Response(s.CostSummaryRowSerializer(data, many=True).data)
+        return s.CostSummaryRowSerializer(data, many=True).data
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, url_path="export", pagination_class=None)

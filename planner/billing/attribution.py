@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from django.db.models import F, FloatField, Max, Min, Sum
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from planner.billing.models import CostRollup
 from planner.core.models import Deployment
@@ -61,10 +62,14 @@ def gpu_hours(
     start: dt.date, end: dt.date, types: set[tuple[int, str, str]]
 ) -> dict[tuple, dict[int, float]]:
     """{(day, account id, region, instance type): {service id: GPU-hours}} from usage samples."""
+    # A range on ts itself (the days' midnights in the current time zone, which is what
+    # ts__date compares in), so PostgreSQL prunes the monthly partitions and uses the ts index.
+    first = timezone.make_aware(dt.datetime.combine(start, dt.time.min))
+    after = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min))
     usage = (
         UsageSample.objects.filter(
-            ts__date__gte=start,
-            ts__date__lte=end,
+            ts__gte=first,
+            ts__lt=after,
             deployment__account_id__in={a for a, _, _ in types},
             deployment__instance_type__in={t for _, _, t in types},
             replicas__isnull=False,

@@ -35,6 +35,10 @@ from planner.core.models import CloudAccount, Service
 log = logging.getLogger(__name__)
 
 __all__ = ["DIMENSIONS", "KEYS", "METRICS", "LoadError", "LoadResult", "load_batches", "store"]
+#: Arrow bytes of batches read but not yet written and aggregated: when the writers fall
+#: behind the reader (a busy machine), what is read ahead stays under this whatever the width
+#: of the file's batches (a bound on the number of tasks in flight scaled with it).
+INFLIGHT_BYTES = 256 << 20
 
 
 @dataclass
@@ -73,6 +77,26 @@ def _period_starts(batch: pa.RecordBatch) -> pa.Array:
     return to_date(col)
 
 
+def _parts_by_period(table: pa.Table, starts: pa.Array):
+    """(billing period, its rows) for each period in the batch; a batch usually holds one
+    period, and then its table is handed over without a copy."""
+    in_batch = pc.unique(starts).to_pylist()
+    if len(in_batch) == 1:
+        return [(in_batch[0], table)]
+    return [(p, table.filter(pc.equal(starts, pa.scalar(p, pa.date32())))) for p in in_batch]
+
+
+def _drain(pending: list) -> None:
+    """Bounded memory: a slow writer (a busy machine) holds back the reader, so what is read
+    ahead stays under INFLIGHT_BYTES however far the writers fall behind; finished tasks are
+    collected (and their errors raised) as they complete."""
+    in_flight = sum(n for _, n in pending)
+    while pending and (pending[0][0].done() or in_flight > INFLIGHT_BYTES):
+        future, nbytes = pending.pop(0)
+        future.result()
+        in_flight -= nbytes
+
+
 def load_batches(
     batches: Iterable[pa.RecordBatch],
     account: CloudAccount,
@@ -106,29 +130,22 @@ def load_batches(
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            starts = _period_starts(batch)
             table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-            in_batch = pc.unique(starts).to_pylist()
-            for period in in_batch:
+            for period, part in _parts_by_period(table, _period_starts(batch)):
                 periods.add(period)
                 writer = writers.get(period)
                 if writer is None:
                     writer = writers[period] = line_store.staging_writer(
                         result.version, account.pk, period
                     )
-                part = (  # a batch usually holds one period: no copy then
-                    table
-                    if len(in_batch) == 1
-                    else table.filter(pc.equal(starts, pa.scalar(period, pa.date32())))
-                )
-                pending.append(pool.submit(writer.write, part))
-            pending.append(agg.submit(rollup.add, table))
-            while pending and (pending[0].done() or len(pending) > 6):  # bounded memory
-                pending.pop(0).result()
+                pending.append((pool.submit(writer.write, part), 0))
+            # the batch's memory is held until its last task is done: count it on that one
+            pending.append((agg.submit(rollup.add, table), table.nbytes))
+            _drain(pending)
             result.rows_read += batch.num_rows
             if progress:
                 progress(result.rows_read)
-        for future in pending:
+        for future, _ in pending:
             future.result()
         pending.clear()
         for writer in writers.values():
@@ -139,7 +156,7 @@ def load_batches(
             account, run, sorted(periods), rollup.result(), result, line_store, writers
         )
     except BaseException:
-        for future in pending:
+        for future, _ in pending:
             with contextlib.suppress(BaseException):
                 future.result()
         for writer in writers.values():

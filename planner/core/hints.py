@@ -48,9 +48,19 @@ def dismiss(user, hint: str) -> None:
 
 
 def first_run_hint(user) -> dict | None:
-    """The hint's facts and links for `user`, or None once they dismissed it."""
+    """The hint's facts and links for `user`, or None once they dismissed it. The facts are the
+    same for everyone: cached per data version for a minute (ten counts and a date span over the
+    partitioned rollups were most of a cached dashboard's time)."""
     if not getattr(user, "is_authenticated", False) or is_dismissed(user, FIRST_RUN):
         return None
+    from planner.core.dashboard import cached
+
+    facts = cached(FIRST_RUN, {}, _facts, timeout=60)
+    facts.pop("page_key")
+    return facts
+
+
+def _facts() -> dict:
     from planner.billing.models import CostRollup
     from planner.core.seeding import demo_is_loaded
 

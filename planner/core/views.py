@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
+from django.forms.models import model_to_dict
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -134,17 +137,26 @@ def _services_in(filters: dict):
 
 
 def _alerts(rng) -> dict:
-    """Open anomalies and budgets at risk."""
-    at_risk = []
-    for b in Budget.objects.filter(active=True)[:20]:
-        st = budget_status(b, today=rng.end)
-        if st.amount_usd and (st.forecast_pct >= 100 or st.spend_pct >= 80):
-            at_risk.append(
-                {"budget": b, "spend_pct": st.spend_pct, "forecast_pct": st.forecast_pct}
-            )
+    """Open anomalies and budgets at risk. The budgets' status (a cost view and a forecast
+    each) is cached per data version and the budgets' own values, as the page's figures are:
+    computed on every request it was most of a cached dashboard's time."""
+    budgets = list(Budget.objects.filter(active=True)[:20])
+    fingerprint = hashlib.sha256(repr([model_to_dict(b) for b in budgets]).encode()).hexdigest()
+
+    def at_risk() -> dict:
+        rows = []
+        for b in budgets:
+            st = budget_status(b, today=rng.end)
+            if st.amount_usd and (st.forecast_pct >= 100 or st.spend_pct >= 80):
+                rows.append(
+                    {"budget": b, "spend_pct": st.spend_pct, "forecast_pct": st.forecast_pct}
+                )
+        return {"budgets_at_risk": rows}
+
+    status = panels.cached(f"budgets:{fingerprint}", {"end": rng.end.isoformat()}, at_risk)
     return {
         "open_anomalies": Anomaly.objects.filter(status=AnomalyStatus.OPEN).count(),
-        "budgets_at_risk": at_risk,
+        "budgets_at_risk": status["budgets_at_risk"],
     }
 
 

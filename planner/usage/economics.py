@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 
 import pandas as pd
 from django.db.models import F, Sum
@@ -60,59 +62,72 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return lo, dt.datetime.combine(end, dt.time.min, tzinfo=dt.UTC) + dt.timedelta(days=1)
 
 
+def _cost_series(days: dict) -> pd.Series:
+    return pd.Series({d: float(v) for d, v in days.items()}, dtype=float).sort_index()
+
+
 def daily_cost(service, start: dt.date, end: dt.date) -> pd.Series:
     """Effective cost (USD) attributed to the service per day (shared-node share included)."""
-    days = reports.view(start, end, service=service.slug).daily().get(None, {})
-    return pd.Series({d: float(v) for d, v in days.items()}, dtype=float).sort_index()
+    return _cost_series(reports.view(start, end, service=service.slug).daily().get(None, {}))
 
 
 def daily_amounts(service, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Per day: measured amounts, GPU-seconds in total and on measuring deployments."""
+    return daily_amounts_by_service([service.pk], start, end).get(service.pk, pd.DataFrame())
+
+
+def daily_amounts_by_service(service_ids, start: dt.date, end: dt.date) -> dict[int, pd.DataFrame]:
+    """{service id: :func:`daily_amounts` frame} for many services in two grouped queries
+    (services without samples in the range are left out)."""
     lo, hi = _bounds(start, end)
     gpu_s = F("replicas") * F("deployment__gpu_count") * F("step_seconds")
-    qs = (
-        UsageSample.objects.filter(deployment__service=service, ts__gte=lo, ts__lt=hi)
-        .annotate(day=TruncDate("ts"))
-        .values("day")
+    samples = UsageSample.objects.filter(
+        deployment__service_id__in=list(service_ids), ts__gte=lo, ts__lt=hi
+    ).annotate(day=TruncDate("ts"))
+    rows = list(
+        samples.values("deployment__service_id", "day")
         .annotate(gpu_seconds=Sum(gpu_s), **{a: Sum(a) for a in AMOUNTS})
-        .order_by("day")
+        .order_by("deployment__service_id", "day")
     )
-    frame = pd.DataFrame(list(qs))
-    if frame.empty:
-        return frame
-    measured = (
-        UsageSample.objects.filter(
-            deployment__service=service,
-            ts__gte=lo,
-            ts__lt=hi,
-            deployment__serving_endpoint__isnull=False,
-        )
+    measured = {
+        (r["deployment__service_id"], r["day"]): r["measured_gpu_seconds"]
+        for r in samples.filter(deployment__serving_endpoint__isnull=False)
         .exclude(deployment__serving_endpoint__stack="")
-        .annotate(day=TruncDate("ts"))
-        .values("day")
+        .values("deployment__service_id", "day")
         .annotate(measured_gpu_seconds=Sum(gpu_s))
-    )
-    m = {r["day"]: r["measured_gpu_seconds"] for r in measured}
-    frame["measured_gpu_seconds"] = frame["day"].map(m)
-    return frame.set_index("day").astype(float)
+        .order_by()
+    }
+    out = {}
+    for service_id, group in groupby(rows, key=itemgetter("deployment__service_id")):
+        frame = pd.DataFrame(list(group)).drop(columns="deployment__service_id")
+        frame["measured_gpu_seconds"] = [measured.get((service_id, d)) for d in frame["day"]]
+        out[service_id] = frame.set_index("day").astype(float)
+    return out
 
 
 def unit_metrics(service) -> dict[str, str]:
     """{amount field: "metric (stack)"} over the service's deployments' serving endpoints."""
+    return unit_metrics_by_service([service.pk]).get(service.pk, {})
+
+
+def unit_metrics_by_service(service_ids) -> dict[int, dict[str, str]]:
+    """:func:`unit_metrics` of many services from one query."""
     from ingest.prometheus.serving import ServingConfigError, stack
 
-    out: dict[str, set[str]] = {}
-    for ep in ServingEndpoint.objects.filter(deployment__service=service).exclude(stack=""):
+    out: dict[int, dict[str, set[str]]] = {}
+    endpoints = ServingEndpoint.objects.filter(deployment__service_id__in=list(service_ids))
+    for ep in endpoints.exclude(stack="").select_related("deployment"):
+        mine = out.setdefault(ep.deployment.service_id, {})
         try:
             s = stack(ep.stack, ep.metrics_mapping)
         except ServingConfigError as exc:
-            out.setdefault("error", set()).add(f"{ep.deployment.name}: {exc}")
+            mine.setdefault("error", set()).add(f"{ep.deployment.name}: {exc}")
             continue
         for amount, metric in s.unit_metrics.items():
-            out.setdefault(amount, set()).add(f"{metric} ({ep.get_stack_display()})")
+            mine.setdefault(amount, set()).add(f"{metric} ({ep.get_stack_display()})")
         if "prefill_seconds" in s.templates and "decode_seconds" in s.templates:
-            out.setdefault("token_split", set()).add(ep.stack)
-    return {k: ", ".join(sorted(v)) for k, v in out.items()}
+            mine.setdefault("token_split", set()).add(ep.stack)
+    return {sid: {k: ", ".join(sorted(v)) for k, v in m.items()} for sid, m in out.items()}
 
 
 def _row(unit, cost: pd.Series, units: pd.Series, gpu: pd.Series, metric, coverage, rule=""):
@@ -138,8 +153,25 @@ def service_unit_costs(service, start: dt.date, end: dt.date) -> list[UnitCost]:
     amounts = daily_amounts(service, start, end)
     if amounts.empty:
         return []
-    cost = daily_cost(service, start, end)
-    metrics = unit_metrics(service)
+    return _unit_costs(amounts, daily_cost(service, start, end), unit_metrics(service))
+
+
+def fleet_unit_costs_by_service(services, start: dt.date, end: dt.date) -> dict[int, list]:
+    """{service id: :func:`service_unit_costs`} for many services with a fixed number of
+    queries (one cost view of the range split by service, grouped usage), not a few per service:
+    the dashboard lists every service's unit costs."""
+    amounts = daily_amounts_by_service([s.pk for s in services], start, end)
+    if not amounts:
+        return {}
+    cost = reports.view(start, end).daily("service_id")
+    metrics = unit_metrics_by_service(list(amounts))
+    return {
+        sid: _unit_costs(frame, _cost_series(cost.get(sid, {})), metrics.get(sid, {}))
+        for sid, frame in amounts.items()
+    }
+
+
+def _unit_costs(amounts: pd.DataFrame, cost: pd.Series, metrics: dict) -> list[UnitCost]:
     days = amounts.index.intersection(cost.index)
     amounts, cost = amounts.loc[days], cost.loc[days]
     gpu = amounts["gpu_seconds"].fillna(0.0)

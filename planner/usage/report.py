@@ -5,19 +5,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from planner.usage.economics import build_vs_buy, service_unit_costs
+from planner.usage.economics import (
+    build_vs_buy,
+    fleet_unit_costs_by_service,
+    service_unit_costs,
+)
 from planner.usage.slo import latency_slos, measured_capacity
 
 ESTIMATED = "estimated: requests × units_per_request (no server counter for this unit)"
 
 
 def unit_cost_rows(service, start: dt.date, end: dt.date) -> list[dict]:
-    rows = []
-    for u in service_unit_costs(service, start, end):
-        d = dataclasses.asdict(u)
-        d.pop("series")
-        rows.append(d)
-    return rows
+    return _rows(service_unit_costs(service, start, end))
 
 
 def service_unit_economics(service, start: dt.date, end: dt.date) -> dict:
@@ -42,10 +41,21 @@ def service_unit_economics(service, start: dt.date, end: dt.date) -> dict:
     }
 
 
+def _rows(unit_costs) -> list[dict]:
+    rows = []
+    for u in unit_costs:
+        d = dataclasses.asdict(u)
+        d.pop("series")
+        rows.append(d)
+    return rows
+
+
 def fleet_unit_costs(services, start: dt.date, end: dt.date) -> list[dict]:
     """The dashboard's table: each service's measured unit costs with the metric behind them."""
+    services = list(services)
+    by_service = fleet_unit_costs_by_service(services, start, end)
     return [
         {"service": s.name, "slug": s.slug, **row}
         for s in services
-        for row in unit_cost_rows(s, start, end)
+        for row in _rows(by_service.get(s.pk, []))
     ]

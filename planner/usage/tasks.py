@@ -217,3 +217,15 @@ def queue_usage_ingest(now: dt.datetime) -> int:
 def schedule_usage_ingest() -> int:
     """Beat entry point: queue a usage ingest per deployment over the last lookback window."""
     return queue_usage_ingest(timezone.now())
+
+
+@shared_task(name="planner.usage.tasks.maintain_usage_partitions")
+def maintain_usage_partitions() -> dict:
+    """Beat (daily): monthly usage-sample partitions two years ahead (PostgreSQL), and samples
+    older than USAGE_RETENTION_MONTHS removed, whole months at a time (0 keeps everything).
+    Idempotent."""
+    from django.db import connection
+
+    from planner.usage.partitions import USAGE_SAMPLES
+
+    return USAGE_SAMPLES.maintain(connection, settings.USAGE_RETENTION_MONTHS)

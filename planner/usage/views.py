@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
+from planner.core.dashboard import cached
 from planner.core.models import Service
 from planner.core.roles import ANALYST, role_required
-from planner.usage.models import ServiceServingTargets
+from planner.usage.models import ServiceServingTargets, ServingEndpoint
 from planner.usage.report import ESTIMATED, service_unit_economics
 
 
@@ -27,10 +30,21 @@ class ServingTargetsForm(forms.ModelForm):
 
 
 def unit_economics_context(service, rng) -> dict:
-    """Context for ``usage/_service_unit_economics.html`` (the service page includes it)."""
+    """Context for ``usage/_service_unit_economics.html`` (the service page includes it).
+    The measured economics are cached per data version, range and the service's serving
+    settings (targets, endpoints), as the page's other figures are."""
     targets = ServiceServingTargets.objects.filter(service=service).first()
+    endpoints = ServingEndpoint.objects.filter(deployment__service=service).order_by("pk")
+    served = list(endpoints.values_list("pk", "stack", "metrics_mapping"))
+    settings_key = repr((targets and targets.updated_at, served))
+    digest = hashlib.sha256(settings_key.encode()).hexdigest()
+    economics = cached(
+        f"unit-economics:{service.pk}:{digest}",
+        {"start": rng.start.isoformat(), "end": rng.end.isoformat()},
+        lambda: {"economics": service_unit_economics(service, rng.start, rng.end)},
+    )["economics"]
     return {
-        "economics": service_unit_economics(service, rng.start, rng.end),
+        "economics": economics,
         "economics_estimated_note": ESTIMATED,
         "serving_targets_form": ServingTargetsForm(instance=targets),
     }
