@@ -197,8 +197,11 @@ def plan_from_recommendation(rec, user) -> object:
 
     if rec.status != RecommendationStatus.ACCEPTED:
         raise PlanError("accept the recommendation first; only accepted advice becomes a plan")
+    proposed = (rec.evidence or {}).get("proposed")
+    if not proposed:  # recorded before recommendations kept their simulated configuration
+        raise PlanError("its configuration was not recorded; refresh recommendations to plan it")
     return create_plan_from_decisions(
-        [plan_decision(rec.service.slug, rec.evidence["proposed"])],
+        [plan_decision(rec.service.slug, proposed)],
         name=f"From recommendation: {rec.title}"[:200],
         created_by=user,
         notes=f"Accepted recommendation #{rec.pk} on {dt.date.today():%Y-%m-%d}",
