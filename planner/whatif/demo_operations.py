@@ -33,7 +33,6 @@ maximum, mostly idle), as it would on a real cluster.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pandas as pd
@@ -42,6 +41,7 @@ from costmodels.capacity import CapacityModel, gpu_speed_factor
 from costmodels.results import AutoscalingPolicy, PurchaseMix
 from costmodels.simulator import simulate_scenarios
 from costmodels.slo import WITHIN_MINUTE_SIGMA, Z95, pooled_p95, request_timeout_s
+from planner.core.demo.focus_rows import instance_hour_rows
 
 #: share of a replica's throughput the deployed autoscaler targets (hidden from the calibration)
 TRUE_TARGET_UTILISATION = {"video-understanding": 0.9, "image-gen": 0.6}
@@ -56,7 +56,6 @@ def operate(
 ):
     """Replace the usage frame's replicas/utilisation/latency and the services' compute billing
     rows with those of the fleet run by its autoscalers; returns (billing, usage)."""
-    from planner.core import demo
 
     usage = usage.copy()
     runs = _simulate(usage, services, catalog, seed)
@@ -79,7 +78,7 @@ def operate(
         ):
             by_minute[pos] = row
         offer = catalog[(svc.provider, svc.instance_type, svc.region)]
-        frames.append(_compute_billing(svc, offer, minutes, ready, demo, normal))
+        frames.append(_compute_billing(svc, offer, minutes, ready, normal))
     usage[MINUTE_P95_COLUMN] = by_minute
     return pd.concat(frames, ignore_index=True), usage
 
@@ -207,7 +206,7 @@ def _usage_columns(f: pd.DataFrame, svc, minutes, ready, p95, rng) -> pd.DataFra
     return f
 
 
-def _compute_billing(svc, offer: dict, minutes, ready, demo, normal=None) -> pd.DataFrame:
+def _compute_billing(svc, offer: dict, minutes, ready, normal=None) -> pd.DataFrame:
     """Hourly FOCUS compute rows for the ready replicas (billed per second). Replicas above
     the ``normal`` series (a runaway scale-out) are launched on demand by the pool."""
     committed = float(svc.committed_replicas)
@@ -229,48 +228,7 @@ def _compute_billing(svc, offer: dict, minutes, ready, demo, normal=None) -> pd.
         ("Committed", hourly["used"].to_numpy(), commit, "Used"),
         ("Committed", hourly["unused"].to_numpy(), commit, "Unused"),
     ]
-    tags = json.dumps({"service": svc.slug, "modality": svc.modality, "env": "prod"})
-    commit_type = {"azure": "Reservation", "gcp": "Committed Use Discount"}.get(
-        svc.provider, "Savings Plan"
-    )
-    frames = []
-    for category, qty, price, status in parts:
-        mask = qty > 1e-9
-        if not mask.any() or price is None:
-            continue
-        q = qty[mask]
-        row = demo._base_row(svc.provider, svc.region, hours[mask])
-        row.update(
-            ChargeCategory="Usage",
-            ChargeDescription=f"{svc.instance_type} {category.lower()} instance-hours",
-            PricingCategory=category,
-            PricingQuantity=q,
-            PricingUnit="Hours",
-            ConsumedQuantity=q if status != "Unused" else np.zeros_like(q),
-            ConsumedUnit="Hours",
-            ListUnitPrice=od_price,
-            ListCost=q * od_price,
-            ContractedUnitPrice=price,
-            ContractedCost=q * price,
-            BilledCost=q * price,
-            EffectiveCost=q * price,
-            CommitmentDiscountId=f"commit-{svc.slug}" if status else None,
-            CommitmentDiscountCategory="Usage" if status else None,
-            CommitmentDiscountType=commit_type if status else None,
-            CommitmentDiscountStatus=status,
-            ResourceId=f"{svc.provider}:{svc.region}:{svc.slug}-{category.lower()}",
-            ResourceName=f"{svc.slug}-{category.lower()}-pool",
-            ResourceType="Virtual Machine",
-            ServiceCategory="Compute",
-            ServiceName=demo.COMPUTE_SERVICE[svc.provider],
-            SkuId=svc.instance_type,
-            SkuPriceId=f"{svc.instance_type}:{category}",
-            Tags=tags,
-            x_Extensions=json.dumps(
-                {"x_InstanceType": svc.instance_type, "x_GpuModel": offer["gpu_model"]}
-            ),
-        )
-        frames.append(pd.DataFrame(row))
+    frames = instance_hour_rows(svc, offer, hours, parts, min_qty=1e-9)
     return pd.concat(frames, ignore_index=True)
 
 

@@ -55,21 +55,34 @@ def _billing_rows(svc, offer, hours, per_hour, rng) -> pd.DataFrame:
     rest = per_hour - used_commit
     spot_qty = np.floor(rest * svc.spot_share) if spot else np.zeros_like(rest)
     od_qty = rest - spot_qty
-    tags = json.dumps({"service": svc.slug, "modality": svc.modality, "env": "prod"})
-    frames = []
     parts = [
         ("Standard", od_qty, od, None),
         ("Dynamic", spot_qty, spot, None),
         ("Committed", used_commit, commit, "Used"),
         ("Committed", unused_commit, commit, "Unused"),
     ]
+    frames = instance_hour_rows(svc, offer, hours, parts)
+    return pd.concat(frames, ignore_index=True)
+
+
+#: the commitment discount each provider sells for instances
+COMMITMENT_TYPE = {"azure": "Reservation", "gcp": "Committed Use Discount"}
+
+
+def instance_hour_rows(svc, offer: dict, hours, parts, *, min_qty: float = 0.0) -> list:
+    """FOCUS usage rows of a service's instance-hours, one frame per purchase category:
+    ``parts`` holds (PricingCategory, hourly quantity, unit price, commitment status or None);
+    hours with at most ``min_qty`` are left out, as is a category without a price."""
+    od = offer["ondemand_usd_per_hour"]
+    tags = json.dumps({"service": svc.slug, "modality": svc.modality, "env": "prod"})
+    commit_type = COMMITMENT_TYPE.get(svc.provider, "Savings Plan")
+    frames = []
     for category, qty, price, status in parts:
-        mask = qty > 0
+        mask = qty > min_qty
         if not mask.any() or price is None:
             continue
-        ts = hours[mask]
         q = qty[mask]
-        row = _base_row(svc.provider, svc.region, ts)
+        row = _base_row(svc.provider, svc.region, hours[mask])
         row.update(
             ChargeCategory="Usage",
             ChargeDescription=f"{svc.instance_type} {category.lower()} instance-hours",
@@ -86,15 +99,7 @@ def _billing_rows(svc, offer, hours, per_hour, rng) -> pd.DataFrame:
             EffectiveCost=q * price,
             CommitmentDiscountId=f"commit-{svc.slug}" if status else None,
             CommitmentDiscountCategory="Usage" if status else None,
-            CommitmentDiscountType=(
-                "Reservation"
-                if svc.provider == "azure"
-                else "Committed Use Discount"
-                if svc.provider == "gcp"
-                else "Savings Plan"
-            )
-            if status
-            else None,
+            CommitmentDiscountType=commit_type if status else None,
             CommitmentDiscountStatus=status,
             ResourceId=f"{svc.provider}:{svc.region}:{svc.slug}-{category.lower()}",
             ResourceName=f"{svc.slug}-{category.lower()}-pool",
@@ -109,7 +114,7 @@ def _billing_rows(svc, offer, hours, per_hour, rng) -> pd.DataFrame:
             ),
         )
         frames.append(pd.DataFrame(row))
-    return pd.concat(frames, ignore_index=True)
+    return frames
 
 
 def to_focus_batches(billing: pd.DataFrame, batch_rows: int = 50_000):
