@@ -6,7 +6,6 @@ authentication + `HasRole`, so scripts with a token get a JSON 401/403, never a 
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.db.models import ProtectedError, Sum
 from django.db.models.functions import Coalesce
 from django_filters.rest_framework import DjangoFilterBackend
@@ -27,7 +26,7 @@ from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, Run
 from planner.billing.reports import CostView
 from planner.billing.tasks import enqueue_focus_ingest
 from planner.billing.uploads import store_upload
-from planner.core.dashboard import cache_key
+from planner.core.dashboard import cached_value
 from planner.core.models import CloudAccount, Deployment, Service
 from planner.core.roles import ADMIN, ANALYST
 
@@ -96,12 +95,8 @@ def cached_read(request, name: str, compute) -> Response:
     ``cache_key``: a new load changes the key, so nothing stale is served after an ingest).
     Every role reads the same cost data, so the key holds no user; it holds the host, which
     the pagination links name."""
-    key = cache_key(f"api:{name}:{request.get_host()}", request.query_params)
-    data = cache.get(key)
-    if data is None:
-        data = compute()
-        cache.set(key, data, CACHE_SECONDS)
-    return Response(data)
+    prefix = f"api:{name}:{request.get_host()}"
+    return Response(cached_value(prefix, request.query_params, compute, CACHE_SECONDS))
 
 
 class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):

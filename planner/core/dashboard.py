@@ -325,8 +325,10 @@ def cached(prefix: str, params, compute, timeout: int = 300):
     views of unchanged data cost one cache read. The result carries ``page_key`` (the key) for
     templates that also cache their rendered fragment (``{% cache 300 name page_key %}``)."""
     key = cache_key(prefix, params)
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, timeout)
-    return {**value, "page_key": key}
+    return {**cache.get_or_set(key, compute, timeout), "page_key": key}
+
+
+def cached_value(prefix: str, params, compute, timeout: int = 300):
+    """``compute()`` cached under :func:`cache_key`, as it is (any picklable value): for
+    readers that need no ``page_key`` (API reads, the first-run hint)."""
+    return cache.get_or_set(cache_key(prefix, params), compute, timeout)

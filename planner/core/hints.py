@@ -53,11 +53,9 @@ def first_run_hint(user) -> dict | None:
     partitioned rollups were most of a cached dashboard's time)."""
     if not getattr(user, "is_authenticated", False) or is_dismissed(user, FIRST_RUN):
         return None
-    from planner.core.dashboard import cached
+    from planner.core.dashboard import cached_value
 
-    facts = cached(FIRST_RUN, {}, _facts, timeout=60)
-    facts.pop("page_key")
-    return facts
+    return dict(cached_value(FIRST_RUN, {}, _facts, timeout=60))
 
 
 def _facts() -> dict:
