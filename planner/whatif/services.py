@@ -197,9 +197,8 @@ def plan_from_recommendation(rec, user) -> object:
 
     if rec.status != RecommendationStatus.ACCEPTED:
         raise PlanError("accept the recommendation first; only accepted advice becomes a plan")
-    proposed = (rec.evidence or {}).get("proposed")
-    if not proposed:  # recorded before recommendations kept their simulated configuration
-        raise PlanError("its configuration was not recorded; refresh recommendations to plan it")
+    # a recommendation stored before proposals were recorded has none: plan_decision refuses it
+    proposed = (rec.evidence or {}).get("proposed", {})
     return create_plan_from_decisions(
         [plan_decision(rec.service.slug, proposed)],
         name=f"From recommendation: {rec.title}"[:200],
