@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # the data version behind every cached page figure: read once per GET
+    "planner.core.data_version.DataVersionMiddleware",
     "planner.core.middleware.TaskQueueUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -177,6 +179,14 @@ CACHES = {
     if CACHE_URL.startswith(("redis://", "rediss://"))
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# Sessions: read through the shared cache (the database stays the record, written on change),
+# one cache read per page instead of a query. Only with a shared cache: a per-process memory
+# cache would keep a signed-out session alive in the other workers.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    else "django.contrib.sessions.backends.db"
+)
 
 # --- Celery (CELERY_ namespace, after Saleor's celeryconf) ----------------------------
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "")

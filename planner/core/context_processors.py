@@ -1,4 +1,6 @@
-from django.urls import reverse
+import functools
+
+from django.urls import get_script_prefix, reverse
 
 from planner.core.roles import ADMIN, ANALYST, ROLE_RANK, user_role
 
@@ -20,12 +22,18 @@ NAV = [
 ]
 
 
+@functools.lru_cache(maxsize=8)
+def _nav_urls(script_prefix: str) -> tuple[tuple[str, str, str], ...]:
+    """(label, url name, url) of the main navigation, reversed once per script prefix."""
+    return tuple((label, name, reverse(name)) for label, name in NAV)
+
+
 def _nav(request):
     current = getattr(getattr(request, "resolver_match", None), "url_name", None)
-    items = []
-    for label, name in NAV:
-        items.append({"label": label, "url": reverse(name), "active": current == name})
-    return items
+    return [
+        {"label": label, "url": url, "active": current == name}
+        for label, name, url in _nav_urls(get_script_prefix())
+    ]
 
 
 def headroom(request):

@@ -27,6 +27,7 @@ from costmodels.errors import SeriesInputError
 from planner.billing import reports
 from planner.billing.models import BillingPeriodLoad, CostRollup
 from planner.billing.rollup import attribution_tags
+from planner.core.data_version import data_version
 from planner.usage.models import UsageSample
 
 ZERO = Value(0, output_field=DecimalField(max_digits=18, decimal_places=6))
@@ -288,25 +289,6 @@ def forecast_vs_actual(rng: DateRange, filters: dict | None, actual) -> dict | N
         "delta_pct": (float(actual) - f) / f * 100 if f else None,
         "backtest": backtest.display(),
     }
-
-
-def data_version() -> str:
-    """Changes whenever billing or usage data changes: the newest period load, the number of
-    loads and the highest rollup and usage-sample ids (every load inserts fresh rows). One round
-    trip of index-only aggregates, about a millisecond on a year of rollups."""
-    from django.db import connection
-
-    tables = {
-        m: connection.ops.quote_name(m._meta.db_table)
-        for m in (BillingPeriodLoad, CostRollup, UsageSample)
-    }
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT (SELECT MAX(loaded_at) FROM {tables[BillingPeriodLoad]}),"
-            f" (SELECT COUNT(*) FROM {tables[BillingPeriodLoad]}),"
-            f" (SELECT MAX(id) FROM {tables[CostRollup]}), (SELECT MAX(id) FROM {tables[UsageSample]})"
-        )
-        return "|".join(str(v) for v in cur.fetchone())
 
 
 def cache_key(prefix: str, params) -> str:

@@ -43,11 +43,13 @@ def user_role(user) -> str | None:
         return None
     if user.is_superuser:
         return ADMIN
-    names = {g.name for g in user.groups.all()}
-    for role in (ADMIN, ANALYST, VIEWER):
-        if role in names:
-            return role
-    return None
+    # once per user object (a request's user is asked by the role middleware and again by
+    # the page's context): assign_role forgets it
+    if "_headroom_role" not in user.__dict__:
+        names = {g.name for g in user.groups.all()}
+        held = [role for role in (ADMIN, ANALYST, VIEWER) if role in names]
+        user.__dict__["_headroom_role"] = held[0] if held else None
+    return user.__dict__["_headroom_role"]
 
 
 def has_role(user, role: str) -> bool:
@@ -110,6 +112,7 @@ def assign_role(user, role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     ensure_role_groups()
+    user.__dict__.pop("_headroom_role", None)
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     user.groups.add(Group.objects.get(name=role))
     user.is_staff = role == ADMIN

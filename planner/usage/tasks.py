@@ -23,6 +23,7 @@ from django.utils import timezone
 from ingest.retry import TransientError
 from planner.billing.connectors import external_call_policy
 from planner.billing.models import IngestRun, RunSource, RunStatus
+from planner.core.data_version import data_changed
 from planner.core.models import Deployment
 from planner.usage.models import LatencyHistogram, ServingEndpoint, UsageSample
 from planner.usage.units import measured_unit
@@ -142,6 +143,7 @@ def store_usage(
             # An empty read (e.g. past retention) keeps what was stored before.
             UsageSample.objects.filter(deployment=deployment, ts__gte=start, ts__lte=end).delete()
             UsageSample.objects.bulk_create(objs, batch_size=2000)
+            transaction.on_commit(data_changed)  # pages read mid-load: see data_version
         for w in windows:
             LatencyHistogram.objects.update_or_create(
                 deployment=deployment,
