@@ -174,17 +174,41 @@ WEBHOOK_CA_BUNDLE = envstr("REQUESTS_CA_BUNDLE") or None
 # One cache for all processes in production (rendered dashboard fragments, figures);
 # per-process memory cache locally.
 CACHE_URL = envstr("CACHE_URL", "")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    if CACHE_URL.startswith(("redis://", "rediss://"))
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+_SHARED_CACHE = CACHE_URL.startswith(("redis://", "rediss://"))
+# "pages": page figures and rendered fragments, whose keys carry the data version (immutable
+# by key): Redis with a per-process tier in front (planner/core/pagecache.py). The {% cache %}
+# tag uses "template_fragments". Sessions, throttles and lockouts use "default".
+_PAGES = {
+    "BACKEND": "planner.core.pagecache.TieredRedisCache",
+    "LOCATION": CACHE_URL,
+    "LOCAL_MAX_ENTRIES": envint("PAGE_CACHE_LOCAL_ENTRIES", 256),
+    "LOCAL_TTL": 30,
 }
+CACHES = (
+    {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+        },
+        "pages": _PAGES,
+        "template_fragments": _PAGES,
+    }
+    if _SHARED_CACHE
+    else {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"},
+        "template_fragments": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "pages",
+        },
+    }
+)
 # Sessions: read through the shared cache (the database stays the record, written on change),
 # one cache read per page instead of a query. Only with a shared cache: a per-process memory
 # cache would keep a signed-out session alive in the other workers.
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db"
-    if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    if _SHARED_CACHE
     else "django.contrib.sessions.backends.db"
 )
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db.models import DecimalField, Max, Min, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -307,10 +307,10 @@ def cached(prefix: str, params, compute, timeout: int = 300):
     views of unchanged data cost one cache read. The result carries ``page_key`` (the key) for
     templates that also cache their rendered fragment (``{% cache 300 name page_key %}``)."""
     key = cache_key(prefix, params)
-    return {**cache.get_or_set(key, compute, timeout), "page_key": key}
+    return {**caches["pages"].get_or_set(key, compute, timeout), "page_key": key}
 
 
 def cached_value(prefix: str, params, compute, timeout: int = 300):
     """``compute()`` cached under :func:`cache_key`, as it is (any picklable value): for
     readers that need no ``page_key`` (API reads, the first-run hint)."""
-    return cache.get_or_set(cache_key(prefix, params), compute, timeout)
+    return caches["pages"].get_or_set(cache_key(prefix, params), compute, timeout)

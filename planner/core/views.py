@@ -4,7 +4,6 @@ import hashlib
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.forms.models import model_to_dict
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -140,12 +139,13 @@ def _alerts(rng) -> dict:
     """Open anomalies and budgets at risk. The budgets' status (a cost view and a forecast
     each) is cached per data version and the budgets' own values, as the page's figures are:
     computed on every request it was most of a cached dashboard's time."""
-    budgets = list(Budget.objects.filter(active=True)[:20])
-    fingerprint = hashlib.sha256(repr([model_to_dict(b) for b in budgets]).encode()).hexdigest()
+    active = Budget.objects.filter(active=True).order_by("name", "pk")[:20]
+    values = list(active.values())  # the fingerprint: every field of every active budget
+    fingerprint = hashlib.sha256(repr(values).encode()).hexdigest()
 
     def at_risk() -> dict:
         rows = []
-        for b in budgets:
+        for b in (Budget(**v) for v in values):  # the very rows fingerprinted
             st = budget_status(b, today=rng.end)
             if st.amount_usd and (st.forecast_pct >= 100 or st.spend_pct >= 80):
                 rows.append(
