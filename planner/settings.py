@@ -327,7 +327,8 @@ MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 MIDDLEWARE.append("planner.core.middleware.RoleRequiredMiddleware")
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, loading the request's user and its role in one query
+    "planner.core.roles.RoleModelBackend",
 ]
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "rest_framework.throttling.AnonRateThrottle",

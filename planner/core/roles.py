@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 
@@ -37,6 +39,9 @@ ANALYST_CHANGE_MODELS = {
 }
 
 
+_UNREAD = object()
+
+
 def user_role(user) -> str | None:
     """The highest role a user holds, or None."""
     if not getattr(user, "is_authenticated", False):
@@ -45,11 +50,42 @@ def user_role(user) -> str | None:
         return ADMIN
     # once per user object (a request's user is asked by the role middleware and again by
     # the page's context): assign_role forgets it
-    if "_headroom_role" not in user.__dict__:
+    held = getattr(user, "_headroom_role", _UNREAD)  # (a request's user is a lazy proxy)
+    if held is _UNREAD:
         names = {g.name for g in user.groups.all()}
-        held = [role for role in (ADMIN, ANALYST, VIEWER) if role in names]
-        user.__dict__["_headroom_role"] = held[0] if held else None
-    return user.__dict__["_headroom_role"]
+        roles = [role for role in (ADMIN, ANALYST, VIEWER) if role in names]
+        held = user._headroom_role = roles[0] if roles else None
+    return held
+
+
+def with_roles(users):
+    """``users`` (a User queryset) annotated with the role each holds, so that loading a
+    request's user reads its role in the same query (``user_role`` then asks nothing)."""
+    from django.db.models import Exists, OuterRef
+
+    membership = get_user_model().groups.through.objects.filter(user_id=OuterRef("pk"))
+    return users.annotate(
+        **{f"_holds_{r}": Exists(membership.filter(group__name=r)) for r in ROLES}
+    )
+
+
+def remember_role(user) -> None:
+    """Set ``user_role``'s memo from ``with_roles``' annotations."""
+    held = [r for r in (ADMIN, ANALYST, VIEWER) if getattr(user, f"_holds_{r}", False)]
+    user._headroom_role = held[0] if held else None
+
+
+class RoleModelBackend(ModelBackend):
+    """Django's model backend, whose per-request user load also reads the user's role (one
+    query for user and role instead of two)."""
+
+    def get_user(self, user_id):
+        try:
+            user = with_roles(get_user_model()._default_manager).get(pk=user_id)
+        except get_user_model().DoesNotExist:
+            return None
+        remember_role(user)
+        return user if self.user_can_authenticate(user) else None
 
 
 def has_role(user, role: str) -> bool:
@@ -112,7 +148,8 @@ def assign_role(user, role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     ensure_role_groups()
-    user.__dict__.pop("_headroom_role", None)
+    if hasattr(user, "_headroom_role"):
+        del user._headroom_role  # user_role reads it again
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     user.groups.add(Group.objects.get(name=role))
     user.is_staff = role == ADMIN

@@ -77,3 +77,12 @@ def test_role_is_read_once_per_user_object_and_forgotten_on_change():
     assert sum("auth_group" in q["sql"] for q in queries.captured_queries) == 1
     assign_role(user, "analyst")
     assert user_role(user) == "analyst"
+
+
+@pytest.mark.django_db
+def test_a_page_view_loads_the_user_and_its_role_in_one_query(viewer_client):
+    with CaptureQueriesContext(connection) as queries:
+        page = viewer_client.get("/services/")
+    assert page.status_code == 200 and page.context["user_role"] == "viewer"
+    user_queries = [q["sql"] for q in queries.captured_queries if '"auth_user_groups"' in q["sql"]]
+    assert len(user_queries) == 1 and 'FROM "auth_user"' in user_queries[0]
