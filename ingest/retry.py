@@ -75,6 +75,10 @@ AUTH_CODES = frozenset(
 )
 TRANSIENT_NAMES = frozenset(
     {
+        # DB-API (Django's and psycopg's wrappers alike): a dropped or terminated database
+        # connection, a failover, a lock timeout; not a programming or data error
+        "OperationalError",
+        "InterfaceError",
         # botocore
         "EndpointConnectionError",
         "ConnectionClosedError",

@@ -26,6 +26,7 @@ from planner.billing.connectors import (
     external_call_policy,
 )
 from planner.billing.pricing import _note_refresh, _refresh_log, save_price_updates
+from planner.billing.runs import is_final_attempt
 from planner.core.models import CloudAccount, Deployment, Provider
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,7 @@ def ingest_account_period(self, run_id: int, reclaim: bool = False) -> dict:
         or bool((self.request.delivery_info or {}).get("redelivered"))
         or self.request.retries > 0
     )
-    # Eager mode (no broker) that propagates errors cannot retry: celery's Retry would reach the
-    # "run now" request as a 500, so record the failure on the run now instead.
-    eager_no_retry = bool(self.request.is_eager) and bool(self.app.conf.task_eager_propagates)
-    final = self.request.retries >= self.max_retries or eager_no_retry
+    final = is_final_attempt(self)
     run = execute_connector_run(run_id, redelivered=redelivered, final_attempt=final)
     return {"run": run.pk, "status": run.status, "rows": run.rows_stored}
 

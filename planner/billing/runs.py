@@ -60,6 +60,14 @@ def finish_without_load(run: IngestRun, message: str) -> None:
     IngestRun.objects.filter(pk=run.pk).update(progress_message=message[:300])
 
 
+def is_final_attempt(task) -> bool:
+    """Whether a bound Celery task's current attempt is its last: a transient failure is then
+    recorded on the run instead of re-raised for a retry. Eager mode (no broker) that propagates
+    errors cannot retry either: celery's Retry would reach the "run now" request as a 500."""
+    eager_no_retry = bool(task.request.is_eager) and bool(task.app.conf.task_eager_propagates)
+    return task.request.retries >= task.max_retries or eager_no_retry
+
+
 def execute_run(
     run_id: int,
     reader: Reader,

@@ -189,9 +189,11 @@ def execute_focus_run(
     redelivered: bool = False,
     allow_mixed_currency: bool = False,
     progress: Callable[[int], None] | None = None,
+    final_attempt: bool = True,
 ) -> IngestRun:
     """Stream a FOCUS file (path or s3://) into the store (planner/billing/runs.py). Errors are
-    recorded on the run and leave previously loaded periods untouched."""
+    recorded on the run and leave previously loaded periods untouched; a transient one is
+    re-raised for the task to retry unless ``final_attempt``."""
     from planner.billing.runs import execute_run, focus_file_reader
     from planner.billing.uploads import discard_after_run
 
@@ -199,6 +201,7 @@ def execute_focus_run(
         run_id,
         focus_file_reader(allow_mixed_currency),
         redelivered=redelivered,
+        final_attempt=final_attempt,
         progress=progress,
     )
     if run.status == RunStatus.SUCCEEDED:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError, transaction
 
+from ingest.retry import TransientError
 from planner.billing import services
 from planner.billing.models import IngestRun, RunSource
+from planner.billing.runs import is_final_attempt
 
 
 @shared_task(
@@ -14,7 +16,7 @@ from planner.billing.models import IngestRun, RunSource
     name="planner.billing.tasks.ingest_focus",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, ConnectionError, TimeoutError),
+    autoretry_for=(TransientError, OperationalError, ConnectionError, TimeoutError),
     retry_backoff=2,
     retry_backoff_max=300,
     retry_jitter=True,
@@ -29,8 +31,13 @@ def ingest_focus(
         or bool((self.request.delivery_info or {}).get("redelivered"))
         or self.request.retries > 0
     )
+    # a transient failure (a dropped database connection, a throttled object store) leaves the
+    # run for the retry unless this is the last attempt (planner/billing/runs.py)
     run = services.execute_focus_run(
-        run_id, redelivered=redelivered, allow_mixed_currency=allow_mixed_currency
+        run_id,
+        redelivered=redelivered,
+        allow_mixed_currency=allow_mixed_currency,
+        final_attempt=is_final_attempt(self),
     )
     return {"run": run.pk, "status": run.status, "rows": run.rows_stored}
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 
+import psycopg
 import pytest
 import requests
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from django import db
 from google.api_core import exceptions as gexc
 
 from ingest.retry import (
@@ -50,6 +52,12 @@ def _aws(code: str, status: int, headers: dict | None = None) -> ClientError:
         (ConnectionResetError(104, "Connection reset by peer"), "transient"),
         (TimeoutError(), "transient"),
         (ValueError("bad"), "other"),
+        # a database connection terminated under a running job (Django's and psycopg's errors)
+        (db.OperationalError("terminating connection due to administrator command"), "transient"),
+        (psycopg.OperationalError("server closed the connection unexpectedly"), "transient"),
+        (db.InterfaceError("connection already closed"), "transient"),
+        (db.IntegrityError("duplicate key value"), "other"),
+        (db.ProgrammingError("column does not exist"), "other"),
     ],
 )
 def test_classification(exc, kind):
