@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from kombu.exceptions import OperationalError as BrokerError
 
 from planner.core.roles import user_role
@@ -29,6 +30,12 @@ class TaskQueueUnavailableMiddleware:
         return response
 
 
+@functools.lru_cache(maxsize=8)
+def _open_paths(script_prefix: str) -> tuple[str, ...]:
+    """Sign-out, sign-in and the health check: reversed once per script prefix."""
+    return (reverse("logout"), reverse("login"), reverse("healthz"))
+
+
 class RoleRequiredMiddleware:
     """Every page needs a role: a signed-in user who holds none (not viewer, analyst or admin)
     gets a 403 page telling them to ask an admin, and sees no data. Signing out, the health
@@ -46,7 +53,7 @@ class RoleRequiredMiddleware:
             and user.is_authenticated
             and user_role(user) is None
             and not request.path.startswith(self.OPEN_PREFIXES)
-            and request.path not in (reverse("logout"), reverse("login"), reverse("healthz"))
+            and request.path not in _open_paths(get_script_prefix())
         ):
             log.info("user %s has no role: refused %s", user.pk, request.path)
             return render(request, "core/no_role.html", status=403)

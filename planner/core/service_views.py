@@ -51,7 +51,8 @@ def services(request):
 
 
 def service_detail(request, slug):
-    service = get_object_or_404(Service, slug=slug)
+    # with its serving targets (a one-to-one the unit economics read): one query for both
+    service = get_object_or_404(Service.objects.select_related("serving_targets"), slug=slug)
     figures = cached(f"service:{slug}", request.GET, lambda: _service_figures(service, request.GET))
     return render(
         request,

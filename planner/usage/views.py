@@ -33,7 +33,10 @@ def unit_economics_context(service, rng) -> dict:
     """Context for ``usage/_service_unit_economics.html`` (the service page includes it).
     The measured economics are cached per data version, range and the service's serving
     settings (targets, endpoints), as the page's other figures are."""
-    targets = ServiceServingTargets.objects.filter(service=service).first()
+    try:
+        targets = service.serving_targets  # select_related by the service page
+    except ServiceServingTargets.DoesNotExist:
+        targets = None
     endpoints = ServingEndpoint.objects.filter(deployment__service=service).order_by("pk")
     served = list(endpoints.values_list("pk", "stack", "metrics_mapping"))
     settings_key = repr((targets and targets.updated_at, served))
@@ -54,7 +57,10 @@ def unit_economics_context(service, rng) -> dict:
 @role_required(ANALYST)
 def serving_targets(request, slug):
     service = get_object_or_404(Service, slug=slug)
-    targets = ServiceServingTargets.objects.filter(service=service).first()
+    try:
+        targets = service.serving_targets  # select_related by the service page
+    except ServiceServingTargets.DoesNotExist:
+        targets = None
     form = ServingTargetsForm(request.POST, instance=targets)
     if form.is_valid():
         obj = form.save(commit=False)
