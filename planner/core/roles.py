@@ -7,6 +7,7 @@ accounts, users and applying plans to AWS (and reach the Django admin).
 
 from __future__ import annotations
 
+import functools
 from functools import wraps
 
 from django.contrib.auth import get_user_model
@@ -81,13 +82,19 @@ def remember_role(user) -> None:
     user._headroom_role = user._role_held
 
 
+@functools.cache
+def _users_with_roles():
+    """Built once: resolving the annotation's expressions cost more Python than the query."""
+    return with_roles(get_user_model()._default_manager.all())
+
+
 class RoleModelBackend(ModelBackend):
     """Django's model backend, whose per-request user load also reads the user's role (one
     query for user and role instead of two)."""
 
     def get_user(self, user_id):
         try:
-            user = with_roles(get_user_model()._default_manager).get(pk=user_id)
+            user = _users_with_roles().get(pk=user_id)
         except get_user_model().DoesNotExist:
             return None
         remember_role(user)
