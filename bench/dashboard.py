@@ -148,7 +148,7 @@ def bulk_load(cur, table: str):
 
 
 def seed(db_url: str) -> tuple[str, str]:
-    """Fleet, rollups and samples through COPY; returns (session cookie value, a service slug)."""
+    """Fleet, rollups and samples through COPY; returns (the Cookie header, a service slug)."""
     os.environ.update(env_for(db_url))
     sys.path.insert(0, str(REPO))
     import django
@@ -288,7 +288,15 @@ def seed(db_url: str) -> tuple[str, str]:
     assign_role(user, "viewer")
     client = Client()
     client.force_login(user)
-    return client.cookies["sessionid"].value, services[7].slug
+    # a browser's cookies: the session and the CSRF secret (without one, every page would
+    # mint and set a new secret, which no signed-in browser makes the server do)
+    from django.middleware.csrf import get_token
+    from django.test import RequestFactory
+
+    probe = RequestFactory().get("/")
+    get_token(probe)
+    cookies = f"sessionid={client.cookies['sessionid'].value};csrftoken={probe.META['CSRF_COOKIE']}"
+    return cookies, services[7].slug
 
 
 def free_port() -> int:
@@ -307,9 +315,7 @@ def load(base: str, cookie: str, paths: dict[str, str], seconds: float) -> dict[
         r = random.Random(i)
         while time.monotonic() < stop:
             name = r.choice(names)
-            req = urllib.request.Request(
-                base + paths[name], headers={"Cookie": f"sessionid={cookie}"}
-            )
+            req = urllib.request.Request(base + paths[name], headers={"Cookie": cookie})
             t0 = time.perf_counter()
             try:
                 with urllib.request.urlopen(req, timeout=30) as resp:
@@ -338,7 +344,7 @@ def cold_requests(base: str, cookie: str, paths: dict[str, str]) -> dict[str, fl
     from the database (nothing cached yet). Milliseconds."""
     out = {}
     for name, path in paths.items():
-        req = urllib.request.Request(base + path, headers={"Cookie": f"sessionid={cookie}"})
+        req = urllib.request.Request(base + path, headers={"Cookie": cookie})
         t0 = time.perf_counter()
         with urllib.request.urlopen(req, timeout=600) as resp:
             resp.read()
@@ -349,7 +355,7 @@ def cold_requests(base: str, cookie: str, paths: dict[str, str]) -> dict[str, fl
 
 
 WRK_LUA = """
-wrk.headers["Cookie"] = "sessionid=%s"
+wrk.headers["Cookie"] = "%s"
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("WRK %%d %%d %%.3f %%.3f\\n", summary.requests,
