@@ -147,3 +147,18 @@ def test_the_throttle_keeps_its_sliding_window_and_retry_after(analyst, monkeypa
     with time_machine.travel(start + dt.timedelta(seconds=62), tick=False):
         assert api.get("/api/v1/services/").status_code == 429
     cache.clear()
+
+
+def test_the_highest_of_several_roles_counts_and_a_superuser_is_admin():
+    from django.contrib.auth.models import Group
+
+    both = make_user("viewer")
+    both.groups.add(Group.objects.get(name="analyst"))
+    new = {"name": "New", "modality": "llm_chat", "unit_of_work": "1k tokens"}
+    new["latency_slo_p95_ms"] = 100
+    resp = token_client(both).post("/api/v1/services/", {**new, "slug": "by-both"}, format="json")
+    assert resp.status_code == 201
+    root = make_user(None)
+    root.is_superuser = True
+    root.save()
+    assert token_client(root).delete("/api/v1/services/by-both/").status_code == 204
