@@ -11,7 +11,6 @@ from functools import wraps
 
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, OuterRef, Subquery, Value, When
 
 VIEWER, ANALYST, ADMIN = "viewer", "analyst", "admin"
 ROLES = (VIEWER, ANALYST, ADMIN)
@@ -53,21 +52,9 @@ def user_role(user) -> str | None:
     return user.__dict__["_headroom_role"]
 
 
-def role_subquery(user_ref: str) -> Subquery:
-    """The highest role held by the user whose id is the outer query's ``user_ref`` column, or
-    None: what :func:`user_role` reads from the user's groups, for a query that reads the user
-    anyway (API token authentication), so the role costs no query of its own."""
-    rank = Case(
-        *(When(name=role, then=Value(ROLE_RANK[role])) for role in ROLES),
-        output_field=IntegerField(),
-    )
-    held = Group.objects.filter(user=OuterRef(user_ref), name__in=ROLES).order_by(rank.desc())
-    return Subquery(held.values("name")[:1])
-
-
 def remember_role(user, role: str | None) -> None:
-    """Keep a role read with the user (:func:`role_subquery`) as :func:`user_role`'s answer for
-    this user object."""
+    """Keep a role read with the user (API token authentication reads it in the same statement)
+    as :func:`user_role`'s answer for this user object."""
     user.__dict__["_headroom_role"] = role
 
 
