@@ -251,7 +251,7 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Headroom <headroom@localhost>
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "planner.api.authentication.TokenAuthentication",  # token, user and role: one query
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -331,8 +331,8 @@ AUTHENTICATION_BACKENDS = [
     "planner.core.roles.RoleModelBackend",
 ]
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
-    "rest_framework.throttling.AnonRateThrottle",
-    "rest_framework.throttling.UserRateThrottle",
+    "planner.api.throttling.AnonRateThrottle",  # DRF's, with a packed history
+    "planner.api.throttling.UserRateThrottle",
 ]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "anon": envstr("HEADROOM_API_THROTTLE_ANON", "60/min"),

@@ -6,9 +6,9 @@ authentication + `HasRole`, so scripts with a token get a JSON 401/403, never a 
 
 from __future__ import annotations
 
-from django.db.models import ProtectedError, Sum
+from django.core.paginator import Page
+from django.db.models import ProtectedError, QuerySet, Sum
 from django.db.models.functions import Coalesce
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, pagination, status, viewsets
@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from planner.api import serializers as s
 from planner.api.csv import csv_response
-from planner.api.filters import CostRollupFilter
+from planner.api.filters import CostRollupFilter, FilterBackend
 from planner.api.permissions import HasRole
 from planner.billing import services as ingest_services
 from planner.billing.models import BillingPeriodLoad, CostRollup, IngestRun, RunSource
@@ -40,9 +40,26 @@ class Conflict(APIException):
 
 
 class Pages(pagination.PageNumberPagination):
+    """Page-number pages. The first page is read with one row more than it shows: when that
+    row is not there, the list is complete and its count is its length, so a short list (most
+    of the fleet's) costs one query instead of a COUNT and a page query."""
+
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def paginate_queryset(self, queryset, request, view=None):
+        page_size = self.get_page_size(request)
+        first = request.query_params.get(self.page_query_param, "1") == "1"
+        if not (page_size and first and isinstance(queryset, QuerySet)):
+            return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        head = list(queryset[: page_size + 1])
+        whole = head if len(head) <= page_size else queryset  # else: counted as before
+        self.page = Page(head[:page_size], 1, self.django_paginator_class(whole, page_size))
+        if self.page.paginator.num_pages > 1 and self.template is not None:
+            self.display_page_controls = True
+        return list(self.page)
 
 
 class RoleViewSetMixin:
@@ -65,7 +82,7 @@ class CloudAccountViewSet(RoleViewSetMixin, viewsets.ModelViewSet):
 
     queryset = CloudAccount.objects.all()
     serializer_class = s.CloudAccountSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["provider", "source", "enabled"]
 
 
@@ -76,7 +93,7 @@ class ServiceViewSet(RoleViewSetMixin, viewsets.ModelViewSet):
     serializer_class = s.ServiceSerializer
     write_role = ANALYST
     lookup_field = "slug"
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["modality", "team"]
 
 
@@ -86,7 +103,7 @@ class DeploymentViewSet(RoleViewSetMixin, viewsets.ModelViewSet):
     queryset = Deployment.objects.select_related("service")
     serializer_class = s.DeploymentSerializer
     write_role = ANALYST
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["service__slug", "provider", "region", "gpu_model", "account"]
 
 
@@ -105,7 +122,7 @@ class CostRollupViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     queryset = CostRollup.objects.select_related("service").order_by("date", "id")
     serializer_class = s.CostRollupSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = CostRollupFilter
     GROUPS = {
         "service": "service__slug",
@@ -188,7 +205,7 @@ class BillingPeriodLoadViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     queryset = BillingPeriodLoad.objects.all().order_by("account_id", "-billing_period_start")
     serializer_class = s.BillingPeriodLoadSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["account", "billing_period_start"]
 
 
@@ -199,7 +216,7 @@ class IngestRunViewSet(RoleViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
     serializer_class = s.IngestRunSerializer
     write_role = ANALYST
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["account", "status", "source"]
 
     @extend_schema(

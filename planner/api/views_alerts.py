@@ -7,7 +7,6 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
@@ -19,6 +18,7 @@ from planner.alerts import webhooks
 from planner.alerts.budgets import budget_status
 from planner.alerts.forms import clean_webhook
 from planner.alerts.models import Anomaly, AnomalyStatus, Budget, BudgetScope
+from planner.api.filters import FilterBackend
 from planner.api.permissions import HasRole, OwnerOrAdminToChange
 from planner.api.views import RoleViewSetMixin
 from planner.core.roles import ANALYST
@@ -65,7 +65,7 @@ class AnomalyViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Anomaly.objects.select_related("status_changed_by").order_by("-start", "-id")
     serializer_class = AnomalySerializer
     action_roles = {"set_status": ANALYST}
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["status", "direction", "series_key"]
 
     @extend_schema(request=AnomalyStatusSerializer, responses=AnomalySerializer)
@@ -153,7 +153,7 @@ class BudgetViewSet(RoleViewSetMixin, viewsets.ModelViewSet):
     serializer_class = BudgetSerializer
     write_role = ANALYST
     permission_classes = [HasRole, OwnerOrAdminToChange]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["scope", "period", "active", "service", "account"]
 
     def perform_create(self, serializer):

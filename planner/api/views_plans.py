@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
@@ -11,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from planner.api.filters import FilterBackend
 from planner.api.views import Conflict, RoleViewSetMixin
 from planner.core.roles import ADMIN, ANALYST
 from planner.plans import services
@@ -72,7 +72,7 @@ class PlanViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
     )
     serializer_class = PlanSerializer
     action_roles = {"approve": ANALYST, "mark_applied": ADMIN}
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["status"]
 
     def _transition(self, fn, *args):

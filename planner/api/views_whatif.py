@@ -5,12 +5,12 @@ API and the page accept exactly the same what-ifs."""
 from __future__ import annotations
 
 from django import forms
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from planner.api.filters import FilterBackend
 from planner.api.views import Conflict, RoleViewSetMixin
 from planner.core.roles import ANALYST
 from planner.whatif.forms import DecisionForm, ScenarioForm
@@ -67,7 +67,7 @@ class RecommendationViewSet(RoleViewSetMixin, viewsets.ReadOnlyModelViewSet):
     )
     serializer_class = RecommendationSerializer
     action_roles = {"decide": ANALYST, "refresh": ANALYST}
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["status", "kind", "slo_risk", "service__slug"]
 
     @extend_schema(request=DecisionSerializer, responses=RecommendationSerializer)
@@ -172,7 +172,7 @@ class ScenarioViewSet(RoleViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOn
     )
     serializer_class = ScenarioSerializer
     write_role = ANALYST
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["status", "saved"]
 
     @extend_schema(request=ScenarioCreateSerializer, responses={202: ScenarioSerializer})

@@ -101,6 +101,12 @@ class RoleModelBackend(ModelBackend):
         return user if self.user_can_authenticate(user) else None
 
 
+def remember_role(user, role: str | None) -> None:
+    """Keep a role read with the user (API token authentication reads it in the same statement)
+    as :func:`user_role`'s answer for this user object."""
+    user.__dict__["_headroom_role"] = role
+
+
 def has_role(user, role: str) -> bool:
     held = user_role(user)
     return held is not None and ROLE_RANK[held] >= ROLE_RANK[role]
