@@ -77,11 +77,6 @@ def with_roles(users):
     return users.annotate(_role_held=Subquery(held))
 
 
-def remember_role(user) -> None:
-    """Set ``user_role``'s memo from ``with_roles``' annotation."""
-    user._headroom_role = user._role_held
-
-
 @functools.cache
 def _users_with_roles():
     """Built once: resolving the annotation's expressions cost more Python than the query."""
@@ -97,14 +92,14 @@ class RoleModelBackend(ModelBackend):
             user = _users_with_roles().get(pk=user_id)
         except get_user_model().DoesNotExist:
             return None
-        remember_role(user)
+        remember_role(user, user._role_held)
         return user if self.user_can_authenticate(user) else None
 
 
 def remember_role(user, role: str | None) -> None:
-    """Keep a role read with the user (API token authentication reads it in the same statement)
-    as :func:`user_role`'s answer for this user object."""
-    user.__dict__["_headroom_role"] = role
+    """Keep a role read with the user (the session backend's ``with_roles`` annotation, the API
+    token authentication's statement) as :func:`user_role`'s answer for this user object."""
+    user._headroom_role = role
 
 
 def has_role(user, role: str) -> bool:
