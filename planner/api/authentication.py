@@ -13,12 +13,11 @@ before any view runs.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from planner.core.roles import ROLE_RANK, remember_role
+from planner.core.roles import highest_role_sql, user_columns, user_from_row
 
 _STATEMENTS: dict[tuple[str, type], str] = {}
 
@@ -29,23 +28,14 @@ def _statement(token_model) -> str:
     if key not in _STATEMENTS:
         q = connection.ops.quote_name
         user_model = get_user_model()
-        through = user_model.groups.through._meta
-        ranked = " ".join(f"WHEN '{role}' THEN {rank}" for role, rank in sorted(ROLE_RANK.items()))
-        roles = ", ".join(f"'{role}'" for role in ROLE_RANK)
-        role = (
-            f"(SELECT g.{q('name')} FROM {q(Group._meta.db_table)} g"
-            f" JOIN {q(through.db_table)} ug ON ug.{q(through.get_field('group').column)} = g.{q('id')}"
-            f" WHERE ug.{q(through.get_field('user').column)} = t.{q(token_model._meta.get_field('user').column)}"
-            f" AND g.{q('name')} IN ({roles})"
-            f" ORDER BY CASE g.{q('name')} {ranked} END DESC LIMIT 1)"
-        )
+        token_user = f"t.{q(token_model._meta.get_field('user').column)}"
         columns = [f"t.{q(f.column)}" for f in token_model._meta.concrete_fields]
-        columns += [f"u.{q(f.column)}" for f in user_model._meta.concrete_fields]
+        columns += user_columns("u")[1]
         _STATEMENTS[key] = (
-            f"SELECT {', '.join(columns)}, {role}"
+            f"SELECT {', '.join(columns)}, {highest_role_sql(token_user)}"
             f" FROM {q(token_model._meta.db_table)} t"
             f" JOIN {q(user_model._meta.db_table)} u"
-            f" ON u.{q(user_model._meta.pk.column)} = t.{q(token_model._meta.get_field('user').column)}"
+            f" ON u.{q(user_model._meta.pk.column)} = {token_user}"
             f" WHERE t.{q(token_model._meta.get_field('key').column)} = %s"
         )
     return _STATEMENTS[key]
@@ -53,19 +43,17 @@ def _statement(token_model) -> str:
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
-        token_model, user_model = self.get_model(), get_user_model()
+        token_model = self.get_model()
         with connection.cursor() as cursor:
             cursor.execute(_statement(token_model), [key])
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         token_fields = [f.attname for f in token_model._meta.concrete_fields]
-        user_fields = [f.attname for f in user_model._meta.concrete_fields]
         n = len(token_fields)
         token = token_model.from_db(connection.alias, token_fields, row[:n])
-        user = user_model.from_db(connection.alias, user_fields, row[n : n + len(user_fields)])
+        user = user_from_row(row[n:])  # its columns, then its role
         token.user = user
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        remember_role(user, row[-1])
         return (user, token)
