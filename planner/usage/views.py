@@ -29,16 +29,22 @@ class ServingTargetsForm(forms.ModelForm):
         ]
 
 
-def unit_economics_context(service, rng) -> dict:
+def unit_economics_context(service, rng, deployments) -> dict:
     """Context for ``usage/_service_unit_economics.html`` (the service page includes it).
     The measured economics are cached per data version, range and the service's serving
-    settings (targets, endpoints), as the page's other figures are."""
+    settings (targets, endpoints), as the page's other figures are. ``deployments``: the
+    service's deployments with their ``serving_endpoint`` selected (the page lists them)."""
     try:
         targets = service.serving_targets  # select_related by the service page
     except ServiceServingTargets.DoesNotExist:
         targets = None
-    endpoints = ServingEndpoint.objects.filter(deployment__service=service).order_by("pk")
-    served = list(endpoints.values_list("pk", "stack", "metrics_mapping"))
+    endpoints = []
+    for d in deployments:
+        try:
+            endpoints.append(d.serving_endpoint)
+        except ServingEndpoint.DoesNotExist:
+            continue
+    served = sorted((e.pk, e.stack, e.metrics_mapping) for e in endpoints)
     settings_key = repr((targets and targets.updated_at, served))
     digest = hashlib.sha256(settings_key.encode()).hexdigest()
     economics = cached(

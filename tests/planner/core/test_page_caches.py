@@ -43,3 +43,19 @@ def test_a_managed_price_edit_shows_on_the_next_service_page(viewer_client, demo
     after = viewer_client.get(url).context["economics"]["build_vs_buy"]
     tokens_in, tokens_out = after["input_tokens"] / 1e6, after["output_tokens"] / 1e6
     assert after["managed_usd"] == pytest.approx(tokens_in * 1 + tokens_out * 2)
+
+
+def test_a_serving_endpoint_change_shows_on_the_next_service_page(viewer_client, demo_fleet):
+    """The unit economics' key carries each deployment's serving endpoint (read with the
+    deployments the page lists): removing the endpoints recomputes them at once."""
+    from planner.usage.models import ServingEndpoint
+    from planner.usage.report import service_unit_economics
+
+    service = Service.objects.get(slug="chat-assistant")
+    url = f"/services/{service.slug}/?{RANGE}"
+    before = viewer_client.get(url).context["economics"]
+    assert ServingEndpoint.objects.filter(deployment__service=service).delete()[0] > 0
+    page = viewer_client.get(url).context
+    rng = page["range"]
+    assert page["economics"] == service_unit_economics(service, rng.start, rng.end)
+    assert page["economics"] != before
