@@ -83,6 +83,18 @@ def skip_or_fail(reason: str):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_page_caches():
+    """Each test starts with empty page caches. A page's figures are cached under the data
+    version, which on PostgreSQL reads the rollups' and samples' identity sequences, and a
+    test's rollback does not rewind a sequence: without this a test could be served figures an
+    earlier, rolled-back test computed from its own rows under the very same version."""
+    from django.core.cache import caches
+
+    for alias in ("pages", "template_fragments"):
+        caches[alias].clear()
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(settings):
     """Unit tests run tasks in-process; system tests start a real worker and turn this off."""
     from planner.celery import app
