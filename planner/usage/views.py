@@ -6,13 +6,14 @@ import hashlib
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from planner.core.dashboard import cached
 from planner.core.models import Service
 from planner.core.roles import ANALYST, role_required
-from planner.usage.models import ServiceServingTargets, ServingEndpoint
+from planner.usage.models import ServiceServingTargets
 from planner.usage.report import ESTIMATED, service_unit_economics
 
 
@@ -29,22 +30,22 @@ class ServingTargetsForm(forms.ModelForm):
         ]
 
 
+def _related_or_none(obj, name: str):
+    """``obj``'s reverse one-to-one ``name`` (no query when it was select_related), or None."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
+
+
 def unit_economics_context(service, rng, deployments) -> dict:
     """Context for ``usage/_service_unit_economics.html`` (the service page includes it).
     The measured economics are cached per data version, range and the service's serving
     settings (targets, endpoints), as the page's other figures are. ``deployments``: the
     service's deployments with their ``serving_endpoint`` selected (the page lists them)."""
-    try:
-        targets = service.serving_targets  # select_related by the service page
-    except ServiceServingTargets.DoesNotExist:
-        targets = None
-    endpoints = []
-    for d in deployments:
-        try:
-            endpoints.append(d.serving_endpoint)
-        except ServingEndpoint.DoesNotExist:
-            continue
-    served = sorted((e.pk, e.stack, e.metrics_mapping) for e in endpoints)
+    targets = _related_or_none(service, "serving_targets")  # select_related by the page
+    endpoints = [_related_or_none(d, "serving_endpoint") for d in deployments]
+    served = sorted((e.pk, e.stack, e.metrics_mapping) for e in endpoints if e is not None)
     settings_key = repr((targets and targets.updated_at, served))
     digest = hashlib.sha256(settings_key.encode()).hexdigest()
     economics = cached(
@@ -63,10 +64,7 @@ def unit_economics_context(service, rng, deployments) -> dict:
 @role_required(ANALYST)
 def serving_targets(request, slug):
     service = get_object_or_404(Service, slug=slug)
-    try:
-        targets = service.serving_targets  # select_related by the service page
-    except ServiceServingTargets.DoesNotExist:
-        targets = None
+    targets = _related_or_none(service, "serving_targets")
     form = ServingTargetsForm(request.POST, instance=targets)
     if form.is_valid():
         obj = form.save(commit=False)
