@@ -8,7 +8,6 @@ accounts, users and applying plans to AWS (and reach the Django admin).
 from __future__ import annotations
 
 import functools
-from functools import wraps
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
@@ -77,17 +76,21 @@ def highest_role_sql(user_id_sql: str) -> str:
     )
 
 
-def user_columns(alias: str) -> tuple[list[str], list[str]]:
-    """(attnames, SQL column references under ``alias``) of the user model's columns."""
-    fields = get_user_model()._meta.concrete_fields
+@functools.cache
+def _user_attnames() -> tuple[str, ...]:
+    return tuple(f.attname for f in get_user_model()._meta.concrete_fields)
+
+
+def user_columns(alias: str) -> list[str]:
+    """SQL references under ``alias`` to the user model's columns (``user_from_row``'s order)."""
     q = connection.ops.quote_name
-    return [f.attname for f in fields], [f"{alias}.{q(f.column)}" for f in fields]
+    return [f"{alias}.{q(f.column)}" for f in get_user_model()._meta.concrete_fields]
 
 
 def user_from_row(row) -> object:
     """A user built from ``user_columns``' values followed by the ``highest_role_sql`` value,
     with that role remembered for ``user_role``."""
-    attnames, _ = user_columns("u")
+    attnames = _user_attnames()  # read once: this runs on every signed-in request
     user = get_user_model().from_db(connection.alias, attnames, row[: len(attnames)])
     remember_role(user, row[len(attnames)])
     return user
@@ -97,7 +100,7 @@ def user_from_row(row) -> object:
 def _user_statement(vendor: str) -> str:
     q = connection.ops.quote_name
     meta = get_user_model()._meta
-    _, columns = user_columns("u")
+    columns = user_columns("u")
     return (
         f"SELECT {', '.join(columns)}, {highest_role_sql(f'u.{q(meta.pk.column)}')}"
         f" FROM {q(meta.db_table)} u WHERE u.{q(meta.pk.column)} = %s"
@@ -134,7 +137,7 @@ def role_required(role: str):
     """View decorator: 403 unless the (logged-in) user holds at least `role`."""
 
     def decorator(view):
-        @wraps(view)
+        @functools.wraps(view)
         def wrapped(request, *args, **kwargs):
             if not has_role(request.user, role):
                 raise PermissionDenied(f"This action needs the {role} role.")
